@@ -1,0 +1,110 @@
+"""Micro-benchmarks of the envelope codec, compiled vs pure-Python twin, grouped by operation.
+
+python -m pytest benchmarks/test_bench_envelope.py --benchmark-only
+
+Each timed round runs the operation 1,000 times: the per-call time is the mean divided by 1,000
+(ops/s = 1,000 / mean). The "encode+decode" rounds are the figure DESIGN.md section 6 targets.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from infinitic.common.messages import MESSAGE_TYPES, ExecuteTask, TaskCompleted
+from tests.conftest import core_module
+
+IMPLEMENTATIONS = [
+    pytest.param("py", id="py"),
+    pytest.param("c", id="c", marks=pytest.mark.c_extension),
+]
+
+CALLS = 1_000
+
+EXECUTE_TASK = ExecuteTask(
+    message_id="0b8f4c1e-5d7a-4f43-9a51-4a1f0c6f5d10",
+    task_id="6f9e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+    service_name="HelloService",
+    task_name="greet",
+    args=b'["world", 42, {"lang": "fr", "n": 3}]',  # ~40 bytes of JSON
+    tags=frozenset({"user:42", "batch:7"}),
+    meta={"trace-id": b"4bf92f3577b34da6"},
+    reply_to="infinitic-client-response-7",
+    workflow_id="3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+    workflow_name="HelloWorkflow",
+    method_run_id="8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a",
+    emitted_at=1712345678.125,
+)
+TASK_COMPLETED = TaskCompleted(
+    message_id="a7c3e9f1-0d2b-4c5e-9f8a-1b2c3d4e5f60",
+    task_id=EXECUTE_TASK.task_id,
+    service_name="HelloService",
+    task_name="greet",
+    result=b'"hello world #0"',
+    meta={"trace-id": b"4bf92f3577b34da6"},
+    workflow_id=EXECUTE_TASK.workflow_id,
+    workflow_name="HelloWorkflow",
+    method_run_id=EXECUTE_TASK.method_run_id,
+    emitted_at=1712345679.5,
+)
+MESSAGES = [
+    pytest.param(EXECUTE_TASK, id="ExecuteTask"),
+    pytest.param(TASK_COMPLETED, id="TaskCompleted"),
+]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def envelope(request: pytest.FixtureRequest) -> ModuleType:
+    return core_module("envelope", request.param)  # skips a missing compiled module
+
+
+def _group(benchmark: Any, operation: str, message: object) -> None:
+    benchmark.group = f"envelope.{operation} {type(message).__name__} x{CALLS}"
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+    _group(benchmark, "encode", message)
+    encode = envelope.Codec(MESSAGE_TYPES).encode
+    loop = range(CALLS)
+
+    def run() -> bytes:
+        for _ in loop:
+            data = encode(message)
+        return data
+
+    assert benchmark(run)[:3] == b"IN\x01"
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_decode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+    _group(benchmark, "decode", message)
+    codec = envelope.Codec(MESSAGE_TYPES)
+    decode = codec.decode
+    data = codec.encode(message)
+    loop = range(CALLS)
+
+    def run() -> object:
+        for _ in loop:
+            decoded = decode(data)
+        return decoded
+
+    assert benchmark(run) == message
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_encode_decode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+    _group(benchmark, "encode+decode", message)
+    codec = envelope.Codec(MESSAGE_TYPES)
+    encode = codec.encode
+    decode = codec.decode
+    loop = range(CALLS)
+
+    def run() -> object:
+        for _ in loop:
+            decoded = decode(encode(message))
+        return decoded
+
+    assert benchmark(run) == message

@@ -1,0 +1,46 @@
+"""infinitic: workflow orchestration for Python (services, workflows as code, Apache Pulsar)."""
+
+from .client import InfiniticClient
+from .errors import (
+    CanceledError,
+    ConfigError,
+    EnvelopeError,
+    SerializationError,
+    TaskFailedError,
+    TimeoutError,
+    UnknownWorkflowError,
+    WorkflowFailedError,
+    WorkflowUpdatedError,
+)
+from .service import TaskContext, WithRetry, WithTimeout, name, retry, task, timeout
+from .worker import InfiniticWorker
+from .workflow import Channel, Deferred, DeferredStatus, Workflow, all_of, any_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CanceledError",
+    "Channel",
+    "Deferred",
+    "DeferredStatus",
+    "Workflow",
+    "all_of",
+    "any_of",
+    "ConfigError",
+    "EnvelopeError",
+    "InfiniticClient",
+    "InfiniticWorker",
+    "SerializationError",
+    "TaskContext",
+    "TaskFailedError",
+    "TimeoutError",
+    "UnknownWorkflowError",
+    "WithRetry",
+    "WithTimeout",
+    "WorkflowFailedError",
+    "WorkflowUpdatedError",
+    "name",
+    "retry",
+    "task",
+    "timeout",
+]

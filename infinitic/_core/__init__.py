@@ -1,0 +1,1 @@
+"""Hot paths, compiled with Cython, each with a pure-Python twin. Imports the standard library only."""

@@ -1,0 +1,452 @@
+"""InfiniticClient: dispatches work and receives results on its own response topic."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .. import errors
+from .._core.envelope import EnvelopeError
+from ..common import messages as m
+from ..common import serialization
+from ..common import workflow_messages as w
+from ..common.ids import custom_workflow_id, new_id
+from ..common.runtime import Runtime
+from ..service.spec import EntitySpec, MethodSpec, describe
+from ..transport.base import Topics, Transport
+from .handles import TaskHandle
+from .stubs import ServiceStub, StubMethod
+from .workflows import WorkflowStub, WorkflowStubMethod
+
+log = logging.getLogger("infinitic.client")
+T = TypeVar("T")
+
+
+class InfiniticClient:
+    """Start tasks, wait for results. Thread-safe; also usable from asyncio code (`await handle`)."""
+
+    def __init__(self, transport: Transport, runtime: Runtime, name: str = "client") -> None:
+        self.name = f"{name}-{new_id()[:8]}"
+        self._transport = transport
+        self._runtime = runtime
+        self._topic = Topics.client_response(self.name)
+        self._pending: dict[str, tuple[concurrent.futures.Future[Any], MethodSpec]] = {}
+        # (workflow id, method run id) -> futures waiting for that method run's outcome
+        self._waiting: dict[tuple[str, str], list[tuple[concurrent.futures.Future[Any], Any]]] = {}
+        self._requests: dict[str, concurrent.futures.Future[Any]] = {}
+        self._closed = False
+        self._owned: list[Any] = []
+        runtime.run(transport.subscribe(self._topic, self._on_response, concurrency=1))
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any] | Any, source: str = "<dict>"
+    ) -> InfiniticClient:
+        """A client on the transport of a worker config (`name` and `transport` are used)."""
+        from ..config import load_config
+        from ..transport.factory import create_transport
+
+        cfg = load_config(config, source=source)
+        runtime = Runtime.acquire()
+        transport = create_transport(cfg.transport, cfg.transport_options)
+        runtime.run(transport.start())
+        client = cls(transport, runtime, name=cfg.name)
+        client._owned = [transport, runtime]
+        return client
+
+    @classmethod
+    def from_config_file(cls, path: str | Path) -> InfiniticClient:
+        from ..config import load_config_file
+
+        return cls.from_config(load_config_file(path))
+
+    # -- stubs and dispatch -------------------------------------------------------------
+
+    def new_service(
+        self,
+        interface: type[T],
+        tags: Iterable[str] | None = None,
+        meta: Mapping[str, bytes] | None = None,
+    ) -> T:
+        """A stub of the service: calling a method runs the task and waits for its result."""
+        stub = ServiceStub(self, describe(interface), _tags(tags), _meta(meta))
+        return stub  # type: ignore[return-value]
+
+    def dispatch(self, method: Any, *args: Any, **kwargs: Any) -> TaskHandle[Any]:
+        """Starts `stub.method(*args)` (a task or a workflow method) and returns at once with a
+        handle on its result."""
+        if isinstance(method, WorkflowStubMethod):
+            return self._dispatch_workflow_method(method.stub, method.spec, args, kwargs)
+        if not isinstance(method, StubMethod):
+            raise TypeError(
+                f"dispatch needs a stub method such as client.new_service(I).method, got {method!r}"
+            )
+        return self._dispatch_task(method.stub, method.spec, args, kwargs)
+
+    def _dispatch_task(
+        self, stub: ServiceStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> TaskHandle[Any]:
+        if self._closed:
+            raise RuntimeError("this client is closed")
+        where = f"{stub._spec.name}.{spec.name}"
+        values = spec.bind(stub._spec.name, args, kwargs)
+        payload = serialization.encode_args(values, spec.param_names, where)
+        task_id = new_id()
+        message = m.ExecuteTask(
+            message_id=new_id(),
+            task_id=task_id,
+            service_name=stub._spec.name,
+            task_name=spec.name,
+            args=payload,
+            tags=stub._tags,
+            meta=dict(stub._meta),
+            reply_to=self._topic,
+            emitted_at=time.time(),
+        )
+        data = m.encode(message)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._pending[task_id] = (future, spec)
+        topic = Topics.task_executor(stub._spec.name)
+        self._runtime.loop.call_soon_threadsafe(self._send, topic, data, task_id)
+        return TaskHandle(task_id, where, future, spec.caller_timeout)
+
+    def _send(self, topic: str, data: bytes, task_id: str) -> None:
+        send_nowait = getattr(self._transport, "send_nowait", None)
+        if send_nowait is not None:  # in-memory: no need for a task per message
+            try:
+                send_nowait(topic, data)
+            except Exception as exc:  # noqa: BLE001 - surfaces on the handle
+                self._fail_pending(task_id, exc)
+            return
+
+        async def send() -> None:
+            try:
+                await self._transport.send(topic, data)
+            except Exception as exc:  # noqa: BLE001 - surfaces on the handle
+                self._fail_pending(task_id, exc)
+
+        self._runtime.loop.create_task(send())
+
+    def _fail_pending(self, task_id: str, exc: BaseException) -> None:
+        entry = self._pending.pop(task_id, None)
+        if entry is not None and not entry[0].done():
+            entry[0].set_exception(exc)
+
+    # -- workflows -----------------------------------------------------------------------
+
+    def new_workflow(
+        self,
+        interface: type[T],
+        tags: Iterable[str] | None = None,
+        meta: Mapping[str, bytes] | None = None,
+    ) -> T:
+        """A stub whose method calls start a new instance (a `customId:` tag makes the start
+        reuse the running instance with that custom id)."""
+        tag_set = _tags(tags)
+        custom_workflow_id("", tag_set)  # validates: at most one customId tag
+        stub = WorkflowStub(self, describe(interface), tag_set, _meta(meta))
+        return stub  # type: ignore[return-value]
+
+    def get_workflow_by_id(self, interface: type[T], workflow_id: str) -> T:
+        """A stub on an existing instance: run more methods, send signals, cancel, wait."""
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise TypeError(f"a workflow id is a non-empty string, got {workflow_id!r}")
+        return WorkflowStub(self, describe(interface), workflow_id=workflow_id)  # type: ignore[return-value]
+
+    def get_workflow_by_tag(self, interface: type[T], tag: str) -> T:
+        """A stub on every instance with `tag`: send signals, cancel."""
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"a tag is a non-empty string, got {tag!r}")
+        return WorkflowStub(self, describe(interface), tag=tag)  # type: ignore[return-value]
+
+    def _dispatch_workflow_method(
+        self, stub: WorkflowStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> TaskHandle[Any]:
+        if self._closed:
+            raise RuntimeError("this client is closed")
+        name = stub._spec.name
+        where = f"{name}.{spec.name}"
+        payload = serialization.encode_args(spec.bind(name, args, kwargs), spec.param_names, where)
+        message: Any
+        if stub._tag is not None:
+            raise TypeError("methods cannot be dispatched by tag; use get_workflow_by_id")
+        if stub._workflow_id is None:
+            workflow_id = custom_workflow_id(name, stub._tags) or new_id()
+            run_id = workflow_id
+            message = w.DispatchWorkflow(
+                new_id(),
+                workflow_id,
+                name,
+                spec.name,
+                payload,
+                stub._tags,
+                dict(stub._meta),
+                self._topic,
+                emitted_at=time.time(),
+            )
+        else:
+            workflow_id, run_id = stub._workflow_id, new_id()
+            message = w.DispatchMethod(
+                new_id(),
+                workflow_id,
+                name,
+                run_id,
+                spec.name,
+                payload,
+                self._topic,
+                emitted_at=time.time(),
+            )
+        future = self._expect(workflow_id, run_id, spec.return_type)
+        self._post(Topics.workflow_engine(name), message, workflow_id, future)
+        return TaskHandle(workflow_id, where, future)
+
+    def wait(self, stub: Any, timeout: float | None = None) -> Any:
+        """The result of an existing instance's main method (also after it ended, within the
+        retention, and from another process)."""
+        workflow_id = self._instance_id(stub)
+        future = self._expect(workflow_id, workflow_id, stub._spec)
+        message = w.WaitWorkflow(
+            new_id(), workflow_id, stub._spec.name, None, self._topic, time.time()
+        )
+        self._post(Topics.workflow_engine(stub._spec.name), message, workflow_id, future)
+        return TaskHandle(workflow_id, f"{stub._spec.name} {workflow_id}", future).result(timeout)
+
+    def cancel(self, stub: Any) -> None:
+        """Cancels the instance (and its children), or every instance of a tag stub."""
+        if isinstance(stub, WorkflowStub) and stub._tag is not None:
+            command = w.TagCommand(
+                new_id(), stub._spec.name, stub._tag, "cancel", emitted_at=time.time()
+            )
+            self._post(Topics.workflow_tag(stub._spec.name), command, stub._tag)
+            return
+        workflow_id = self._instance_id(stub)
+        self._post(
+            Topics.workflow_engine(stub._spec.name),
+            w.CancelWorkflow(
+                new_id(), workflow_id, stub._spec.name, "canceled by a client", time.time()
+            ),
+            workflow_id,
+        )
+
+    def retry_workflow_task(self, stub: Any) -> None:
+        """Runs again the workflow task that failed (after a fix of the workflow's code)."""
+        workflow_id = self._instance_id(stub)
+        self._post(
+            Topics.workflow_engine(stub._spec.name),
+            w.RetryWorkflowTask(new_id(), workflow_id, stub._spec.name, time.time()),
+            workflow_id,
+        )
+
+    def complete_timers(self, stub: Any) -> None:
+        """Completes the instance's running timers now."""
+        workflow_id = self._instance_id(stub)
+        self._post(
+            Topics.workflow_engine(stub._spec.name),
+            w.CompleteTimers(new_id(), workflow_id, stub._spec.name, time.time()),
+            workflow_id,
+        )
+
+    def retry_tasks(self, stub: Any, task_id: str | None = None) -> None:
+        """Runs again the failed (or timed-out) tasks of the instance, or just `task_id`."""
+        workflow_id = self._instance_id(stub)
+        self._post(
+            Topics.workflow_engine(stub._spec.name),
+            w.RetryTasks(new_id(), workflow_id, stub._spec.name, task_id, time.time()),
+            workflow_id,
+        )
+
+    def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
+        """The ids of the instances of `interface` that have `tag` (running ones)."""
+        name = describe(interface).name
+        request = w.TagCommand(
+            new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
+        )
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._requests[request.message_id] = future
+        self._post(Topics.workflow_tag(name), request, tag)
+        return list(TaskHandle(request.message_id, f"ids of tag {tag}", future).result(timeout))
+
+    def _send_signal(self, stub: WorkflowStub, channel: str, payload: bytes) -> None:
+        name = stub._spec.name
+        if stub._tag is not None:
+            command = w.TagCommand(
+                new_id(),
+                name,
+                stub._tag,
+                "signal",
+                channel=channel,
+                signal=payload,
+                emitted_at=time.time(),
+            )
+            self._post(Topics.workflow_tag(name), command, stub._tag)
+        else:
+            assert stub._workflow_id is not None
+            self._post(
+                Topics.workflow_engine(name),
+                w.SendSignal(new_id(), stub._workflow_id, name, channel, payload, time.time()),
+                stub._workflow_id,
+            )
+
+    def _instance_id(self, stub: Any) -> str:
+        if not isinstance(stub, WorkflowStub) or stub._workflow_id is None:
+            raise TypeError(f"this needs a stub from client.get_workflow_by_id, got {stub!r}")
+        return stub._workflow_id
+
+    def _expect(
+        self, workflow_id: str, run_id: str, return_type: Any
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._waiting.setdefault((workflow_id, run_id), []).append((future, return_type))
+        return future
+
+    def _post(
+        self,
+        topic: str,
+        message: Any,
+        key: str,
+        future: concurrent.futures.Future[Any] | None = None,
+    ) -> None:
+        """Sends from the caller's thread without waiting; a failure lands on `future`."""
+        data = m.encode(message)
+
+        async def send() -> None:
+            try:
+                await self._transport.send(topic, data, key=key)
+            except Exception as exc:  # noqa: BLE001 - surfaces on the handle or in the log
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+                else:
+                    log.error("sending %s to %s failed: %s", type(message).__name__, topic, exc)
+
+        self._runtime.loop.call_soon_threadsafe(lambda: self._runtime.loop.create_task(send()))
+
+    def _on_workflow_response(self, msg: Any) -> None:
+        if isinstance(msg, w.TagIds):
+            future = self._requests.pop(msg.request_id, None)
+            if future is not None and not future.done():
+                future.set_result(msg.ids)
+            return
+        waiters = self._waiting.pop((msg.workflow_id, msg.method_run_id), [])
+        for future, return_type in waiters:
+            if future.done():
+                continue
+            if msg.status == "completed":
+                tp = return_type
+                if isinstance(tp, EntitySpec):  # wait(): the type of the method that ran
+                    method = tp.methods.get(msg.method_name)
+                    tp = method.return_type if method is not None else Any
+                try:
+                    value = serialization.convert(
+                        serialization.loads(msg.result, "a workflow result"),
+                        tp,
+                        f"the result of {msg.workflow_name}.{msg.method_name}",
+                    )
+                except errors.SerializationError as exc:
+                    future.set_exception(exc)
+                    continue
+                future.set_result(value)
+            elif msg.status == "canceled":
+                future.set_exception(
+                    errors.CanceledError(
+                        f"workflow {msg.workflow_name} {msg.workflow_id} was canceled"
+                    )
+                )
+            elif msg.status == "unknown":
+                future.set_exception(
+                    errors.UnknownWorkflowError(
+                        f"no running workflow {msg.workflow_name} with id {msg.workflow_id}"
+                    )
+                )
+            else:
+                error = msg.error
+                failed = errors.WorkflowFailedError(
+                    f"workflow {msg.workflow_name} {msg.workflow_id} failed"
+                    + (f": {error.name}: {error.message}" if error else "")
+                )
+                failed.last_error = error  # type: ignore[attr-defined]
+                future.set_exception(failed)
+
+    # -- responses -----------------------------------------------------------------------
+
+    async def _on_response(self, payload: bytes) -> None:
+        try:
+            msg = m.decode(payload)
+        except EnvelopeError as exc:
+            await self._transport.dead_letter(self._topic, payload, f"undecodable envelope: {exc}")
+            return
+        if isinstance(msg, (w.MethodOutcome, w.TagIds)):
+            self._on_workflow_response(msg)
+            return
+        if not isinstance(msg, (m.TaskCompleted, m.TaskFailed)):
+            await self._transport.dead_letter(
+                self._topic, payload, f"unexpected {type(msg).__name__} on a client response topic"
+            )
+            return
+        entry = self._pending.pop(msg.task_id, None)
+        if entry is None:
+            return  # a duplicate, or a result for a handle already given up
+        future, spec = entry
+        if future.done():
+            return
+        if isinstance(msg, m.TaskFailed):
+            future.set_exception(
+                errors.TaskFailedError(msg.service_name, msg.task_name, msg.task_id, msg.error)
+            )
+            return
+        try:
+            value = serialization.convert(
+                serialization.loads(msg.result, "a task result"),
+                spec.return_type,
+                f"the result of {msg.service_name}.{msg.task_name}",
+            )
+        except errors.SerializationError as exc:
+            future.set_exception(exc)
+            return
+        future.set_result(value)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for future, _ in list(self._pending.values()):
+            future.cancel()
+        self._pending.clear()
+        for waiters in self._waiting.values():
+            for future, _ in waiters:
+                future.cancel()
+        self._waiting.clear()
+        owned, self._owned = self._owned, []
+        for item in owned:
+            if isinstance(item, Runtime):
+                item.release()
+            else:
+                self._runtime.run(item.close())
+
+    def __enter__(self) -> InfiniticClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _tags(tags: Iterable[str] | None) -> frozenset[str]:
+    if isinstance(tags, str):
+        raise TypeError("tags is a collection of strings, not a single string")
+    tag_set = frozenset(tags or ())
+    for tag in tag_set:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"tags must be non-empty strings, got {tag!r}")
+    return tag_set
+
+
+def _meta(meta: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    for key, value in (meta or {}).items():
+        if not isinstance(key, str) or not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"meta must map str to bytes, got {key!r}: {type(value).__name__}")
+    return {k: bytes(v) for k, v in (meta or {}).items()}

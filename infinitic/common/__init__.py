@@ -1,0 +1,1 @@
+"""Messages, ids and payload serialization shared by every component."""

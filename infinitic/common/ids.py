@@ -1,0 +1,33 @@
+"""Identifiers: random ids for messages and tasks, deterministic ones for workflow commands."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def deterministic_id(*parts: str) -> str:
+    """A UUID-shaped id derived from `parts`: the same inputs give the same id in every replay."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8: custom
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+CUSTOM_ID_PREFIX = "customId:"
+
+
+def custom_workflow_id(workflow_name: str, tags: frozenset[str] | set[str]) -> str | None:
+    """The id of a workflow started with a `customId:` tag: derived from it, so a second start
+    with the same custom id reaches the same instance (it is keyed by id everywhere)."""
+    custom = sorted(t for t in tags if t.startswith(CUSTOM_ID_PREFIX))
+    if not custom:
+        return None
+    if len(custom) > 1:
+        raise ValueError(f"a workflow takes at most one customId tag, got {custom}")
+    return deterministic_id("custom-id", workflow_name, custom[0])

@@ -1,0 +1,133 @@
+"""Every message that travels between clients, engines and executors.
+
+Each class is a slotted dataclass whose field order is its wire order: the envelope codec
+(`infinitic._core.envelope`) encodes the fields positionally, by the kinds listed in
+`MESSAGE_TYPES`. Adding a field is a new envelope format version (see docs/envelope.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .._core import envelope
+
+# Field kinds understood by the envelope codec (docs/envelope.md):
+#   s str, S optional str, b bytes, i int (signed 64-bit), f float,
+#   t frozenset[str] (tags), m dict[str, bytes] (meta), n optional nested message,
+#   L list[str], N list of nested messages
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """An exception as seen by the other side: Infinitic's ExecutionError / TaskFailure."""
+
+    worker_name: str
+    name: str
+    message: str
+    stack_trace: str
+    cause: ErrorInfo | None = None
+
+
+@dataclass(slots=True)
+class ExecuteTask:
+    """Run `service_name.task_name(*args)`; sent by clients and workflows, and by executors to retry."""
+
+    message_id: str
+    task_id: str
+    service_name: str
+    task_name: str
+    args: bytes  # JSON array
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    retry_index: int = 0
+    retry_sequence: int = 0
+    last_error: ErrorInfo | None = None
+    reply_to: str | None = None  # the client's response topic, when a client waits
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class TaskCompleted:
+    """A task returned `result` (JSON)."""
+
+    message_id: str
+    task_id: str
+    service_name: str
+    task_name: str
+    result: bytes
+    meta: dict[str, bytes] = field(default_factory=dict)
+    reply_to: str | None = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class TaskFailed:
+    """A task failed for good (retries exhausted, ignored exception, or unrunnable)."""
+
+    message_id: str
+    task_id: str
+    service_name: str
+    task_name: str
+    error: ErrorInfo
+    meta: dict[str, bytes] = field(default_factory=dict)
+    reply_to: str | None = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+Message = ExecuteTask | TaskCompleted | TaskFailed
+
+_ROUTING = (
+    ("reply_to", "S"),
+    ("workflow_id", "S"),
+    ("workflow_name", "S"),
+    ("method_run_id", "S"),
+    ("emitted_at", "f"),
+)
+_TASK_IDS = (("message_id", "s"), ("task_id", "s"), ("service_name", "s"), ("task_name", "s"))
+
+# (type id, class, fields). Type ids are forever: never reuse or renumber one.
+MESSAGE_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
+    (
+        1,
+        ErrorInfo,
+        (
+            ("worker_name", "s"),
+            ("name", "s"),
+            ("message", "s"),
+            ("stack_trace", "s"),
+            ("cause", "n"),
+        ),
+    ),
+    (
+        2,
+        ExecuteTask,
+        _TASK_IDS
+        + (
+            ("args", "b"),
+            ("tags", "t"),
+            ("meta", "m"),
+            ("retry_index", "i"),
+            ("retry_sequence", "i"),
+            ("last_error", "n"),
+        )
+        + _ROUTING,
+    ),
+    (3, TaskCompleted, _TASK_IDS + (("result", "b"), ("meta", "m")) + _ROUTING),
+    (4, TaskFailed, _TASK_IDS + (("error", "n"), ("meta", "m")) + _ROUTING),
+)
+
+from .workflow_messages import WORKFLOW_TYPES  # noqa: E402 - they import ErrorInfo from here
+
+ALL_TYPES = MESSAGE_TYPES + WORKFLOW_TYPES
+CODEC = envelope.Codec(ALL_TYPES)
+encode = CODEC.encode
+decode = CODEC.decode

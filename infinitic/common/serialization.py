@@ -1,0 +1,252 @@
+"""JSON payloads through orjson, decoded back into the annotated Python types.
+
+Supported: None, bool, int, float, str, bytes (base64), dataclasses, enums, datetime/date/time,
+UUID, Decimal, list/tuple/set/frozenset/dict of those, Optional/Union, Literal, TypedDict-free
+plain dicts, and pydantic models when pydantic is installed. Annotations drive decoding; a value
+with no annotation (or `Any`) comes back as plain JSON data.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import inspect
+import types
+import typing
+import uuid
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from ..errors import SerializationError
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr) if value else []
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    dump = getattr(value, "model_dump", None)  # pydantic v2
+    if callable(dump):
+        return dump(mode="json")
+    raise TypeError(f"{type(value).__qualname__} is not JSON serializable")
+
+
+def dumps(value: Any, what: str = "value") -> bytes:
+    """Encodes one value; `what` names it in the error ("argument 'who' of HelloService.greet")."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise SerializationError(f"cannot serialize {what}: {exc}") from None
+
+
+def encode_args(values: Sequence[Any], names: Sequence[str], where: str) -> bytes:
+    """Encodes positional arguments as a JSON array, naming the faulty argument on error."""
+    try:
+        return orjson.dumps(list(values), default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        for i, value in enumerate(values):
+            label = names[i] if i < len(names) else str(i)
+            dumps(value, f"argument '{label}' of {where}")
+        raise
+
+
+def loads(data: bytes, what: str = "payload", max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Any:
+    if len(data) > max_bytes:
+        raise SerializationError(f"{what} is {len(data)} bytes, over the limit of {max_bytes}")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SerializationError(f"cannot decode {what}: {exc}") from None
+
+
+Converter = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@lru_cache(maxsize=1024)
+def converter_for(tp: Any) -> Converter:
+    """A function that turns decoded JSON into an instance of `tp` (cached per type)."""
+    if tp is Any or tp is inspect.Parameter.empty or tp is object:
+        return _identity
+    if tp is None or tp is type(None):
+        return _expect_none
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return _union_converter(typing.get_args(tp))
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        return lambda v: _check(v in allowed, v, tp)
+    if origin in (list, Sequence, typing.Sequence) or tp is list:
+        item = _arg(tp, 0)
+        return lambda v: [item(x) for x in _expect(v, list, tp)]
+    if origin in (set, frozenset) or tp in (set, frozenset):
+        item = _arg(tp, 0)
+        kind = frozenset if (origin or tp) is frozenset else set
+        return lambda v: kind(item(x) for x in _expect(v, list, tp))
+    if origin is tuple or tp is tuple:
+        return _tuple_converter(tp)
+    if origin is dict or tp is dict or origin is typing.Mapping:
+        args = typing.get_args(tp)
+        key = _key_converter(args[0]) if args else _identity
+        val = _arg(tp, 1)
+        return lambda v: {key(k): val(x) for k, x in _expect(v, dict, tp).items()}
+    if isinstance(tp, type):
+        return _class_converter(tp)
+    return _identity
+
+
+def _key_converter(tp: Any) -> Converter:
+    # JSON object keys are strings: numbers used as keys come back from their text
+    if tp is int:
+        return lambda k: int(k)
+    if tp is float:
+        return lambda k: float(k)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        member_type = type(next(iter(tp)).value) if len(tp) else str
+        return lambda k: tp(member_type(k))
+    return converter_for(tp)
+
+
+def _arg(tp: Any, i: int) -> Converter:
+    args = typing.get_args(tp)
+    return converter_for(args[i]) if len(args) > i else _identity
+
+
+def _expect(value: Any, kind: type, tp: Any) -> Any:
+    if not isinstance(value, kind):
+        raise SerializationError(f"expected {_type_name(tp)}, got {type(value).__name__}")
+    return value
+
+
+def _check(ok: bool, value: Any, tp: Any) -> Any:
+    if not ok:
+        raise SerializationError(f"{value!r} is not a valid {_type_name(tp)}")
+    return value
+
+
+def _expect_none(value: Any) -> None:
+    if value is not None:
+        raise SerializationError(f"expected null, got {type(value).__name__}")
+    return None
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__qualname__", None) or repr(tp)
+
+
+def _union_converter(args: tuple[Any, ...]) -> Converter:
+    has_none = type(None) in args
+    others = [converter_for(a) for a in args if a is not type(None)]
+
+    def convert(value: Any) -> Any:
+        if value is None and has_none:
+            return None
+        errors = []
+        for conv in others:
+            try:
+                return conv(value)
+            except (SerializationError, ValueError, TypeError) as exc:
+                errors.append(str(exc))
+        raise SerializationError("; ".join(errors) or f"unexpected {value!r}")
+
+    return convert
+
+
+def _tuple_converter(tp: Any) -> Converter:
+    args = typing.get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = converter_for(args[0])
+        return lambda v: tuple(item(x) for x in _expect(v, list, tp))
+    if not args:
+        return lambda v: tuple(_expect(v, list, tp))
+    items = [converter_for(a) for a in args]
+
+    def convert(value: Any) -> tuple[Any, ...]:
+        seq = _expect(value, list, tp)
+        if len(seq) != len(items):
+            raise SerializationError(f"expected {len(items)} items for {tp}, got {len(seq)}")
+        return tuple(conv(x) for conv, x in zip(items, seq, strict=True))
+
+    return convert
+
+
+def _class_converter(cls: type) -> Converter:
+    if cls is bool:
+        return lambda v: _check(isinstance(v, bool), v, cls)
+    if cls is int:
+        return lambda v: _check(isinstance(v, int) and not isinstance(v, bool), v, cls)
+    if cls is float:
+        return lambda v: float(
+            _check(isinstance(v, (int, float)) and not isinstance(v, bool), v, cls)
+        )
+    if cls is str:
+        return lambda v: _check(isinstance(v, str), v, cls)
+    if cls is bytes:
+        return lambda v: base64.b64decode(_expect(v, str, cls), validate=True)
+    if issubclass(cls, enum.Enum):
+        return lambda v: cls(v)
+    if cls is dt.datetime:
+        return lambda v: dt.datetime.fromisoformat(_expect(v, str, cls))
+    if cls is dt.date:
+        return lambda v: dt.date.fromisoformat(_expect(v, str, cls))
+    if cls is dt.time:
+        return lambda v: dt.time.fromisoformat(_expect(v, str, cls))
+    if cls is uuid.UUID:
+        return lambda v: uuid.UUID(_expect(v, str, cls))
+    if cls is decimal.Decimal:
+        return lambda v: decimal.Decimal(str(v))
+    if dataclasses.is_dataclass(cls):
+        return _dataclass_converter(cls)
+    validate = getattr(cls, "model_validate", None)  # pydantic v2
+    if callable(validate):
+        return lambda v: validate(v)
+    return _identity
+
+
+def _dataclass_converter(cls: type) -> Converter:
+    hints = typing.get_type_hints(cls)
+    fields = [
+        (f.name, converter_for(hints.get(f.name, Any))) for f in dataclasses.fields(cls) if f.init
+    ]
+
+    def convert(value: Any) -> Any:
+        data = _expect(value, dict, cls)
+        kwargs = {}
+        for fname, conv in fields:
+            if fname in data:
+                try:
+                    kwargs[fname] = conv(data[fname])
+                except SerializationError as exc:
+                    raise SerializationError(f"{cls.__qualname__}.{fname}: {exc}") from None
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise SerializationError(f"cannot build {cls.__qualname__}: {exc}") from None
+
+    return convert
+
+
+def convert(value: Any, tp: Any, what: str = "value") -> Any:
+    """Decoded JSON `value` as an instance of `tp`; errors name `what`."""
+    try:
+        return converter_for(tp)(value)
+    except SerializationError as exc:
+        raise SerializationError(f"cannot decode {what}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise SerializationError(f"cannot decode {what} as {_type_name(tp)}: {exc}") from None

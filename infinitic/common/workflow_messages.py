@@ -1,0 +1,474 @@
+"""Messages and state records of workflows (engine, workflow-task executor, tag engine, client).
+
+Slotted dataclasses whose field order is their wire order; the kinds are in `WORKFLOW_TYPES`
+(see messages.py for the kind letters; `N` is a list of nested messages, `L` a list of str).
+Empty bytes stand for "no value" in bytes fields (no valid JSON payload is empty), -1 for "not
+yet" in event indexes, 0.0 for "none" in times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .messages import ErrorInfo
+
+
+@dataclass(slots=True)
+class Command:
+    """A command of a method run: what the workflow asked for, and what became of it."""
+
+    command_id: str
+    position: int
+    kind: str  # task | workflow | method | timer | receive | signal | inline
+    name: str  # service / workflow name, channel name ("" for timers and inline)
+    method: str  # task or method name ("" otherwise)
+    args: bytes = b""  # JSON array for task/workflow/method, JSON value for signal/inline
+    args_hash: str = ""
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    target_id: str | None = None  # method/signal on an existing workflow: its id
+    target_tag: str | None = None  # ... or its tag
+    status: str = "ongoing"
+    result: bytes = b""  # JSON; for receive: JSON array of [event index, signal] pairs
+    error: ErrorInfo | None = None
+    completed_at: int = -1  # event index when it reached its status
+    due_at: float = 0.0  # timers: when it fires
+    deadline: float = 0.0  # global timeout: when it times out (0: never)
+    limit: int = 1  # receive: how many signals it takes
+    filter: bytes = b""  # receive: JSON object of path -> value
+    retry_sequence: int = 0  # tasks: manual retries (client.retry_tasks)
+
+
+@dataclass(slots=True)
+class Step:
+    """An await reached by a method run."""
+
+    position: int
+    signature: str  # _core.replay.step_signature of its tree
+    tree: bytes  # JSON of the tree, so the engine can evaluate it
+    terminated_at: int = -1
+    props_hash: str = ""  # properties when the method run resumed after it
+
+
+@dataclass(slots=True)
+class MethodRun:
+    method_run_id: str
+    method_name: str
+    args: bytes
+    status: str = "running"  # running | completed | failed | canceled
+    result: bytes = b""
+    error: ErrorInfo | None = None
+    parent_workflow_id: str | None = None
+    parent_workflow_name: str | None = None
+    parent_method_run_id: str | None = None
+    waiting_clients: list[str] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    props_at_start: str = ""
+    start_index: int = -1
+    created_at: float = 0.0
+
+
+@dataclass(slots=True)
+class WorkflowState:
+    workflow_id: str
+    workflow_name: str
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    status: str = "running"  # running | completed | failed | canceled
+    properties: bytes = b""  # empty until a workflow task saved some
+    props_store: dict[str, bytes] = field(default_factory=dict)
+    method_runs: list[MethodRun] = field(default_factory=list)
+    event_index: int = 0
+    task_index: int = 0
+    running_task_id: str | None = None
+    running_method_run_id: str | None = None
+    buffer: list[Any] = field(default_factory=list)  # messages that arrived during a workflow task
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    dispatch_id: str = ""  # message id of the DispatchWorkflow that started it
+
+
+# -- to the workflow engine ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DispatchWorkflow:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_name: str
+    args: bytes
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    reply_to: str | None = None
+    parent_workflow_id: str | None = None
+    parent_workflow_name: str | None = None
+    parent_method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class DispatchMethod:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str
+    method_name: str
+    args: bytes
+    reply_to: str | None = None
+    parent_workflow_id: str | None = None
+    parent_workflow_name: str | None = None
+    parent_method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class WaitWorkflow:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str | None
+    reply_to: str
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class CancelWorkflow:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    reason: str = ""
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class RetryWorkflowTask:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class CompleteTimers:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class RetryTasks:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    task_id: str | None = None  # None: every failed or timed-out task
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class SendSignal:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    channel: str
+    signal: bytes  # JSON
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class TimerCompleted:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str
+    command_id: str
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class CommandTimedOut:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str
+    command_id: str
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class MethodOutcome:
+    """A method run ended (or could not be found): to waiting clients and to the parent.
+
+    status: completed | failed | canceled | unknown. For a parent, `parent_*` name the command
+    (the child's method run id is the command id).
+    """
+
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str
+    method_name: str
+    status: str
+    result: bytes = b""
+    error: ErrorInfo | None = None
+    parent_workflow_id: str | None = None
+    parent_workflow_name: str | None = None
+    parent_method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class WorkflowTaskCompleted:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str
+    workflow_task_id: str
+    outcome: str  # waiting | completed | failed | updated (non-determinism: state untouched)
+    new_commands: list[Command] = field(default_factory=list)
+    new_steps: list[Step] = field(default_factory=list)
+    properties: bytes = b""
+    props_store: dict[str, bytes] = field(default_factory=dict)
+    result: bytes = b""
+    error: ErrorInfo | None = None
+    emitted_at: float = 0.0
+
+
+# -- to the workflow-task executor ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ExecuteWorkflowTask:
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    workflow_task_id: str
+    method_run: MethodRun
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    properties: bytes = b""
+    props_store: dict[str, bytes] = field(default_factory=dict)
+    as_of: int = 0
+    emitted_at: float = 0.0
+
+
+# -- to the workflow tag engine ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TagCommand:
+    """To the tag engine of a workflow name, keyed by tag.
+
+    action: add | remove (workflow_id), signal / cancel (fan out to every id of the tag),
+    ids (reply_to gets the ids).
+    """
+
+    message_id: str
+    workflow_name: str
+    tag: str
+    action: str
+    workflow_id: str | None = None
+    channel: str = ""
+    signal: bytes = b""
+    reply_to: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class TagIds:
+    message_id: str
+    workflow_name: str
+    tag: str
+    ids: list[str] = field(default_factory=list)
+    request_id: str = ""
+    emitted_at: float = 0.0
+
+
+_ID = (("message_id", "s"),)
+_WF = (("workflow_id", "s"), ("workflow_name", "s"))
+_PARENT = (
+    ("parent_workflow_id", "S"),
+    ("parent_workflow_name", "S"),
+    ("parent_method_run_id", "S"),
+)
+_AT = (("emitted_at", "f"),)
+
+WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
+    (
+        20,
+        Command,
+        (
+            ("command_id", "s"),
+            ("position", "i"),
+            ("kind", "s"),
+            ("name", "s"),
+            ("method", "s"),
+            ("args", "b"),
+            ("args_hash", "s"),
+            ("tags", "t"),
+            ("meta", "m"),
+            ("target_id", "S"),
+            ("target_tag", "S"),
+            ("status", "s"),
+            ("result", "b"),
+            ("error", "n"),
+            ("completed_at", "i"),
+            ("due_at", "f"),
+            ("deadline", "f"),
+            ("limit", "i"),
+            ("filter", "b"),
+            ("retry_sequence", "i"),
+        ),
+    ),
+    (
+        21,
+        Step,
+        (
+            ("position", "i"),
+            ("signature", "s"),
+            ("tree", "b"),
+            ("terminated_at", "i"),
+            ("props_hash", "s"),
+        ),
+    ),
+    (
+        22,
+        MethodRun,
+        (
+            ("method_run_id", "s"),
+            ("method_name", "s"),
+            ("args", "b"),
+            ("status", "s"),
+            ("result", "b"),
+            ("error", "n"),
+        )
+        + _PARENT
+        + (
+            ("waiting_clients", "L"),
+            ("commands", "N"),
+            ("steps", "N"),
+            ("props_at_start", "s"),
+            ("start_index", "i"),
+            ("created_at", "f"),
+        ),
+    ),
+    (
+        23,
+        WorkflowState,
+        _WF
+        + (
+            ("tags", "t"),
+            ("meta", "m"),
+            ("status", "s"),
+            ("properties", "b"),
+            ("props_store", "m"),
+            ("method_runs", "N"),
+            ("event_index", "i"),
+            ("task_index", "i"),
+            ("running_task_id", "S"),
+            ("running_method_run_id", "S"),
+            ("buffer", "N"),
+            ("created_at", "f"),
+            ("updated_at", "f"),
+            ("dispatch_id", "s"),
+        ),
+    ),
+    (
+        30,
+        DispatchWorkflow,
+        _ID
+        + _WF
+        + (("method_name", "s"), ("args", "b"), ("tags", "t"), ("meta", "m"), ("reply_to", "S"))
+        + _PARENT
+        + _AT,
+    ),
+    (
+        31,
+        DispatchMethod,
+        _ID
+        + _WF
+        + (("method_run_id", "s"), ("method_name", "s"), ("args", "b"), ("reply_to", "S"))
+        + _PARENT
+        + _AT,
+    ),
+    (32, WaitWorkflow, _ID + _WF + (("method_run_id", "S"), ("reply_to", "s")) + _AT),
+    (33, CancelWorkflow, _ID + _WF + (("reason", "s"),) + _AT),
+    (34, RetryWorkflowTask, _ID + _WF + _AT),
+    (35, CompleteTimers, _ID + _WF + _AT),
+    (36, RetryTasks, _ID + _WF + (("task_id", "S"),) + _AT),
+    (37, SendSignal, _ID + _WF + (("channel", "s"), ("signal", "b")) + _AT),
+    (38, TimerCompleted, _ID + _WF + (("method_run_id", "s"), ("command_id", "s")) + _AT),
+    (39, CommandTimedOut, _ID + _WF + (("method_run_id", "s"), ("command_id", "s")) + _AT),
+    (
+        40,
+        MethodOutcome,
+        _ID
+        + _WF
+        + (
+            ("method_run_id", "s"),
+            ("method_name", "s"),
+            ("status", "s"),
+            ("result", "b"),
+            ("error", "n"),
+        )
+        + _PARENT
+        + _AT,
+    ),
+    (
+        41,
+        WorkflowTaskCompleted,
+        _ID
+        + _WF
+        + (
+            ("method_run_id", "s"),
+            ("workflow_task_id", "s"),
+            ("outcome", "s"),
+            ("new_commands", "N"),
+            ("new_steps", "N"),
+            ("properties", "b"),
+            ("props_store", "m"),
+            ("result", "b"),
+            ("error", "n"),
+        )
+        + _AT,
+    ),
+    (
+        42,
+        ExecuteWorkflowTask,
+        _ID
+        + _WF
+        + (
+            ("workflow_task_id", "s"),
+            ("method_run", "n"),
+            ("tags", "t"),
+            ("meta", "m"),
+            ("properties", "b"),
+            ("props_store", "m"),
+            ("as_of", "i"),
+        )
+        + _AT,
+    ),
+    (
+        50,
+        TagCommand,
+        _ID
+        + (
+            ("workflow_name", "s"),
+            ("tag", "s"),
+            ("action", "s"),
+            ("workflow_id", "S"),
+            ("channel", "s"),
+            ("signal", "b"),
+            ("reply_to", "S"),
+        )
+        + _AT,
+    ),
+    (
+        51,
+        TagIds,
+        _ID + (("workflow_name", "s"), ("tag", "s"), ("ids", "L"), ("request_id", "s")) + _AT,
+    ),
+)

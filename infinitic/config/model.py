@@ -1,0 +1,62 @@
+"""The configuration, validated: what the loader builds and the worker reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._core.backoff import ExponentialBackoff
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """`retry:` block: Infinitic's truncated randomized exponential backoff, in its keys."""
+
+    minimum_seconds: float = 1.0
+    maximum_seconds: float = 1000.0
+    backoff_coefficient: float = 2.0
+    random_factor: float = 0.5
+    maximum_retries: int = 11
+    ignored_exceptions: tuple[str, ...] = ()
+
+    def policy(self) -> ExponentialBackoff:
+        return ExponentialBackoff(
+            minimum_seconds=self.minimum_seconds,
+            maximum_seconds=self.maximum_seconds,
+            backoff_coefficient=self.backoff_coefficient,
+            random_factor=self.random_factor,
+            maximum_retries=self.maximum_retries,
+            ignored_exceptions=self.ignored_exceptions,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str
+    class_path: str | None = None  # None: this worker only tags/routes, it does not execute
+    concurrency: int = 1
+    timeout_seconds: float | None = None
+    retry: RetryConfig | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    name: str
+    class_path: str | None = None
+    concurrency: int = 1
+    timeout_seconds: float | None = 60.0
+    check_mode: str = "simple"
+    retention_seconds: float = 86400.0  # how long an ended instance keeps its status and result
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    name: str = "infinitic-worker"
+    transport: str = "inMemory"
+    transport_options: dict[str, Any] = field(default_factory=dict)
+    storage: str = "inMemory"
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    services: tuple[ServiceConfig, ...] = ()
+    workflows: tuple[WorkflowConfig, ...] = ()
+    shutdown_grace_period_seconds: float = 5.0
+    source: str = "<dict>"  # the file it came from, for error messages

@@ -1,0 +1,1 @@
+"""Engines: pure state machines (state + message in, new state + messages out)."""

@@ -1,0 +1,122 @@
+"""The workflow engine's I/O: load the state, run the pure step, send, save (compare-and-set)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..._core.envelope import EnvelopeError
+from ...common import messages as m
+from ...common import workflow_messages as w
+from ...storage.base import Storage
+from ...transport.base import Topics, Transport
+from .handlers.dispatching import redrive
+from .handlers.start import pending_key
+from .outbox import Outbox
+from .process import HANDLED, process
+from .scheduler import resend_running_task, schedule
+from .state_ops import TERMINAL
+
+log = logging.getLogger("infinitic.engines.workflow")
+
+DEFAULT_RETENTION_SECONDS = 24 * 3600.0
+
+
+def state_key(workflow_name: str, workflow_id: str) -> str:
+    return f"workflow.state:{workflow_name}:{workflow_id}"
+
+
+def workflow_id_of(msg: Any) -> str | None:
+    if isinstance(msg, w.MethodOutcome):
+        return msg.parent_workflow_id
+    return getattr(msg, "workflow_id", None)
+
+
+class WorkflowEngine:
+    def __init__(
+        self,
+        transport: Transport,
+        storage: Storage,
+        workflow_name: str,
+        *,
+        concurrency: int = 1,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
+        self.transport = transport
+        self.storage = storage
+        self.workflow_name = workflow_name
+        self.concurrency = concurrency
+        self.retention_seconds = retention_seconds
+        self.topic = Topics.workflow_engine(workflow_name)
+        # called with each state saved (on the event loop): for monitoring and tests
+        self.listeners: list[Callable[[w.WorkflowState], None]] = []
+
+    async def start(self) -> None:
+        await self.transport.subscribe(
+            self.topic, self.handle, keyed=True, concurrency=self.concurrency
+        )
+
+    async def handle(self, payload: bytes) -> None:
+        try:
+            msg = m.decode(payload)
+        except EnvelopeError as exc:
+            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
+            return
+        workflow_id = workflow_id_of(msg)
+        if not isinstance(msg, HANDLED) or not workflow_id:
+            reason = f"unexpected {type(msg).__name__} on a workflow-engine topic"
+            await self.transport.dead_letter(self.topic, payload, reason)
+            return
+        key = state_key(self.workflow_name, workflow_id)
+        stored = await self.storage.get(key)
+        state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
+        if state is not None and not isinstance(state, w.WorkflowState):
+            await self.transport.dead_letter(
+                self.topic, payload, f"state under {key} is not a workflow state"
+            )
+            return
+        out = Outbox(now=time.time())
+        new_state = process(state, msg, out)
+        await self._commit(key, new_state, version, out)
+
+    async def _commit(
+        self, key: str, state: w.WorkflowState | None, version: int, out: Outbox
+    ) -> None:
+        # sent before saving: a crash in between re-sends on redelivery, and every handler
+        # downstream recognizes duplicates by their deterministic ids
+        for item in out.items:
+            await self.transport.send(
+                item.topic, m.encode(item.message), key=item.key, delay=item.delay
+            )
+        if state is not None:
+            ttl = self.retention_seconds if state.status in TERMINAL else None
+            await self.storage.put(key, m.encode(state), version, ttl_seconds=ttl)
+            for listener in self.listeners:
+                listener(state)
+        for op, set_key, member in out.storage_ops:
+            if op == "add":
+                await self.storage.add_to_set(set_key, member)
+            else:
+                await self.storage.remove_from_set(set_key, member)
+
+    async def redrive(self) -> int:
+        """After a restart: re-sends what every unfinished workflow was waiting on."""
+        ids = await self.storage.get_set(pending_key(self.workflow_name))
+        for workflow_id in sorted(ids):
+            key = state_key(self.workflow_name, workflow_id)
+            stored = await self.storage.get(key)
+            if stored is None:
+                await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
+                continue
+            state = m.decode(stored[0])
+            assert isinstance(state, w.WorkflowState)
+            out = Outbox(now=time.time())
+            redrive(state, out)
+            resend_running_task(state, out)
+            schedule(state, out)
+            await self._commit(key, state, stored[1], out)
+        if ids:
+            log.info("re-drove %d unfinished %s workflows", len(ids), self.workflow_name)
+        return len(ids)

@@ -1,0 +1,91 @@
+"""What comes back to a workflow: task results, timers, deadlines, child outcomes, signals."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from ....common import messages as m
+from ....common import workflow_messages as w
+from ....workflow.channel import filter_matches
+from ..outbox import Outbox
+from ..state_ops import complete_command, find_command, find_run, next_event
+
+log = logging.getLogger("infinitic.engines.workflow")
+
+
+def _command(
+    state: w.WorkflowState, method_run_id: str | None, command_id: str
+) -> w.Command | None:
+    run = find_run(state, method_run_id or "")
+    return find_command(run, command_id) if run is not None else None
+
+
+def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
+    cmd = _command(state, msg.method_run_id, msg.task_id)
+    if cmd is not None:
+        complete_command(state, cmd, "completed", msg.result)
+
+
+def task_failed(state: w.WorkflowState, msg: m.TaskFailed, out: Outbox) -> None:
+    cmd = _command(state, msg.method_run_id, msg.task_id)
+    if cmd is not None:
+        complete_command(state, cmd, "failed", error=msg.error)
+
+
+def timer_completed(state: w.WorkflowState, msg: w.TimerCompleted, out: Outbox) -> None:
+    cmd = _command(state, msg.method_run_id, msg.command_id)
+    if cmd is not None and cmd.kind == "timer":
+        complete_command(state, cmd, "completed")
+
+
+def command_timed_out(state: w.WorkflowState, msg: w.CommandTimedOut, out: Outbox) -> None:
+    cmd = _command(state, msg.method_run_id, msg.command_id)
+    if cmd is not None:
+        complete_command(state, cmd, "timed_out")
+
+
+def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> None:
+    cmd = _command(state, msg.parent_method_run_id, msg.method_run_id)
+    if cmd is None and msg.method_run_id == msg.workflow_id:
+        # a child started with a custom id: its id is not the command's
+        run = find_run(state, msg.parent_method_run_id or "")
+        for candidate in run.commands if run is not None else []:
+            if candidate.kind == "workflow" and candidate.target_id == msg.workflow_id:
+                cmd = candidate
+                break
+    if cmd is not None:
+        complete_command(state, cmd, msg.status, msg.result, msg.error)
+
+
+def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
+    """Delivered to every waiting receive of the channel whose filter matches; else discarded."""
+    value = None
+    delivered = False
+    for run in state.method_runs:
+        if run.status != "running":
+            continue
+        for cmd in run.commands:
+            if cmd.kind != "receive" or cmd.status != "ongoing" or cmd.name != msg.channel:
+                continue
+            if cmd.filter:
+                if value is None:
+                    value = orjson.loads(msg.signal)
+                if not filter_matches(orjson.loads(cmd.filter), value):
+                    continue
+            received = orjson.loads(cmd.result) if cmd.result else []
+            index = next_event(state)
+            received.append([index, orjson.Fragment(msg.signal)])
+            cmd.result = orjson.dumps(received)
+            if len(received) >= cmd.limit:
+                cmd.status = "completed"
+                cmd.completed_at = index
+            delivered = True
+    if not delivered:
+        log.info(
+            "signal on %s.%s discarded: no receive waiting (workflow %s)",
+            state.workflow_name,
+            msg.channel,
+            state.workflow_id,
+        )

@@ -1,0 +1,111 @@
+"""The pure engine: (state, message) -> (state, outbox). No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...common import messages as m
+from ...common import workflow_messages as w
+from ...common.ids import new_id
+from .handlers import client_commands, results, start
+from .handlers.start import pending_key
+from .handlers.workflow_task import workflow_task_completed
+from .outbox import Outbox
+from .scheduler import schedule
+from .state_ops import TERMINAL, gc_properties, refresh_status
+
+# messages applied to an existing, running state; buffered while a workflow task runs
+_ON_STATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
+    m.TaskCompleted: results.task_completed,
+    m.TaskFailed: results.task_failed,
+    w.TimerCompleted: results.timer_completed,
+    w.CommandTimedOut: results.command_timed_out,
+    w.MethodOutcome: results.child_outcome,
+    w.SendSignal: results.signal,
+    w.CompleteTimers: client_commands.complete_timers,
+    w.RetryTasks: client_commands.retry_tasks,
+}
+# messages that act at once, even while a workflow task runs
+_IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
+    w.CancelWorkflow: client_commands.cancel,
+    w.RetryWorkflowTask: client_commands.retry_workflow_task,
+}
+
+HANDLED = (
+    tuple(_ON_STATE)
+    + tuple(_IMMEDIATE)
+    + (w.DispatchWorkflow, w.DispatchMethod, w.WaitWorkflow, w.WorkflowTaskCompleted)
+)
+
+
+def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowState | None:
+    """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
+    kind = type(msg)
+    was_running = state is not None and state.status == "running"
+    if kind is w.DispatchWorkflow:
+        state = start.dispatch_workflow(state, msg, out)
+    elif kind is w.WaitWorkflow:
+        return start.wait_workflow(state, msg, out)
+    elif state is None:
+        if kind is w.DispatchMethod:
+            start.dispatch_method(state, msg, out)
+        return None  # nothing to apply a result or a command to (an expired or unknown id)
+    elif kind is w.DispatchMethod:
+        if state.running_task_id is not None and state.status == "running":
+            state.buffer.append(msg)
+            return state
+        start.dispatch_method(state, msg, out)
+    elif kind is w.WorkflowTaskCompleted:
+        workflow_task_completed(state, msg, out)
+        _drain_buffer(state, out)
+    elif kind in _IMMEDIATE:
+        _IMMEDIATE[kind](state, msg, out)
+    elif kind in _ON_STATE:
+        if state.status != "running" and kind is not w.RetryTasks:
+            return state
+        if state.running_task_id is not None:
+            state.buffer.append(msg)
+            return state
+        _ON_STATE[kind](state, msg, out)
+    else:
+        raise TypeError(f"the workflow engine does not handle {kind.__name__}")
+    _finish(state, out, was_running or kind is w.DispatchWorkflow)
+    return state
+
+
+def _drain_buffer(state: w.WorkflowState, out: Outbox) -> None:
+    buffered, state.buffer = state.buffer, []
+    for msg in buffered:
+        if state.status != "running":
+            break
+        if isinstance(msg, w.DispatchMethod):
+            start.dispatch_method(state, msg, out)
+        else:
+            _ON_STATE[type(msg)](state, msg, out)
+
+
+def _finish(state: w.WorkflowState, out: Outbox, was_running: bool) -> None:
+    refresh_status(state)
+    schedule(state, out)
+    state.updated_at = out.now
+    if was_running and state.status in TERMINAL:
+        gc_properties(state)
+        out.storage_ops.append(("remove", pending_key(state.workflow_name), state.workflow_id))
+        for tag in sorted(state.tags):
+            out.to_tag_engine(
+                state.workflow_name,
+                tag,
+                w.TagCommand(
+                    new_id(),
+                    state.workflow_name,
+                    tag,
+                    "remove",
+                    workflow_id=state.workflow_id,
+                    emitted_at=out.now,
+                ),
+            )
+    elif state.status == "running":
+        gc_properties(state)
+        if not was_running:  # re-opened by a retry
+            out.storage_ops.append(("add", pending_key(state.workflow_name), state.workflow_id))

@@ -1,0 +1,70 @@
+"""Small operations on a workflow state shared by the handlers."""
+
+from __future__ import annotations
+
+from ...common import workflow_messages as w
+
+TERMINAL = ("completed", "failed", "canceled")
+
+
+def find_run(state: w.WorkflowState, method_run_id: str) -> w.MethodRun | None:
+    for run in state.method_runs:
+        if run.method_run_id == method_run_id:
+            return run
+    return None
+
+
+def find_command(run: w.MethodRun, command_id: str) -> w.Command | None:
+    # recent commands are the likeliest targets
+    for command in reversed(run.commands):
+        if command.command_id == command_id:
+            return command
+    return None
+
+
+def main_run(state: w.WorkflowState) -> w.MethodRun | None:
+    return find_run(state, state.workflow_id)
+
+
+def next_event(state: w.WorkflowState) -> int:
+    state.event_index += 1
+    return state.event_index
+
+
+def complete_command(
+    state: w.WorkflowState,
+    command: w.Command,
+    status: str,
+    result: bytes = b"",
+    error: object = None,
+) -> bool:
+    """Sets a command's outcome once; False if it had one already (a duplicate message)."""
+    if command.status != "ongoing":
+        return False
+    command.status = status
+    command.result = result
+    command.error = error  # type: ignore[assignment]
+    command.completed_at = next_event(state)
+    return True
+
+
+def refresh_status(state: w.WorkflowState) -> None:
+    """The instance ends when every method run has; its status is its main run's."""
+    if state.status != "running":
+        return
+    if all(run.status in TERMINAL for run in state.method_runs):
+        main = main_run(state)
+        state.status = main.status if main is not None else "completed"
+
+
+def gc_properties(state: w.WorkflowState) -> None:
+    """Drops property snapshots that no running method run can replay any more."""
+    keep = set()
+    for run in state.method_runs:
+        if run.status in ("completed", "canceled"):
+            continue  # a failed run may be retried: it keeps what its replay needs
+        if run.props_at_start:
+            keep.add(run.props_at_start)
+        keep.update(step.props_hash for step in run.steps if step.props_hash)
+    for key in [k for k in state.props_store if k not in keep]:
+        del state.props_store[key]

@@ -1,0 +1,85 @@
+"""Every public exception of infinitic."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING
+
+from ._core._errors import EnvelopeError
+
+if TYPE_CHECKING:
+    from .common.messages import ErrorInfo
+
+__all__ = [
+    "CanceledError",
+    "ConfigError",
+    "EnvelopeError",
+    "InfiniticError",
+    "SerializationError",
+    "StorageError",
+    "TaskFailedError",
+    "TimeoutError",
+    "UnknownTaskError",
+    "UnknownWorkflowError",
+    "VersionConflictError",
+    "WorkflowFailedError",
+    "WorkflowUpdatedError",
+]
+
+
+class InfiniticError(Exception):
+    """Base class of the errors raised by infinitic (EnvelopeError excepted: it is a ValueError)."""
+
+
+class ConfigError(InfiniticError, ValueError):
+    """A configuration that cannot be used; the message names the file, the key and the fix."""
+
+
+class SerializationError(InfiniticError, TypeError):
+    """A value that cannot be encoded to, or decoded from, a JSON payload."""
+
+
+class TaskFailedError(InfiniticError):
+    """A task failed after its last attempt; `last_error` holds the remote error chain."""
+
+    def __init__(self, service_name: str, task_name: str, task_id: str, last_error: ErrorInfo):
+        self.service_name = service_name
+        self.task_name = task_name
+        self.task_id = task_id
+        self.last_error = last_error
+        super().__init__(
+            f"task {service_name}.{task_name} ({task_id}) failed: "
+            f"{last_error.name}: {last_error.message}"
+        )
+
+
+class UnknownTaskError(InfiniticError):
+    """A task id that no worker or client knows about."""
+
+
+class WorkflowFailedError(InfiniticError):
+    """A workflow method failed; `cause` names what failed inside it."""
+
+
+class CanceledError(InfiniticError):
+    """The awaited task or workflow was canceled."""
+
+
+class TimeoutError(InfiniticError, builtins.TimeoutError):  # noqa: A001 - mirrors Infinitic's name
+    """A deadline passed before the awaited result arrived. Also a builtins.TimeoutError."""
+
+
+class WorkflowUpdatedError(InfiniticError):
+    """Replay found a command that differs from the workflow's history (a non-deterministic change)."""
+
+
+class UnknownWorkflowError(InfiniticError):
+    """No workflow instance with this id (or tag) exists."""
+
+
+class StorageError(InfiniticError):
+    """A storage backend could not complete an operation."""
+
+
+class VersionConflictError(StorageError):
+    """A compare-and-set write found another version than the one it expected."""

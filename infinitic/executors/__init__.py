@@ -1,0 +1,1 @@
+"""Executors run user code: service tasks, and (next) workflow tasks."""

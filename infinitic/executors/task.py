@@ -1,0 +1,308 @@
+"""The task executor: runs ExecuteTask messages on a service implementation.
+
+Success sends TaskCompleted; an exception asks the resolved retry policy for a delay and sends
+the ExecuteTask again, delayed, with retry_index + 1 and last_error; when the policy says no,
+TaskFailed. Unrunnable messages (unknown task, bad arguments) fail at once; undecodable bytes go
+to the dead-letter place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import errors
+from .._core.envelope import EnvelopeError
+from ..common import messages as m
+from ..common import serialization
+from ..common.errors import error_info
+from ..common.ids import new_id
+from ..service.context import _CURRENT, TaskContext
+from ..service.policies import WithRetry, WithTimeout
+from ..service.spec import EntitySpec, MethodSpec, describe, resolve_retry, resolve_timeout
+from ..transport.base import Topics, Transport
+from .threads import TaskThreads
+
+log = logging.getLogger("infinitic.executors.task")
+_UNKNOWN = "infinitic.errors.UnknownTaskError"
+_SERIALIZATION = "infinitic.errors.SerializationError"
+
+
+@dataclass
+class ServiceRegistration:
+    """A service as the worker runs it."""
+
+    implementation: type
+    instance: object
+    name: str = ""
+    concurrency: int = 1
+    timeout: WithTimeout | None = None  # from the worker config: overrides everything
+    retry: WithRetry | None = None
+    spec: EntitySpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spec = describe(self.implementation)
+        if not self.name:
+            self.name = self.spec.name
+        elif self.name != self.spec.name:
+            raise errors.ConfigError(
+                f"service {self.name!r}: class {self.implementation.__qualname__} is named "
+                f"{self.spec.name!r} (by @name or its interface); use that name in the config"
+            )
+
+
+class _Unrunnable(Exception):
+    """The message cannot be run at all: fail it without retrying."""
+
+    def __init__(self, message: str, kind: str = "TypeError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class TaskExecutor:
+    def __init__(
+        self,
+        transport: Transport,
+        service: ServiceRegistration,
+        *,
+        worker_name: str,
+        client: Any = None,
+    ) -> None:
+        self.transport = transport
+        self.service = service
+        self.worker_name = worker_name
+        self.client = client
+        self.topic = Topics.task_executor(service.name)
+        self.threads = TaskThreads(service.concurrency, f"infinitic-{service.name}")
+        self._policies: dict[str, tuple[WithTimeout | None, WithRetry]] = {}
+
+    async def start(self) -> None:
+        await self.transport.subscribe(
+            self.topic, self.handle, keyed=False, concurrency=self.service.concurrency
+        )
+
+    def close(self) -> None:
+        self.threads.close()
+
+    async def handle(self, payload: bytes) -> None:
+        try:
+            msg = m.decode(payload)
+        except EnvelopeError as exc:
+            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
+            return
+        if not isinstance(msg, m.ExecuteTask):
+            reason = f"unexpected {type(msg).__name__} on a task-executor topic"
+            await self.transport.dead_letter(self.topic, payload, reason)
+            return
+        await self.execute(msg)
+
+    async def execute(self, msg: m.ExecuteTask) -> None:
+        ctx = TaskContext(
+            task_id=msg.task_id,
+            service_name=msg.service_name,
+            task_name=msg.task_name,
+            workflow_id=msg.workflow_id,
+            workflow_name=msg.workflow_name,
+            tags=msg.tags,
+            meta=dict(msg.meta),
+            retry_index=msg.retry_index,
+            retry_sequence=msg.retry_sequence,
+            last_error=msg.last_error,
+            client=self.client,
+            worker_name=self.worker_name,
+        )
+        try:
+            method, args = self._prepare(msg)
+        except _Unrunnable as exc:
+            await self._fail(msg, ctx, exc)
+            return
+        timeout_policy, retry_policy = self._policies_for(method)
+        try:
+            seconds = (
+                _in_context(ctx, timeout_policy.get_timeout_in_seconds)
+                if timeout_policy is not None
+                else None
+            )
+            result = await self._run(ctx, method, args, seconds)
+            payload = serialization.dumps(
+                result, f"the result of {self.service.name}.{method.name}"
+            )
+        except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
+            await self._retry_or_fail(msg, ctx, retry_policy, exc)
+            return
+        await self._reply(
+            msg,
+            m.TaskCompleted(
+                message_id=new_id(),
+                task_id=msg.task_id,
+                service_name=msg.service_name,
+                task_name=msg.task_name,
+                result=payload,
+                meta=ctx.meta,
+                reply_to=msg.reply_to,
+                workflow_id=msg.workflow_id,
+                workflow_name=msg.workflow_name,
+                method_run_id=msg.method_run_id,
+                emitted_at=time.time(),
+            ),
+        )
+
+    def _prepare(self, msg: m.ExecuteTask) -> tuple[MethodSpec, list[Any]]:
+        if msg.service_name != self.service.name:
+            raise _Unrunnable(
+                f"this executor runs {self.service.name!r}, not {msg.service_name!r}", _UNKNOWN
+            )
+        method = self.service.spec.methods.get(msg.task_name)
+        if method is None:
+            raise _Unrunnable(
+                f"service {self.service.name!r} has no task {msg.task_name!r}", _UNKNOWN
+            )
+        where = f"{self.service.name}.{method.name}"
+        try:
+            raw = serialization.loads(msg.args, f"the arguments of {where}")
+        except errors.SerializationError as exc:
+            raise _Unrunnable(str(exc), _SERIALIZATION) from None
+        if not isinstance(raw, list):
+            raise _Unrunnable(f"the arguments of {where} are not a JSON array")
+        try:
+            method.signature.bind(None, *raw)
+        except TypeError as exc:
+            raise _Unrunnable(f"{where} called with {len(raw)} arguments: {exc}") from None
+        args = []
+        for i, value in enumerate(raw):
+            tp = method.param_types[i] if i < len(method.param_types) else Any
+            label = method.param_names[i] if i < len(method.param_names) else str(i)
+            try:
+                args.append(serialization.convert(value, tp, f"argument {label!r} of {where}"))
+            except errors.SerializationError as exc:
+                raise _Unrunnable(str(exc), _SERIALIZATION) from None
+        return method, args
+
+    def _policies_for(self, method: MethodSpec) -> tuple[WithTimeout | None, WithRetry]:
+        cached = self._policies.get(method.attribute)
+        if cached is None:
+            instance = self.service.instance
+            cached = (
+                resolve_timeout(instance, method.attribute, self.service.timeout),
+                resolve_retry(instance, method.attribute, self.service.retry),
+            )
+            self._policies[method.attribute] = cached
+        return cached
+
+    async def _run(
+        self, ctx: TaskContext, method: MethodSpec, args: list[Any], seconds: float | None
+    ) -> Any:
+        fn: Callable[..., Any] = getattr(self.service.instance, method.attribute)
+        if inspect.iscoroutinefunction(fn):
+            context = contextvars.copy_context()
+            context.run(_CURRENT.set, ctx)
+            runner = context.run(asyncio.ensure_future, fn(*args))
+            if seconds is None:
+                return await runner
+            try:
+                return await asyncio.wait_for(runner, seconds)
+            except asyncio.TimeoutError:
+                raise _timeout_error(seconds) from None
+
+        def call() -> Any:
+            _CURRENT.set(ctx)
+            return fn(*args)
+
+        future = self.threads.submit(call)
+        if seconds is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), seconds)
+        except asyncio.TimeoutError:
+            self.threads.abandon(future)
+            future.cancel()
+            raise _timeout_error(seconds) from None
+
+    async def _retry_or_fail(
+        self, msg: m.ExecuteTask, ctx: TaskContext, policy: WithRetry, exc: Exception
+    ) -> None:
+        try:
+            delay = _in_context(ctx, policy.get_seconds_before_retry, msg.retry_index, exc)
+        except Exception as policy_exc:  # noqa: BLE001 - a broken policy must not loop
+            log.exception("retry policy of %s.%s raised", msg.service_name, msg.task_name)
+            policy_exc.__context__ = exc
+            await self._fail(msg, ctx, policy_exc)
+            return
+        if delay is None:
+            await self._fail(msg, ctx, exc)
+            return
+        delay = max(0.0, float(delay))
+        log.info(
+            "task %s.%s %s failed (%s), retry %d in %.3fs",
+            msg.service_name,
+            msg.task_name,
+            msg.task_id,
+            type(exc).__name__,
+            msg.retry_index + 1,
+            delay,
+        )
+        retry = m.ExecuteTask(
+            message_id=new_id(),
+            task_id=msg.task_id,
+            service_name=msg.service_name,
+            task_name=msg.task_name,
+            args=msg.args,
+            tags=msg.tags,
+            meta=ctx.meta,
+            retry_index=msg.retry_index + 1,
+            retry_sequence=msg.retry_sequence,
+            last_error=error_info(exc, self.worker_name),
+            reply_to=msg.reply_to,
+            workflow_id=msg.workflow_id,
+            workflow_name=msg.workflow_name,
+            method_run_id=msg.method_run_id,
+            emitted_at=time.time(),
+        )
+        await self.transport.send(self.topic, m.encode(retry), delay=delay)
+
+    async def _fail(self, msg: m.ExecuteTask, ctx: TaskContext, exc: BaseException) -> None:
+        info = error_info(exc, self.worker_name)
+        if isinstance(exc, _Unrunnable):
+            info.name = exc.kind
+        log.warning("task %s.%s %s failed: %s", msg.service_name, msg.task_name, msg.task_id, exc)
+        await self._reply(
+            msg,
+            m.TaskFailed(
+                message_id=new_id(),
+                task_id=msg.task_id,
+                service_name=msg.service_name,
+                task_name=msg.task_name,
+                error=info,
+                meta=ctx.meta,
+                reply_to=msg.reply_to,
+                workflow_id=msg.workflow_id,
+                workflow_name=msg.workflow_name,
+                method_run_id=msg.method_run_id,
+                emitted_at=time.time(),
+            ),
+        )
+
+    async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+        payload = m.encode(reply)
+        if msg.workflow_name and msg.workflow_id:
+            await self.transport.send(
+                Topics.workflow_engine(msg.workflow_name), payload, key=msg.workflow_id
+            )
+        if msg.reply_to:
+            await self.transport.send(msg.reply_to, payload)
+
+
+def _in_context(ctx: TaskContext, fn: Callable[..., Any], *args: Any) -> Any:
+    context = contextvars.Context()
+    context.run(_CURRENT.set, ctx)
+    return context.run(fn, *args)
+
+
+def _timeout_error(seconds: float) -> errors.TimeoutError:
+    return errors.TimeoutError(f"the task ran longer than its runtime timeout of {seconds:g}s")

@@ -1,0 +1,159 @@
+"""The workflow-task executor: replays a method run and reports what it found."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import errors
+from .._core.envelope import EnvelopeError
+from ..common import messages as m
+from ..common import serialization
+from ..common import workflow_messages as w
+from ..common.errors import error_info
+from ..common.ids import new_id
+from ..service.spec import EntitySpec, describe
+from ..transport.base import Topics, Transport
+from ..workflow.replay import WorkflowRun
+from .threads import TaskThreads
+
+log = logging.getLogger("infinitic.executors.workflow_task")
+
+
+@dataclass
+class WorkflowRegistration:
+    implementation: type
+    name: str = ""
+    concurrency: int = 1
+    timeout_seconds: float | None = 60.0
+    check_mode: str = "simple"
+    spec: EntitySpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spec = describe(self.implementation)
+        if not self.name:
+            self.name = self.spec.name
+        elif self.name != self.spec.name:
+            raise errors.ConfigError(
+                f"workflow {self.name!r}: class {self.implementation.__qualname__} is named "
+                f"{self.spec.name!r} (by @name or its interface); use that name in the config"
+            )
+
+
+class WorkflowTaskExecutor:
+    def __init__(
+        self, transport: Transport, workflow: WorkflowRegistration, *, worker_name: str
+    ) -> None:
+        self.transport = transport
+        self.workflow = workflow
+        self.worker_name = worker_name
+        self.topic = Topics.workflow_task_executor(workflow.name)
+        self.threads = TaskThreads(workflow.concurrency, f"infinitic-wf-{workflow.name}")
+
+    async def start(self) -> None:
+        await self.transport.subscribe(
+            self.topic, self.handle, keyed=True, concurrency=self.workflow.concurrency
+        )
+
+    def close(self) -> None:
+        self.threads.close()
+
+    async def handle(self, payload: bytes) -> None:
+        try:
+            msg = m.decode(payload)
+        except EnvelopeError as exc:
+            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
+            return
+        if not isinstance(msg, w.ExecuteWorkflowTask):
+            reason = f"unexpected {type(msg).__name__} on a workflow-task topic"
+            await self.transport.dead_letter(self.topic, payload, reason)
+            return
+        future = self.threads.submit(lambda: self.run(msg))
+        timeout = self.workflow.timeout_seconds
+        try:
+            if timeout:
+                result = await asyncio.wait_for(asyncio.shield(future), timeout)
+            else:
+                result = await future
+        except asyncio.TimeoutError:
+            self.threads.abandon(future)
+            future.cancel()
+            error = errors.TimeoutError(f"the workflow task ran longer than {timeout:g}s")
+            result = self._report(msg, "failed", error=error_info(error, self.worker_name))
+        await self.transport.send(
+            Topics.workflow_engine(msg.workflow_name), m.encode(result), key=msg.workflow_id
+        )
+
+    def run(self, msg: w.ExecuteWorkflowTask) -> w.WorkflowTaskCompleted:
+        """Runs on a pool thread: the replay itself."""
+        method_name = msg.method_run.method_name
+        spec = self.workflow.spec.methods.get(method_name)
+        if spec is None:
+            unknown = errors.UnknownWorkflowError(
+                f"workflow {self.workflow.name} has no method {method_name!r}"
+            )
+            return self._report(msg, "failed", error=error_info(unknown, self.worker_name))
+        try:
+            instance = self.workflow.implementation()
+            raw = serialization.loads(
+                msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
+            )
+            args = [
+                serialization.convert(
+                    v, spec.param_types[i] if i < len(spec.param_types) else Any, f"argument {i}"
+                )
+                for i, v in enumerate(raw)
+            ]
+        except Exception as exc:  # noqa: BLE001 - reported as the method's failure
+            return self._report(msg, "failed", error=error_info(exc, self.worker_name))
+        replay = WorkflowRun(msg, instance, self.workflow.check_mode)
+        try:
+            outcome, value = replay.execute(getattr(instance, spec.attribute), args)
+            result = (
+                serialization.dumps(value, f"the result of {self.workflow.name}.{method_name}")
+                if outcome == "completed"
+                else b""
+            )
+            error: m.ErrorInfo | None = None
+        except errors.WorkflowUpdatedError as exc:
+            log.error("%s", exc)
+            return self._report(msg, "updated", error=error_info(exc, self.worker_name))
+        except Exception as exc:  # noqa: BLE001 - the workflow code failed
+            outcome, result, error = "failed", b"", error_info(exc, self.worker_name)
+        try:
+            properties = replay.snapshot()
+        except errors.SerializationError as exc:
+            return self._report(msg, "failed", error=error_info(exc, self.worker_name))
+        return w.WorkflowTaskCompleted(
+            message_id=new_id(),
+            workflow_id=msg.workflow_id,
+            workflow_name=msg.workflow_name,
+            method_run_id=msg.method_run.method_run_id,
+            workflow_task_id=msg.workflow_task_id,
+            outcome=outcome,
+            new_commands=replay.new_commands,
+            new_steps=replay.new_steps,
+            properties=properties,
+            props_store=replay.props_store,
+            result=result,
+            error=error,
+            emitted_at=time.time(),
+        )
+
+    def _report(
+        self, msg: w.ExecuteWorkflowTask, outcome: str, error: m.ErrorInfo
+    ) -> w.WorkflowTaskCompleted:
+        return w.WorkflowTaskCompleted(
+            message_id=new_id(),
+            workflow_id=msg.workflow_id,
+            workflow_name=msg.workflow_name,
+            method_run_id=msg.method_run.method_run_id,
+            workflow_task_id=msg.workflow_task_id,
+            outcome=outcome,
+            properties=msg.properties,
+            error=error,
+            emitted_at=time.time(),
+        )

@@ -1,0 +1,7 @@
+"""Services: decorators, the WithTimeout/WithRetry protocols, policy resolution and the task context."""
+
+from .context import TaskContext, task
+from .decorators import name, retry, timeout
+from .policies import WithRetry, WithTimeout
+
+__all__ = ["TaskContext", "WithRetry", "WithTimeout", "name", "retry", "task", "timeout"]

@@ -1,0 +1,124 @@
+"""`infinitic.task`: what a running task knows about itself.
+
+The context lives in a ContextVar that the executor sets only in the context that runs the
+method (or its get_timeout_in_seconds / get_seconds_before_retry). Threads started by the task
+begin with an empty context, so they cannot read it: Infinitic's "only on the thread that runs".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..common.messages import ErrorInfo
+
+
+@dataclass
+class TaskContext:
+    """Everything `infinitic.task` exposes; build one to inject it in tests."""
+
+    task_id: str
+    service_name: str
+    task_name: str
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    tags: frozenset[str] = frozenset()
+    meta: dict[str, bytes] = field(default_factory=dict)
+    retry_index: int = 0
+    retry_sequence: int = 0
+    last_error: ErrorInfo | None = None
+    client: Any = None
+    worker_name: str = ""
+
+
+_CURRENT: ContextVar[TaskContext | None] = ContextVar("infinitic_task_context", default=None)
+
+
+class _Task:
+    """The `task` object: attribute access reads the running task's context."""
+
+    __slots__ = ()
+
+    def get_context(self) -> TaskContext:
+        ctx = _CURRENT.get()
+        if ctx is None:
+            raise RuntimeError(
+                "infinitic.task is only readable while a task runs, on the thread that runs it "
+                "(or in get_timeout_in_seconds / get_seconds_before_retry); "
+                "in tests, inject one with task.set_context(TaskContext(...))"
+            )
+        return ctx
+
+    def set_context(self, context: TaskContext | None) -> Token[TaskContext | None]:
+        """Sets the context of the current thread/task (for tests); returns a reset token."""
+        return _CURRENT.set(context)
+
+    def reset_context(self, token: Token[TaskContext | None]) -> None:
+        _CURRENT.reset(token)
+
+    @contextmanager
+    def use_context(self, context: TaskContext) -> Iterator[TaskContext]:
+        token = _CURRENT.set(context)
+        try:
+            yield context
+        finally:
+            _CURRENT.reset(token)
+
+    @property
+    def is_running(self) -> bool:
+        return _CURRENT.get() is not None
+
+    @property
+    def task_id(self) -> str:
+        return self.get_context().task_id
+
+    @property
+    def service_name(self) -> str:
+        return self.get_context().service_name
+
+    @property
+    def task_name(self) -> str:
+        return self.get_context().task_name
+
+    @property
+    def workflow_id(self) -> str | None:
+        return self.get_context().workflow_id
+
+    @property
+    def workflow_name(self) -> str | None:
+        return self.get_context().workflow_name
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.get_context().tags
+
+    @property
+    def meta(self) -> dict[str, bytes]:
+        return self.get_context().meta
+
+    @property
+    def retry_index(self) -> int:
+        return self.get_context().retry_index
+
+    @property
+    def retry_sequence(self) -> int:
+        return self.get_context().retry_sequence
+
+    @property
+    def last_error(self) -> ErrorInfo | None:
+        return self.get_context().last_error
+
+    @property
+    def client(self) -> Any:
+        return self.get_context().client
+
+    @property
+    def worker_name(self) -> str:
+        return self.get_context().worker_name
+
+
+task = _Task()

@@ -1,0 +1,203 @@
+"""What a service class declares: its name, its tasks and their signatures, and the policies
+that apply to each task (resolution order of Infinitic: worker config > method decorator >
+class decorator > WithTimeout/WithRetry implemented by the service > default)."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .decorators import NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
+from .policies import DEFAULT_RETRY, WithRetry, WithTimeout
+
+
+def qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def find_interface(cls: type) -> type:
+    """The interface of a service (or workflow) class.
+
+    The nearest class in the MRO that carries its own @name; else, for an implementation with a
+    single direct base (other than object or Workflow), that base; else the class itself.
+    """
+    for klass in cls.__mro__:
+        if NAME_ATTR in vars(klass):
+            return klass
+    bases = [
+        b for b in cls.__bases__ if b is not object and not "_infinitic_root" in vars(b)
+    ]
+    if len(bases) == 1 and bases[0].__module__ != "builtins":
+        return bases[0]
+    return cls
+
+
+def entity_name(cls: type) -> str:
+    """@name of the class or its interface, else the interface's qualified name."""
+    interface = find_interface(cls)
+    value = vars(interface).get(NAME_ATTR)
+    return value if isinstance(value, str) else qualified_name(interface)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One task (or workflow method): its wire name and how to encode/decode it."""
+
+    name: str
+    attribute: str
+    signature: inspect.Signature
+    param_names: tuple[str, ...]
+    param_types: tuple[Any, ...]
+    return_type: Any
+    caller_timeout: float | None  # @timeout on the interface: a deadline seen by callers
+
+    def bind(self, owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        """Positional argument values, checked against the signature."""
+        try:
+            bound = self.signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{owner}.{self.name}: {exc}") from None
+        bound.apply_defaults()
+        return list(bound.args[1:])
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """A service or workflow interface: its name and its methods by wire name."""
+
+    name: str
+    interface: type
+    methods: dict[str, MethodSpec]
+    by_attribute: dict[str, MethodSpec]
+
+    def method(self, attribute: str) -> MethodSpec:
+        try:
+            return self.by_attribute[attribute]
+        except KeyError:
+            raise AttributeError(f"{self.name} has no method {attribute!r}") from None
+
+
+_SPECS: dict[type, EntitySpec] = {}
+
+
+def describe(cls: type[Any]) -> EntitySpec:
+    """The spec of the interface of `cls` (an interface or an implementation), cached."""
+    spec = _SPECS.get(cls)
+    if spec is None:
+        spec = _SPECS[cls] = _describe(cls)
+    return spec
+
+
+def _describe(cls: type) -> EntitySpec:
+    interface = find_interface(cls)
+    methods: dict[str, MethodSpec] = {}
+    by_attribute: dict[str, MethodSpec] = {}
+    for attribute, fn in _public_methods(interface):
+        # @name on a method may sit on the interface or on the implementation
+        impl_fn = getattr(cls, attribute, fn)
+        wire = getattr(impl_fn, NAME_ATTR, None) or getattr(fn, NAME_ATTR, None) or attribute
+        signature = inspect.signature(fn)
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - unresolvable annotations decode as plain JSON
+            hints = {}
+        params = list(signature.parameters.values())[1:]
+        caller_timeout = _static_timeout(
+            getattr(fn, TIMEOUT_ATTR, None) or vars(interface).get(TIMEOUT_ATTR)
+        )
+        spec = MethodSpec(
+            name=wire,
+            attribute=attribute,
+            signature=signature,
+            param_names=tuple(p.name for p in params),
+            param_types=tuple(hints.get(p.name, Any) for p in params),
+            return_type=hints.get("return", Any),
+            caller_timeout=caller_timeout,
+        )
+        if wire in methods:
+            raise TypeError(f"{qualified_name(interface)}: two methods are named {wire!r}")
+        methods[wire] = spec
+        by_attribute[attribute] = spec
+    return EntitySpec(entity_name(cls), interface, methods, by_attribute)
+
+
+def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
+    found = []
+    for klass in reversed(interface.__mro__):
+        if klass is object or "_infinitic_root" in vars(klass):
+            continue
+        for attribute, value in vars(klass).items():
+            if attribute.startswith("_") or not inspect.isfunction(value):
+                continue
+            if attribute in ("get_timeout_in_seconds", "get_seconds_before_retry"):
+                continue
+            found.append((attribute, value))
+    unique: dict[str, Callable[..., Any]] = {}
+    for attribute, value in found:
+        unique[attribute] = value
+    return list(unique.items())
+
+
+def _static_timeout(policy: Any) -> float | None:
+    if policy is None:
+        return None
+    try:
+        value = policy.get_timeout_in_seconds()
+    except RuntimeError:  # reads the task context: it has no static value
+        return None
+    return None if value is None else float(value)
+
+
+def _impl_classes(impl: type) -> list[type]:
+    """Classes of the implementation, nearest first, stopping at the interface."""
+    interface = find_interface(impl)
+    if interface is impl:  # a service without a separate interface: its decorators are runtime ones
+        return [impl]
+    out = []
+    for klass in impl.__mro__:
+        if klass is interface or klass is object:
+            break
+        out.append(klass)
+    return out
+
+
+def _decorated(impl: type, attribute: str, attr: str) -> Any:
+    """The policy from a method decorator, else a class decorator, of the implementation."""
+    classes = _impl_classes(impl)
+    for klass in classes:
+        fn = vars(klass).get(attribute)
+        if fn is not None and hasattr(fn, attr):
+            return getattr(fn, attr)
+    for klass in classes:
+        if attr in vars(klass):
+            return vars(klass)[attr]
+    return None
+
+
+def resolve_timeout(
+    instance: object, attribute: str, configured: WithTimeout | None
+) -> WithTimeout | None:
+    """worker config > method decorator > class decorator > WithTimeout > None (no timeout)."""
+    if configured is not None:
+        return configured
+    decorated = _decorated(type(instance), attribute, TIMEOUT_ATTR)
+    if decorated is not None:
+        return typing.cast(WithTimeout, decorated)
+    if callable(getattr(instance, "get_timeout_in_seconds", None)):
+        return typing.cast(WithTimeout, instance)
+    return None
+
+
+def resolve_retry(instance: object, attribute: str, configured: WithRetry | None) -> WithRetry:
+    """worker config > method decorator > class decorator > WithRetry > default backoff."""
+    if configured is not None:
+        return configured
+    decorated = _decorated(type(instance), attribute, RETRY_ATTR)
+    if decorated is not None:
+        return typing.cast(WithRetry, decorated)
+    if callable(getattr(instance, "get_seconds_before_retry", None)):
+        return typing.cast(WithRetry, instance)
+    return DEFAULT_RETRY

@@ -1,0 +1,140 @@
+"""In-memory storage: plain dicts, no I/O. For tests and single-process demos.
+
+Every operation runs to completion without awaiting, so it is atomic with respect to the other
+coroutines of the loop. It is not meant to be shared between threads or event loops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from .base import (
+    Clock,
+    Storage,
+    Write,
+    check_expected,
+    check_key,
+    check_member,
+    check_ttl,
+    check_value,
+    not_started,
+    version_conflict,
+)
+
+__all__ = ["MemoryStorage"]
+
+# an entry: (value, version, expires_at or None)
+_Entry = tuple[bytes, int, "float | None"]
+
+
+class MemoryStorage(Storage):
+    """Dict-based `Storage`. Data survives `close()` and a later `start()` of the same object."""
+
+    backend = "inMemory"
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or time.time
+        self._kv: dict[str, _Entry] = {}
+        self._sets: dict[str, set[str]] = {}
+        self._state = "new"
+
+    async def start(self) -> None:
+        self._state = "started"
+
+    async def close(self) -> None:
+        if self._state == "started":
+            self._state = "closed"
+
+    def _check_open(self) -> None:
+        if self._state != "started":
+            raise not_started(self, self._state)
+
+    def _live(self, key: str, now: float) -> _Entry | None:
+        entry = self._kv.get(key)
+        if entry is not None and entry[2] is not None and entry[2] <= now:
+            return None
+        return entry
+
+    # --- key-value -------------------------------------------------------------------------
+
+    async def get(self, key: str) -> tuple[bytes, int] | None:
+        self._check_open()
+        entry = self._live(check_key(key), self._clock())
+        return None if entry is None else (entry[0], entry[1])
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+        self._check_open()
+        now = self._clock()
+        found: dict[str, tuple[bytes, int]] = {}
+        for key in keys:
+            entry = self._live(check_key(key), now)
+            if entry is not None:
+                found[key] = (entry[0], entry[1])
+        return found
+
+    async def put(
+        self,
+        key: str,
+        value: bytes | None,
+        expected_version: int,
+        *,
+        ttl_seconds: float | None = None,
+    ) -> int:
+        versions = await self.put_many([(key, value, expected_version)], ttl_seconds=ttl_seconds)
+        return versions[0]
+
+    async def put_many(
+        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+    ) -> list[int]:
+        self._check_open()
+        ttl = check_ttl(ttl_seconds)
+        checked = [(check_key(k), check_value(v), check_expected(e)) for k, v, e in writes]
+        now = self._clock()
+        expires_at = None if ttl is None else now + ttl
+        # check every write against the state the earlier ones leave, then apply them all
+        staged: dict[str, _Entry | None] = {}
+        versions: list[int] = []
+        for key, value, expected in checked:
+            entry = staged[key] if key in staged else self._live(key, now)
+            actual = 0 if entry is None else entry[1]
+            if actual != expected:
+                raise version_conflict(key, expected, actual)
+            if value is None:
+                staged[key] = None
+                versions.append(0)
+            else:
+                staged[key] = (value, expected + 1, expires_at)
+                versions.append(expected + 1)
+        for key, new in staged.items():
+            if new is None:
+                self._kv.pop(key, None)
+            else:
+                self._kv[key] = new
+        return versions
+
+    async def purge_expired(self) -> int:
+        self._check_open()
+        now = self._clock()
+        expired = [k for k, e in self._kv.items() if e[2] is not None and e[2] <= now]
+        for key in expired:
+            del self._kv[key]
+        return len(expired)
+
+    # --- key-set ---------------------------------------------------------------------------
+
+    async def add_to_set(self, key: str, member: str) -> None:
+        self._check_open()
+        self._sets.setdefault(check_key(key), set()).add(check_member(member))
+
+    async def remove_from_set(self, key: str, member: str) -> None:
+        self._check_open()
+        members = self._sets.get(check_key(key))
+        if members is not None:
+            members.discard(check_member(member))
+            if not members:
+                del self._sets[key]
+
+    async def get_set(self, key: str) -> frozenset[str]:
+        self._check_open()
+        return frozenset(self._sets.get(check_key(key), ()))

@@ -1,0 +1,1 @@
+"""Transports carry encoded envelopes between clients, engines and executors."""

@@ -1,0 +1,78 @@
+"""The transport contract and the topic names shared by every transport (docs/topics.md)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+Handler = Callable[[bytes], Awaitable[None]]
+
+
+class Topics:
+    """Topic names by role; a transport may prefix them (Pulsar: tenant and namespace)."""
+
+    @staticmethod
+    def task_executor(service: str) -> str:
+        return f"task-executor:{service}"
+
+    @staticmethod
+    def workflow_engine(workflow: str) -> str:
+        return f"workflow-engine:{workflow}"
+
+    @staticmethod
+    def workflow_task_executor(workflow: str) -> str:
+        return f"workflow-task-executor:{workflow}"
+
+    @staticmethod
+    def workflow_tag(workflow: str) -> str:
+        return f"workflow-tag:{workflow}"
+
+    @staticmethod
+    def service_tag(service: str) -> str:
+        return f"task-tag:{service}"
+
+    @staticmethod
+    def client_response(client: str) -> str:
+        return f"response:{client}"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message that could not be handled, kept with the reason."""
+
+    topic: str
+    payload: bytes
+    reason: str
+
+
+class Transport(abc.ABC):
+    """Send bytes to topics; consume topics with handlers.
+
+    Keyed subscriptions deliver the messages of one key one at a time, in order (Pulsar's
+    key-shared); unkeyed ones spread messages over `concurrency` handlers (shared). A handler
+    that returns acknowledges the message; one that raises gets it redelivered, up to
+    `max_redeliveries`, then dead-lettered with the error as the reason.
+    """
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def send(
+        self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
+    ) -> None:
+        """Publishes `payload`; `delay` seconds > 0 delivers it later (timers, retries)."""
+
+    @abc.abstractmethod
+    async def subscribe(
+        self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
+    ) -> None:
+        """Starts consuming `topic` with `handler`."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        """Moves a message that cannot be handled out of the way, with the reason."""

@@ -1,0 +1,169 @@
+"""The in-memory transport: asyncio queues in one process, carrying the real encoded bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections import defaultdict
+
+from .base import DeadLetter, Handler, Transport
+
+log = logging.getLogger("infinitic.transport.memory")
+
+
+class _Subscription:
+    """Consumers of one topic: shards keyed by crc32(key) for ordering, else one shared queue."""
+
+    def __init__(
+        self,
+        transport: InMemoryTransport,
+        topic: str,
+        handler: Handler,
+        keyed: bool,
+        concurrency: int,
+    ) -> None:
+        self.transport = transport
+        self.topic = topic
+        self.handler = handler
+        self.keyed = keyed
+        shards = concurrency if keyed else 1
+        self.queues: list[asyncio.Queue[tuple[bytes, str | None, int]]] = [
+            asyncio.Queue() for _ in range(shards)
+        ]
+        consumers = 1 if keyed else concurrency
+        self.tasks = [
+            asyncio.get_running_loop().create_task(self._consume(queue), name=f"consume {topic}")
+            for queue in self.queues
+            for _ in range(consumers)
+        ]
+
+    def put(self, payload: bytes, key: str | None, attempt: int = 0) -> None:
+        if self.keyed and len(self.queues) > 1:
+            shard = zlib.crc32(key.encode()) % len(self.queues) if key else 0
+            self.queues[shard].put_nowait((payload, key, attempt))
+        else:
+            self.queues[0].put_nowait((payload, key, attempt))
+
+    async def _consume(self, queue: asyncio.Queue[tuple[bytes, str | None, int]]) -> None:
+        while True:
+            payload, key, attempt = await queue.get()
+            try:
+                await self.handler(payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a handler failure means redelivery
+                await self.transport._redeliver(self.topic, payload, key, attempt, exc)
+            finally:
+                queue.task_done()
+
+    def pending(self) -> int:
+        return sum(q.qsize() + q._unfinished_tasks for q in self.queues)  # type: ignore[attr-defined]
+
+
+class InMemoryTransport(Transport):
+    """One process's message bus. Messages sent before a topic has a subscriber wait for it."""
+
+    def __init__(self, *, max_redeliveries: int = 3, redelivery_delay: float = 0.05) -> None:
+        self.max_redeliveries = max_redeliveries
+        self.redelivery_delay = redelivery_delay
+        self.dead_letters: list[DeadLetter] = []
+        self._subscriptions: dict[str, _Subscription] = {}
+        self._waiting: dict[str, list[tuple[bytes, str | None]]] = defaultdict(list)
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self.users = 0  # shared by the workers and clients of one process (transport.factory)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self.users -= 1
+        if self.users > 0:
+            return
+        self._closed = True
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        tasks = [t for sub in self._subscriptions.values() for t in sub.tasks]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._subscriptions.clear()
+
+    async def send(
+        self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
+    ) -> None:
+        self.send_nowait(topic, payload, key=key, delay=delay)
+
+    def send_nowait(
+        self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
+    ) -> None:
+        """Sends from the loop's thread without awaiting (the in-memory send cannot block)."""
+        if self._closed:
+            raise RuntimeError("the in-memory transport is closed")
+        if delay > 0:
+            loop = self._loop or asyncio.get_running_loop()
+            handle: asyncio.TimerHandle
+
+            def fire() -> None:
+                self._timers.discard(handle)
+                if not self._closed:
+                    self._deliver(topic, payload, key)
+
+            handle = loop.call_later(delay, fire)
+            self._timers.add(handle)
+        else:
+            self._deliver(topic, payload, key)
+
+    def _deliver(self, topic: str, payload: bytes, key: str | None) -> None:
+        sub = self._subscriptions.get(topic)
+        if sub is None:
+            self._waiting[topic].append((payload, key))
+        else:
+            sub.put(payload, key)
+
+    async def subscribe(
+        self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
+    ) -> None:
+        if topic in self._subscriptions:
+            raise ValueError(f"topic {topic!r} already has a subscriber in this process")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        sub = _Subscription(self, topic, handler, keyed, concurrency)
+        self._subscriptions[topic] = sub
+        for payload, key in self._waiting.pop(topic, []):
+            sub.put(payload, key)
+
+    async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        log.error("dead-lettered a message of %s: %s", topic, reason)
+        self.dead_letters.append(DeadLetter(topic, payload, reason))
+
+    async def _redeliver(
+        self, topic: str, payload: bytes, key: str | None, attempt: int, exc: BaseException
+    ) -> None:
+        if attempt >= self.max_redeliveries:
+            reason = f"handler failed {attempt + 1} times: {type(exc).__name__}: {exc}"
+            await self.dead_letter(topic, payload, reason)
+            return
+        log.warning("redelivering a message of %s after %s: %s", topic, type(exc).__name__, exc)
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            sub = self._subscriptions.get(topic)
+            if sub is not None and not self._closed:
+                sub.put(payload, key, attempt + 1)
+
+        handle = loop.call_later(self.redelivery_delay * (attempt + 1), fire)
+        self._timers.add(handle)
+
+    def pending(self) -> int:
+        """Messages queued or being handled, plus scheduled deliveries (for tests and drains)."""
+        return len(self._timers) + sum(s.pending() for s in self._subscriptions.values())

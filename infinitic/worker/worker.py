@@ -1,0 +1,196 @@
+"""InfiniticWorker: builds everything a config declares and runs it on the shared event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..client import InfiniticClient
+from ..common.runtime import Runtime
+from ..common.workflow_messages import WorkflowState
+from ..config import WorkerConfig, load_config, load_config_file
+from ..engines.workflow_engine import WorkflowEngine
+from ..engines.workflow_tag import WorkflowTagEngine
+from ..executors.task import TaskExecutor
+from ..executors.workflow_task import WorkflowTaskExecutor
+from ..storage import Storage, create_storage
+from ..transport.base import Transport
+from ..transport.factory import create_transport
+from .loading import service_registration, workflow_registration
+
+PURGE_INTERVAL_SECONDS = 300.0
+
+log = logging.getLogger("infinitic.worker")
+
+
+class InfiniticWorker:
+    """Runs the services (and, next, workflows) of a config.
+
+    `start()` returns once every executor consumes; `close()` stops them. `client` is a client
+    on the same transport, also handed to tasks as `task.client`.
+    """
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self._workflows = [
+            (entry, workflow_registration(entry, i, config) if entry.class_path else None)
+            for i, entry in enumerate(config.workflows)
+        ]
+        self._registrations = [
+            service_registration(entry, i, config)
+            for i, entry in enumerate(config.services)
+            if entry.class_path is not None
+        ]
+        self._runtime: Runtime | None = None
+        self._transport: Transport | None = None
+        self._executors: list[TaskExecutor | WorkflowTaskExecutor] = []
+        self._storage: Storage | None = None
+        self._engines: list[WorkflowEngine] = []
+        self._listeners: list[Callable[[WorkflowState], None]] = []
+        self._purger: asyncio.Task[None] | None = None
+        self._client: InfiniticClient | None = None
+        self._stopped = threading.Event()
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any] | WorkerConfig, source: str = "<dict>"
+    ) -> InfiniticWorker:
+        return cls(load_config(config, source=source))
+
+    @classmethod
+    def from_config_file(cls, path: str | Path) -> InfiniticWorker:
+        return cls(load_config_file(path))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def client(self) -> InfiniticClient:
+        if self._client is None:
+            raise RuntimeError("the worker is not started: call worker.start() first")
+        return self._client
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            raise RuntimeError("the worker is not started")
+        return self._transport
+
+    def start(self) -> InfiniticWorker:
+        if self._runtime is not None:
+            return self
+        runtime = Runtime.acquire()
+        self._runtime = runtime
+        transport = create_transport(self.config.transport, self.config.transport_options)
+        self._transport = transport
+        runtime.run(transport.start())
+        self._client = InfiniticClient(transport, runtime, name=self.config.name)
+        if self._workflows:
+            self._start_workflows(runtime, transport)
+        for registration in self._registrations:
+            executor = TaskExecutor(
+                transport, registration, worker_name=self.config.name, client=self._client
+            )
+            self._executors.append(executor)
+            runtime.run(executor.start())
+            log.info(
+                "worker %s runs service %s (concurrency %d)",
+                self.config.name,
+                registration.name,
+                registration.concurrency,
+            )
+        return self
+
+    def add_workflow_listener(self, listener: Callable[[WorkflowState], None]) -> None:
+        """Calls `listener(state)` on the event loop after each workflow state is saved."""
+        self._listeners.append(listener)
+        for engine in self._engines:
+            engine.listeners.append(listener)
+
+    def _start_workflows(self, runtime: Runtime, transport: Transport) -> None:
+        storage = create_storage(
+            {self.config.storage: self.config.storage_options}
+            if self.config.storage_options
+            else self.config.storage
+        )
+        runtime.run(storage.start())
+        self._storage = storage
+        engines = self._engines
+        for entry, registration in self._workflows:
+            engine = WorkflowEngine(
+                transport,
+                storage,
+                entry.name,
+                concurrency=entry.concurrency,
+                retention_seconds=entry.retention_seconds,
+            )
+            engine.listeners.extend(self._listeners)
+            engines.append(engine)
+            runtime.run(engine.start())
+            runtime.run(
+                WorkflowTagEngine(
+                    transport, storage, entry.name, concurrency=entry.concurrency
+                ).start()
+            )
+            if registration is not None:
+                executor = WorkflowTaskExecutor(
+                    transport, registration, worker_name=self.config.name
+                )
+                self._executors.append(executor)
+                runtime.run(executor.start())
+            log.info("worker %s runs workflow %s", self.config.name, entry.name)
+        for engine in engines:
+            runtime.run(engine.redrive())
+        runtime.run(self._start_purger(storage))
+
+    async def _start_purger(self, storage: Storage) -> None:
+        async def purge() -> None:
+            while True:
+                await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+                try:
+                    await storage.purge_expired()
+                except Exception:  # noqa: BLE001 - retried at the next interval
+                    log.exception("purging expired workflow states failed")
+
+        self._purger = asyncio.get_running_loop().create_task(purge())
+
+    def close(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is None:
+            return
+        if self._client is not None:
+            self._client.close()
+        for executor in self._executors:
+            executor.close()
+        self._executors.clear()
+        if self._purger is not None:
+            runtime.loop.call_soon_threadsafe(self._purger.cancel)
+        if self._transport is not None:
+            runtime.run(self._transport.close())
+        if self._storage is not None:
+            runtime.run(self._storage.close())
+        runtime.release()
+        self._stopped.set()
+
+    def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Starts and blocks until SIGINT/SIGTERM (or close() from another thread)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: self._stopped.set())
+        self.start()
+        if on_started is not None:
+            on_started()
+        self._stopped.wait()
+        self.close()
+
+    def __enter__(self) -> InfiniticWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,121 @@
+"""The Workflow base class: the API workflow code calls on `self`."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from ..common import serialization
+from .deferred import Deferred
+from .replay import current_run
+from .stubs import ServiceStub, StubMethod, WorkflowStub
+
+T = TypeVar("T")
+
+
+def _return_hint(fn: Callable[..., Any]) -> Any:
+    try:
+        return typing.get_type_hints(fn).get("return", Any)
+    except Exception:  # noqa: BLE001 - lambdas and unresolvable hints: plain JSON
+        return Any
+
+
+class Workflow:
+    """Base class of workflow interfaces and implementations.
+
+    Workflow code must be deterministic: no clock, randomness, I/O or threads except through
+    `inline`, timers and stubs. Instance attributes are the workflow's properties: they are
+    saved after each workflow task and shared by the method runs of the instance.
+    """
+
+    _infinitic_root = True
+
+    # -- stubs ------------------------------------------------------------------------------
+
+    def new_service(
+        self,
+        interface: type[T],
+        tags: Iterable[str] | None = None,
+        meta: Mapping[str, bytes] | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """A stub of a service; `timeout` is a deadline for each call (retries included)."""
+        return ServiceStub(interface, frozenset(tags or ()), meta or {}, timeout)  # type: ignore[return-value]
+
+    def new_workflow(
+        self,
+        interface: type[T],
+        tags: Iterable[str] | None = None,
+        meta: Mapping[str, bytes] | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """A stub that starts a child workflow for each call."""
+        return WorkflowStub(interface, frozenset(tags or ()), meta or {}, timeout)  # type: ignore[return-value]
+
+    def get_workflow_by_id(
+        self, interface: type[T], workflow_id: str, timeout: float | None = None
+    ) -> T:
+        """A stub on an existing workflow: dispatch its methods, send to its channels."""
+        return WorkflowStub(interface, frozenset(), {}, timeout, target_id=workflow_id)  # type: ignore[return-value]
+
+    def get_workflow_by_tag(self, interface: type[T], tag: str) -> T:
+        """A stub on every workflow with `tag`: send to their channels."""
+        return WorkflowStub(interface, frozenset(), {}, None, target_tag=tag)  # type: ignore[return-value]
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def dispatch(self, method: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
+        """Starts `stub.method(*args)` without waiting; returns its Deferred."""
+        if not isinstance(method, StubMethod):
+            raise TypeError(
+                f"dispatch takes a stub method (self.new_service(I).method), got {method!r}"
+            )
+        return method.dispatch(*args, **kwargs)
+
+    def timer(self, duration: timedelta | float) -> Deferred[datetime]:
+        """A durable timer; its result is the time it fired for."""
+        delta = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
+        return current_run().timer_for(delta)
+
+    def timer_until(self, instant: datetime) -> Deferred[datetime]:
+        if instant.tzinfo is None:
+            raise ValueError("timer_until needs an aware datetime (with a tzinfo)")
+        return current_run().timer_at(instant.timestamp())
+
+    def inline(self, fn: Callable[[], T]) -> T:
+        """Runs `fn` once, the first time, and records its result for every replay."""
+        run = current_run()
+        index = run.command("inline", "", "", b"", _return_hint(fn))
+        command = run.commands[index]
+        if command.status != "completed":
+            # the first run returns the recorded JSON too, so replays see the same value
+            run.complete_now(index, serialization.dumps(fn(), "the result of an inline step"))
+        return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
+
+    # -- context ----------------------------------------------------------------------------
+
+    @property
+    def workflow_id(self) -> str:
+        return current_run().task.workflow_id
+
+    @property
+    def workflow_name(self) -> str:
+        return current_run().task.workflow_name
+
+    @property
+    def method_name(self) -> str:
+        return current_run().run.method_name
+
+    @property
+    def method_run_id(self) -> str:
+        return current_run().run.method_run_id
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return current_run().task.tags
+
+    @property
+    def meta(self) -> dict[str, bytes]:
+        return current_run().task.meta

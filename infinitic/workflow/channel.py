@@ -1,0 +1,96 @@
+"""Channels: typed signals sent to a running workflow by clients or other workflows."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from .deferred import Deferred
+
+T = TypeVar("T")
+
+
+class Channel(Generic[T]):
+    """Declared on a workflow interface: `points = Channel[int]()`.
+
+    In workflow code, `self.points.receive(limit=None, filter=None)` returns a Deferred of the
+    next signal. `filter` is a mapping of dotted JSON paths to the values a signal must hold
+    (`{"type": "points", "user.id": 42}`): it is evaluated by the engine, so it must be data,
+    not a function. A signal that arrives while no receive is waiting is discarded (Infinitic's
+    rule). From a client or another workflow: `stub.points.send(value)`.
+    """
+
+    def __init__(self) -> None:
+        self.name = ""
+        self.owner: type | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.owner = owner
+
+    @property
+    def value_type(self) -> Any:
+        origin = getattr(self, "__orig_class__", None)
+        args = typing.get_args(origin) if origin is not None else ()
+        return args[0] if args else Any
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        from .replay import current_run
+
+        return BoundChannel(self, current_run())
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name}>"
+
+
+class BoundChannel(Generic[T]):
+    """A channel seen from the workflow code that owns it."""
+
+    __slots__ = ("channel", "run")
+
+    def __init__(self, channel: Channel[T], run: Any) -> None:
+        self.channel = channel
+        self.run = run
+
+    def receive(
+        self, limit: int | None = None, filter: Mapping[str, Any] | None = None
+    ) -> Deferred[T]:
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"receive(limit=...) must be a positive int, got {limit!r}")
+        if filter is not None and not isinstance(filter, Mapping):
+            raise TypeError("receive(filter=...) takes a mapping of JSON paths to values")
+        deferred: Deferred[T] = self.run.receive(self.channel, limit or 1, dict(filter or {}))
+        return deferred
+
+    def send(self, value: T) -> None:
+        """Sends to this very workflow's channel (rarely useful; here for symmetry)."""
+        self.run.send_signal_to_self(self.channel, value)
+
+
+def channels_of(interface: type) -> dict[str, Channel[Any]]:
+    out: dict[str, Channel[Any]] = {}
+    for klass in reversed(interface.__mro__):
+        for key, value in vars(klass).items():
+            if isinstance(value, Channel):
+                out[key] = value
+    return out
+
+
+def filter_matches(criteria: Mapping[str, Any], value: Any) -> bool:
+    """True if every dotted path of `criteria` holds the expected value in `value` (JSON data)."""
+    for path, expected in criteria.items():
+        current = value
+        for part in path.split(".") if path else []:
+            if isinstance(current, Mapping) and part in current:
+                current = current[part]
+            elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+                current = current[int(part)]
+            else:
+                return False
+        if current != expected:
+            return False
+    return True

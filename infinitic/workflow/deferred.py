@@ -1,0 +1,72 @@
+"""Deferred results inside workflows, and their all_of / any_of combinations."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from .replay import WorkflowRun
+
+T = TypeVar("T")
+
+
+class DeferredStatus(str, enum.Enum):
+    ONGOING = "ongoing"
+    UNKNOWN = "unknown"
+    CANCELED = "canceled"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    COMPLETED = "completed"
+
+
+class Deferred(Generic[T]):
+    """The future result of a command dispatched by a workflow.
+
+    `result()` waits for it (a durable step: the workflow task ends here until it is known) and
+    returns the value or raises TaskFailedError, WorkflowFailedError, CanceledError or
+    TimeoutError. `status()` reads the status without waiting.
+    """
+
+    __slots__ = ("_run", "_leaf", "_return_type", "_receives")
+
+    def __init__(self, run: WorkflowRun, leaf: Any, return_type: Any = Any) -> None:
+        self._run = run
+        self._leaf = leaf  # ("c", command index) for a command; a tree for all_of / any_of
+        self._return_type = return_type
+        self._receives = 0  # for channel receives: how many signals were awaited already
+
+    def result(self) -> T:
+        value: T = self._run.await_deferred(self)
+        return value
+
+    def status(self) -> DeferredStatus:
+        return self._run.deferred_status(self)
+
+    def __repr__(self) -> str:
+        return f"<Deferred {self._leaf!r}>"
+
+
+def all_of(*deferreds: Deferred[Any]) -> Deferred[list[Any]]:
+    """Completes when every member completes (with the list of their results); fails with the
+    first member that fails."""
+    return _combine("all", deferreds)
+
+
+def any_of(*deferreds: Deferred[Any]) -> Deferred[Any]:
+    """Completes with the first member that completes; fails only if every member fails."""
+    return _combine("any", deferreds)
+
+
+def _combine(kind: str, deferreds: tuple[Deferred[Any], ...]) -> Deferred[Any]:
+    if not deferreds:
+        raise ValueError(f"{kind}_of needs at least one Deferred")
+    for d in deferreds:
+        if not isinstance(d, Deferred):
+            raise TypeError(
+                f"{kind}_of takes Deferred values (from dispatch, timer, receive), got {d!r}"
+            )
+    run = deferreds[0]._run
+    if any(d._run is not run for d in deferreds):
+        raise ValueError(f"{kind}_of mixes Deferred values of different workflow runs")
+    return Deferred(run, (kind, tuple(d._leaf for d in deferreds)))

@@ -1,0 +1,355 @@
+"""One workflow task: re-runs a method run from its start over its history.
+
+Every command (dispatch, timer, receive, signal, inline) and every await takes the next
+position. A command at a known position must match the recorded one (by the check mode) and
+gets its recorded outcome; a new one is collected for the engine to dispatch. An await at a known
+position replays the step as of the event index it was decided at, and restores the properties
+the instance had when the method resumed after it; the first await not yet decided suspends the
+run (`_Suspend`, a BaseException so user `except Exception` blocks cannot swallow it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import typing
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from .. import errors
+from .._core import replay as kernel
+from ..common import serialization
+from ..common.ids import deterministic_id
+from ..common.messages import ErrorInfo
+from ..common.workflow_messages import Command, ExecuteWorkflowTask, Step
+from .channel import Channel
+from .deferred import Deferred, DeferredStatus
+
+_CURRENT: ContextVar[WorkflowRun | None] = ContextVar("infinitic_workflow_run", default=None)
+
+CHECK_MODES = {
+    "none": kernel.CHECK_NONE,
+    "simple": kernel.CHECK_SIMPLE,
+    "strict": kernel.CHECK_STRICT,
+}
+_STATUS = {name: i for i, name in enumerate(kernel.STATUS_NAMES)}
+
+
+class _Suspend(BaseException):
+    """Ends the replay at a step that is not decided yet."""
+
+
+def current_run() -> WorkflowRun:
+    run = _CURRENT.get()
+    if run is None:
+        raise RuntimeError(
+            "this can only be used inside a workflow method run by an infinitic worker "
+            "(dispatch, timers, channels and stubs are commands recorded by the replay)"
+        )
+    return run
+
+
+def args_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def props_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+class WorkflowRun:
+    """Replays one method run; the result is in `outcome` once `execute()` returns."""
+
+    def __init__(self, task: ExecuteWorkflowTask, instance: object, check_mode: str) -> None:
+        self.task = task
+        self.run = task.method_run
+        self.instance = instance
+        self.mode = CHECK_MODES[check_mode]
+        self.history = kernel.History()
+        self.commands: list[Command] = []
+        self._command_at: dict[int, int] = {}  # position -> index in self.commands
+        self._receive_values: dict[int, list[Any]] = {}
+        for command in self.run.commands:
+            self._append(command)
+        self._past_steps = {step.position: step for step in self.run.steps}
+        self.position = -1
+        self.new_commands: list[Command] = []
+        self.new_steps: list[Step] = []
+        self.props_store: dict[str, bytes] = {}
+        self.now_index = self.run.start_index
+        self.resumed = False
+        self.hints = _property_hints(type(instance))
+        self.result_types: dict[int, Any] = {}
+        self._last_position = max(
+            [c.position for c in self.run.commands] + [st.position for st in self.run.steps],
+            default=-1,
+        )
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _append(self, command: Command) -> int:
+        signal_at: list[int] = []
+        if command.kind == "receive" and command.result:
+            pairs = orjson.loads(command.result)
+            signal_at = [int(p[0]) for p in pairs]
+            self._receive_values[len(self.commands)] = [p[1] for p in pairs]
+        index = self.history.add(
+            command.kind,
+            _target(command),
+            command.args_hash,
+            _STATUS[command.status],
+            command.completed_at,
+            signal_at,
+        )
+        self.commands.append(command)
+        self._command_at[command.position] = index
+        return index
+
+    def _next_position(self) -> int:
+        self.position += 1
+        return self.position
+
+    def _updated(self, position: int, detail: str) -> errors.WorkflowUpdatedError:
+        return errors.WorkflowUpdatedError(
+            f"workflow {self.task.workflow_name} ({self.task.workflow_id}) was changed since it "
+            f"started, at position {position} of method {self.run.method_name}: {detail}"
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def command(
+        self, kind: str, name: str, method: str, args: bytes, result_type: Any = Any, **extra: Any
+    ) -> int:
+        """Records (or matches) a command at the next position; returns its index."""
+        position = self._next_position()
+        digest = args_hash(args)
+        known = self._command_at.get(position)
+        if known is not None:
+            target = _target_of(kind, name, method)
+            problem = self.history.mismatch(known, kind, target, digest, self.mode)
+            if problem is not None:
+                raise self._updated(position, problem)
+            self.result_types[known] = result_type
+            return known
+        if position in self._past_steps:
+            raise self._updated(position, f"expected an await, found a {kind} command")
+        if position <= self._last_position:
+            raise self._updated(position, f"a {kind} command where the history has none")
+        command = Command(
+            command_id=deterministic_id(
+                self.task.workflow_id, self.run.method_run_id, str(position)
+            ),
+            position=position,
+            kind=kind,
+            name=name,
+            method=method,
+            args=args,
+            args_hash=digest,
+            **extra,
+        )
+        self.new_commands.append(command)
+        index = self._append(command)
+        self.result_types[index] = result_type
+        return index
+
+    def complete_now(self, index: int, result: bytes) -> None:
+        """A command that completes as it is created (inline, signal sent)."""
+        command = self.commands[index]
+        if command.status != "completed":
+            command.status = "completed"
+            command.result = result
+            command.completed_at = self.now_index
+            self.history.statuses[index] = kernel.COMPLETED
+            self.history.completed_at[index] = self.now_index
+
+    # -- awaits -----------------------------------------------------------------------------
+
+    def await_deferred(self, deferred: Deferred[Any]) -> Any:
+        tree = deferred._leaf
+        if tree[0] == "r":
+            tree = ("r", tree[1], deferred._receives)
+            deferred._receives += 1
+        position = self._next_position()
+        signature = kernel.step_signature(tree)
+        past = self._past_steps.get(position)
+        if past is None and position in self._command_at:
+            raise self._updated(position, "expected a command, found an await")
+        if past is not None and past.signature != signature:
+            raise self._updated(position, f"awaits {signature} where it awaited {past.signature}")
+        if past is not None and past.terminated_at >= 0:
+            self._restore(
+                self.props_store.get(past.props_hash) or self.task.props_store[past.props_hash]
+            )
+            self.now_index = past.terminated_at
+            return self._outcome(deferred, tree, past.terminated_at)
+        status, _, _ = self.history.evaluate(tree, self.task.as_of)
+        if status == kernel.ONGOING:
+            if past is None:
+                self.new_steps.append(Step(position, signature, _tree_json(tree)))
+            raise _Suspend()
+        if past is not None and not self.resumed and self.task.properties:
+            # the method resumes here: the instance takes the properties as they are now,
+            # with whatever other method runs did meanwhile
+            self._restore(self.task.properties)
+        self.resumed = True
+        self.now_index = self.task.as_of
+        snapshot = self.snapshot()
+        digest = props_hash(snapshot)
+        self.props_store[digest] = snapshot
+        self.new_steps.append(Step(position, signature, _tree_json(tree), self.task.as_of, digest))
+        return self._outcome(deferred, tree, self.task.as_of)
+
+    def deferred_status(self, deferred: Deferred[Any]) -> DeferredStatus:
+        tree = deferred._leaf
+        if tree[0] == "r":
+            tree = ("r", tree[1], deferred._receives)
+        status, _, _ = self.history.evaluate(tree, self.now_index)
+        return DeferredStatus(kernel.STATUS_NAMES[status])
+
+    def _outcome(self, deferred: Deferred[Any], tree: Any, as_of: int) -> Any:
+        status, leaf, _ = self.history.evaluate(tree, as_of)
+        if status == kernel.COMPLETED:
+            return self._node_value(tree, as_of)
+        raise self._error(status, leaf)
+
+    def _node_value(self, node: Any, as_of: int) -> Any:
+        tag = node[0]
+        if tag == "all":
+            return [self._node_value(child, as_of) for child in node[1]]
+        if tag == "any":
+            return self._node_value(self.history.evaluate(node, as_of)[1], as_of)
+        index = node[1]
+        command = self.commands[index]
+        if tag == "r":
+            raw = self._receive_values[index][node[2]]
+        elif command.kind == "timer":
+            return datetime.fromtimestamp(command.due_at, tz=timezone.utc)
+        elif not command.result:
+            return None
+        else:
+            raw = orjson.loads(command.result)
+        tp = self.result_types.get(index, Any)
+        return serialization.convert(raw, tp, f"the result of {_target(command)}")
+
+    def _error(self, status: int, leaf: Any) -> Exception:
+        command = self.commands[leaf[1]]
+        error = command.error or ErrorInfo(
+            "", "infinitic.errors.UnknownWorkflowError", "unknown", ""
+        )
+        target = _target(command)
+        if status == kernel.CANCELED:
+            return errors.CanceledError(f"{target} ({command.command_id}) was canceled")
+        if status == kernel.TIMED_OUT:
+            return errors.TimeoutError(f"{target} ({command.command_id}) timed out")
+        if status == kernel.UNKNOWN:
+            return errors.UnknownWorkflowError(
+                f"{target}: no such workflow {command.target_id or command.command_id}"
+            )
+        if command.kind == "task":
+            return errors.TaskFailedError(command.name, command.method, command.command_id, error)
+        failed = errors.WorkflowFailedError(
+            f"{target} ({command.command_id}) failed: {error.name}: {error.message}"
+        )
+        failed.last_error = error  # type: ignore[attr-defined]
+        return failed
+
+    # -- properties -------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        data = {k: v for k, v in vars(self.instance).items() if _is_property(v)}
+        try:
+            return orjson.dumps(
+                data,
+                default=serialization._default,
+                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+            )
+        except TypeError as exc:
+            raise errors.SerializationError(
+                f"workflow {self.task.workflow_name}: a property cannot be serialized: {exc}"
+            ) from None
+
+    def _restore(self, data: bytes) -> None:
+        values = orjson.loads(data)
+        current = vars(self.instance)
+        for key in [k for k, v in current.items() if _is_property(v) and k not in values]:
+            del current[key]
+        for key, raw in values.items():
+            current[key] = serialization.convert(raw, self.hints.get(key, Any), f"property {key}")
+
+    # -- entry point ------------------------------------------------------------------------
+
+    def execute(self, method: Callable[..., Any], args: list[Any]) -> tuple[str, Any]:
+        """('completed', value) | ('waiting', None); raises what the method raised."""
+        start = self.run.props_at_start
+        initial = self.task.props_store[start] if start else self.task.properties
+        if initial:
+            self._restore(initial)
+        token = _CURRENT.set(self)
+        try:
+            value = method(*args)
+        except _Suspend:
+            return "waiting", None
+        finally:
+            _CURRENT.reset(token)
+        return "completed", value
+
+    # -- used by the workflow API -----------------------------------------------------------
+
+    def receive(self, channel: Channel[Any], limit: int, criteria: dict[str, Any]) -> Deferred[Any]:
+        filter_bytes = orjson.dumps(criteria, option=orjson.OPT_SORT_KEYS) if criteria else b""
+        index = self.command(
+            "receive",
+            channel.name,
+            "",
+            filter_bytes,
+            channel.value_type,
+            limit=limit,
+            filter=filter_bytes,
+        )
+        return Deferred(self, ("r", index, 0), channel.value_type)
+
+    def send_signal_to_self(self, channel: Channel[Any], value: Any) -> None:
+        payload = serialization.dumps(value, f"the signal sent to channel {channel.name}")
+        index = self.command(
+            "signal",
+            self.task.workflow_name,
+            channel.name,
+            payload,
+            target_id=self.task.workflow_id,
+        )
+        self.complete_now(index, b"null")
+
+    def timer_at(self, due_at: float) -> Deferred[datetime]:
+        index = self.command("timer", "", "", orjson.dumps(due_at), datetime, due_at=due_at)
+        return Deferred(self, ("c", index), datetime)
+
+    def timer_for(self, delta: timedelta) -> Deferred[datetime]:
+        return self.timer_at(self.task.emitted_at + delta.total_seconds())
+
+
+def _target_of(kind: str, name: str, method: str) -> str:
+    return f"{name}.{method}" if method else (name or kind)
+
+
+def _target(command: Command) -> str:
+    return _target_of(command.kind, command.name, command.method)
+
+
+def _tree_json(tree: Any) -> bytes:
+    return orjson.dumps(tree)
+
+
+def _is_property(value: Any) -> bool:
+    from .stubs import is_stub
+
+    return not (callable(value) or is_stub(value) or isinstance(value, Deferred))
+
+
+def _property_hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: plain JSON values
+        return {}

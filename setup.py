@@ -1,0 +1,66 @@
+"""Declares the Cython extensions of infinitic/_core; everything else is in pyproject.toml.
+
+INFINITIC_NO_EXTENSIONS=1 builds none (the pure-Python twins are used). Without Cython or a
+C compiler the build also falls back to the twins, unless INFINITIC_REQUIRE_EXTENSIONS=1.
+"""
+
+import glob
+import os
+import sys
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+NO_EXTENSIONS = _flag("INFINITIC_NO_EXTENSIONS") or sys.implementation.name != "cpython"
+REQUIRE_EXTENSIONS = _flag("INFINITIC_REQUIRE_EXTENSIONS")
+
+
+class OptionalBuildExt(build_ext):
+    """Falls back to the pure-Python twins when a compiler is missing."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any compiler failure means "no extensions"
+            if REQUIRE_EXTENSIONS:
+                raise
+            print(f"infinitic: building the extensions failed ({exc}); using pure Python")
+
+    def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            if REQUIRE_EXTENSIONS:
+                raise
+            print(f"infinitic: building {ext.name} failed ({exc}); using its pure-Python twin")
+
+
+def _extensions() -> list:  # type: ignore[type-arg]
+    if NO_EXTENSIONS:
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            raise
+        return []
+    sources = sorted(glob.glob("infinitic/_core/_*_c.pyx"))
+    return cythonize(
+        sources,
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+            "linetrace": _flag("INFINITIC_CYTHON_TRACING"),
+        },
+    )
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

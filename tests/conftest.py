@@ -1,0 +1,62 @@
+"""Shared fixtures: each _core kernel is tested in its compiled and pure-Python form."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+
+REQUIRE_EXTENSIONS = os.environ.get("INFINITIC_REQUIRE_EXTENSIONS", "") not in ("", "0")
+NO_EXTENSIONS = os.environ.get("INFINITIC_NO_EXTENSIONS", "") not in ("", "0")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-c-extensions",
+        action="store_true",
+        default=False,
+        help="skip the tests of the compiled (Cython) implementations",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not (config.getoption("--no-c-extensions") or NO_EXTENSIONS):
+        return
+    skip = pytest.mark.skip(reason="compiled implementations disabled")
+    for item in items:
+        if "c_extension" in item.keywords:
+            item.add_marker(skip)
+
+
+def core_module(kernel: str, flavour: str) -> ModuleType:
+    """`infinitic._core._<kernel>_<flavour>`; a missing compiled module fails under REQUIRE."""
+    name = f"infinitic._core._{kernel}_{flavour}"
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if flavour == "c" and not REQUIRE_EXTENSIONS:
+            pytest.skip(f"{name} is not compiled ({exc})")
+        raise
+
+
+IMPLEMENTATIONS = [
+    pytest.param("py", id="py"),
+    pytest.param("c", id="c", marks=pytest.mark.c_extension),
+]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def envelope_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return core_module("envelope", request.param)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def backoff_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return core_module("backoff", request.param)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def replay_impl(request: pytest.FixtureRequest) -> ModuleType:
+    return core_module("replay", request.param)

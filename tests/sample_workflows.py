@@ -1,0 +1,217 @@
+"""Workflows used by the tests, importable by class path from worker configs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infinitic import (
+    CanceledError,
+    Channel,
+    TaskFailedError,
+    TimeoutError,
+    Workflow,
+    WorkflowFailedError,
+    all_of,
+    any_of,
+    name,
+)
+from infinitic.workflow import DeferredStatus
+
+GATES: dict[str, bool] = {}  # flipped by tests to change workflow code between runs
+
+
+@name("Math")
+class MathService:
+    def add(self, a: int, b: int) -> int: ...
+    def fail(self, why: str) -> int: ...
+    def slow(self, key: str) -> int: ...
+
+
+class MathServiceImpl(MathService):
+    def add(self, a: int, b: int) -> int:
+        return a + b
+
+    def fail(self, why: str) -> int:
+        raise ValueError(why)
+
+    def slow(self, key: str) -> int:
+        import threading
+
+        threading.Event().wait(60 if key == "forever" else 0)
+        return 1
+
+
+@name("Basic")
+class BasicWorkflow(Workflow):
+    ping = Channel[str]()
+
+    def sequential(self, n: int) -> int: ...
+    def parallel(self, n: int) -> list[int]: ...
+    def racing(self) -> str: ...
+    def catching(self) -> str: ...
+    def failing(self) -> int: ...
+    def with_timer(self, seconds: float) -> str: ...
+    def with_inline(self) -> list[int]: ...
+    def context(self) -> dict[str, object]: ...
+    def waiting_for_ping(self, count: int) -> list[str]: ...
+    def timed(self) -> str: ...
+    def child(self, n: int) -> int: ...
+    def children(self, n: int) -> list[int]: ...
+    def child_fails(self) -> str: ...
+    def statuses(self) -> list[str]: ...
+    def changing(self) -> int: ...
+
+
+class BasicWorkflowImpl(BasicWorkflow):
+    def __init__(self) -> None:
+        self.math = self.new_service(MathService)
+
+    def sequential(self, n: int) -> int:
+        total = 0
+        for i in range(n):
+            total = self.math.add(total, i)
+        return total
+
+    def parallel(self, n: int) -> list[int]:
+        deferreds = [self.dispatch(self.math.add, i, i) for i in range(n)]
+        return all_of(*deferreds).result()
+
+    def racing(self) -> str:
+        fast = self.dispatch(self.math.add, 1, 1)
+        slow = self.timer(timedelta(seconds=30))
+        winner = any_of(fast, slow).result()
+        return f"winner {winner}"
+
+    def catching(self) -> str:
+        try:
+            self.math.fail("expected")
+        except TaskFailedError as exc:
+            return f"caught {exc.last_error.name}: {exc.last_error.message}"
+        return "not caught"
+
+    def failing(self) -> int:
+        return self.math.fail("boom")
+
+    def with_timer(self, seconds: float) -> str:
+        fired = self.timer(timedelta(seconds=seconds)).result()
+        return f"fired {fired.year > 2000}"
+
+    def with_inline(self) -> list[int]:
+        import random
+
+        value = self.inline(lambda: random.randint(0, 10**9))
+        again = self.math.add(value, 0)
+        return [value, again]
+
+    def context(self) -> dict[str, object]:
+        return {
+            "id": self.workflow_id,
+            "name": self.workflow_name,
+            "tags": sorted(self.tags),
+            "meta": {k: v.decode() for k, v in self.meta.items()},
+            "method": self.method_name,
+        }
+
+    def waiting_for_ping(self, count: int) -> list[str]:
+        received = [self.ping.receive().result() for _ in range(count)]
+        return received
+
+    def timed(self) -> str:
+        slow = self.new_service(MathService, timeout=0.2)
+        try:
+            slow.slow("forever")
+        except TimeoutError:
+            return "timed out"
+        return "finished"
+
+    def child(self, n: int) -> int:
+        child = self.new_workflow(BasicWorkflow)
+        return child.sequential(n) + 1000
+
+    def children(self, n: int) -> list[int]:
+        child = self.new_workflow(BasicWorkflow)
+        return all_of(*(self.dispatch(child.sequential, i) for i in range(n))).result()
+
+    def child_fails(self) -> str:
+        try:
+            self.new_workflow(BasicWorkflow).failing()
+        except WorkflowFailedError as exc:
+            return f"child failed: {exc}"
+        return "no"
+
+    def statuses(self) -> list[str]:
+        d = self.dispatch(self.math.add, 1, 2)
+        before = d.status()
+        d.result()
+        after = d.status()
+        return [before.value, after.value, DeferredStatus.COMPLETED.value]
+
+    def changing(self) -> int:
+        first = self.math.add(1, 1)
+        if GATES.get("changed"):
+            second = self.math.add(100, 0)  # a task where the history has a timer
+        else:
+            self.timer(timedelta(seconds=60)).result()
+            second = 0
+        return first + second
+
+
+@name("Loyalty")
+class LoyaltyWorkflow(Workflow):
+    points = Channel[int]()
+    events = Channel[dict]()
+
+    def start(self, goal: int) -> int: ...
+    def bonus(self, extra: int) -> int: ...
+    def level(self) -> str: ...
+    def wait_event(self) -> dict: ...
+    def wait_or_timeout(self, seconds: float) -> str: ...
+
+
+class LoyaltyWorkflowImpl(LoyaltyWorkflow):
+    def __init__(self) -> None:
+        self.total = 0
+        self.history: list[int] = []
+
+    def start(self, goal: int) -> int:
+        while self.total < goal:
+            got = self.points.receive().result()
+            self.total += got
+            self.history.append(got)
+        return self.total
+
+    def bonus(self, extra: int) -> int:
+        self.total += extra
+        self.history.append(extra)
+        return self.total
+
+    def level(self) -> str:
+        return "gold" if self.total >= 100 else "silver"
+
+    def wait_event(self) -> dict:
+        return self.events.receive(filter={"type": "purchase", "shop.id": 7}).result()
+
+    def wait_or_timeout(self, seconds: float) -> str:
+        signal = self.points.receive()
+        timer = self.timer(timedelta(seconds=seconds))
+        any_of(signal, timer).result()
+        return "signal" if signal.status() == DeferredStatus.COMPLETED else "timeout"
+
+
+@name("Sleepy")
+class SleepyWorkflow(Workflow):
+    def nap(self, seconds: float) -> str: ...
+    def parent_of_nap(self, seconds: float) -> str: ...
+
+
+class SleepyWorkflowImpl(SleepyWorkflow):
+    def nap(self, seconds: float) -> str:
+        self.timer(timedelta(seconds=seconds)).result()
+        return "rested"
+
+    def parent_of_nap(self, seconds: float) -> str:
+        child = self.new_workflow(SleepyWorkflow)
+        try:
+            return child.nap(seconds)
+        except CanceledError:
+            return "child canceled"

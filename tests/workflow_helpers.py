@@ -1,0 +1,38 @@
+"""A worker running the sample services and workflows, on a chosen storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from infinitic import InfiniticWorker
+
+SERVICES = [
+    {"name": "Math", "class": "tests.sample_workflows.MathServiceImpl", "concurrency": 4, "retry": {"maximumRetries": 0}},
+    {"name": "Echo", "class": "tests.sample_services.EchoServiceImpl", "concurrency": 2},
+]
+WORKFLOWS = [
+    {"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl", "concurrency": 2},
+    {"name": "Loyalty", "class": "tests.sample_workflows.LoyaltyWorkflowImpl"},
+    {"name": "Sleepy", "class": "tests.sample_workflows.SleepyWorkflowImpl"},
+]
+
+
+def config(storage: Any = "inMemory", **workflow_extra: Any) -> dict[str, Any]:
+    return {
+        "name": "wf-worker",
+        "storage": storage,
+        "services": SERVICES,
+        "workflows": [{**w, **workflow_extra} for w in WORKFLOWS],
+    }
+
+
+@contextmanager
+def workflow_worker(storage: Any = "inMemory", **workflow_extra: Any) -> Iterator[InfiniticWorker]:
+    worker = InfiniticWorker.from_config(config(storage, **workflow_extra))
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.close()

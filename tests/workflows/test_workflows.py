@@ -1,0 +1,223 @@
+"""Workflows end to end on the embedded default (in-memory transport; memory and SQLite state)."""
+
+from __future__ import annotations
+
+import pytest
+
+from infinitic import (
+    CanceledError,
+    InfiniticWorker,
+    TimeoutError,
+    UnknownWorkflowError,
+    WorkflowFailedError,
+)
+from tests import sample_workflows as sw
+from tests.workflow_probe import wait_until_waiting, waits_after_signals, waits_on_timer
+
+WAIT = 30
+
+
+def test_sequential_tasks(worker: InfiniticWorker) -> None:
+    wf = worker.client.new_workflow(sw.BasicWorkflow)
+    assert wf.sequential(5) == 0 + 1 + 2 + 3 + 4
+
+
+def test_parallel_tasks_all_of(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).parallel(20) == [2 * i for i in range(20)]
+
+
+def test_any_of_returns_first_completed(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).racing() == "winner 2"
+
+
+def test_task_failure_is_catchable(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).catching() == "caught ValueError: expected"
+
+
+def test_uncaught_task_failure_fails_the_workflow(worker: InfiniticWorker) -> None:
+    with pytest.raises(WorkflowFailedError) as info:
+        worker.client.new_workflow(sw.BasicWorkflow).failing()
+    assert "TaskFailedError" in str(info.value) and "boom" in str(info.value)
+
+
+def test_timer(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).with_timer(0.05) == "fired True"
+
+
+def test_inline_result_is_recorded_once(worker: InfiniticWorker) -> None:
+    value, again = worker.client.new_workflow(sw.BasicWorkflow).with_inline()
+    assert value == again  # the replay after the task saw the same random value
+
+
+def test_workflow_context(worker: InfiniticWorker) -> None:
+    client = worker.client
+    wf = client.new_workflow(sw.BasicWorkflow, tags={"a", "b"}, meta={"k": b"v"})
+    handle = client.dispatch(wf.context)
+    ctx = handle.result(timeout=WAIT)
+    assert ctx == {
+        "id": handle.id,
+        "name": "Basic",
+        "tags": ["a", "b"],
+        "meta": {"k": "v"},
+        "method": "context",
+    }
+
+
+def test_deferred_status(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).statuses() == [
+        "ongoing",
+        "completed",
+        "completed",
+    ]
+
+
+def test_stub_timeout_raises_timeout_error_in_workflow(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).timed() == "timed out"
+
+
+def test_child_workflow(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).child(4) == 1006
+
+
+def test_many_children_in_parallel(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).children(5) == [0, 0, 1, 3, 6]
+
+
+def test_child_failure_propagates(worker: InfiniticWorker) -> None:
+    out = worker.client.new_workflow(sw.BasicWorkflow).child_fails()
+    assert out.startswith("child failed: ") and "boom" in out
+
+
+def test_channel_signals_and_properties(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).start, 100)
+    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    for received, points in enumerate((30, 30, 50)):
+        wait_until_waiting(worker, stub, waits_after_signals(received))
+        stub.points.send(points)
+    assert handle.result(timeout=WAIT) == 110
+    assert client.wait(stub, timeout=WAIT) == 110  # after the end, within the retention
+
+
+def test_several_methods_share_properties(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).start, 100)
+    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    assert stub.bonus(60) == 60  # a second method run on the same instance
+    assert stub.level() == "silver"
+    _when_waiting(worker, stub)
+    stub.points.send(50)
+    assert handle.result(timeout=WAIT) == 110
+    # the main run saw the bonus method's change: 60 + 50 reached the goal
+
+
+def test_channel_filter(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).wait_event)
+    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    _when_waiting(worker, stub)
+    stub.events.send({"type": "visit", "shop": {"id": 7}})
+    stub.events.send({"type": "purchase", "shop": {"id": 8}})
+    stub.events.send({"type": "purchase", "shop": {"id": 7}, "n": 3})
+    assert handle.result(timeout=WAIT) == {"type": "purchase", "shop": {"id": 7}, "n": 3}
+
+
+def test_any_of_signal_or_timer(worker: InfiniticWorker) -> None:
+    client = worker.client
+    assert client.new_workflow(sw.LoyaltyWorkflow).wait_or_timeout(0.05) == "timeout"
+
+
+def test_tags_and_signal_by_tag(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handles = [
+        client.dispatch(client.new_workflow(sw.LoyaltyWorkflow, tags={"team:x"}).start, 10)
+        for _ in range(3)
+    ]
+    for h in handles:
+        _when_waiting(worker, client.get_workflow_by_id(sw.LoyaltyWorkflow, h.id))
+    assert sorted(client.get_ids_by_tag(sw.LoyaltyWorkflow, "team:x")) == sorted(
+        h.id for h in handles
+    )
+    client.get_workflow_by_tag(sw.LoyaltyWorkflow, "team:x").points.send(10)
+    assert [h.result(timeout=WAIT) for h in handles] == [10, 10, 10]
+
+
+def test_custom_id_reuses_the_running_instance(worker: InfiniticWorker) -> None:
+    client = worker.client
+    first = client.dispatch(
+        client.new_workflow(sw.LoyaltyWorkflow, tags={"customId:order-1"}).start, 10
+    )
+    second = client.dispatch(
+        client.new_workflow(sw.LoyaltyWorkflow, tags={"customId:order-1"}).start, 999
+    )
+    assert first.id == second.id
+    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, first.id)
+    _when_waiting(worker, stub)
+    stub.points.send(10)
+    assert first.result(timeout=WAIT) == 10 and second.result(timeout=WAIT) == 10
+
+
+def test_cancel_running_workflow_and_its_child(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.SleepyWorkflow).parent_of_nap, 60)
+    stub = client.get_workflow_by_id(sw.SleepyWorkflow, handle.id)
+    _when_waiting(worker, stub)
+    client.cancel(stub)
+    with pytest.raises(CanceledError):
+        handle.result(timeout=WAIT)
+    with pytest.raises(CanceledError):
+        client.wait(stub, timeout=WAIT)
+
+
+def test_complete_timers(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.SleepyWorkflow).nap, 3600)
+    stub = client.get_workflow_by_id(sw.SleepyWorkflow, handle.id)
+    _when_waiting(worker, stub)
+    client.complete_timers(stub)
+    assert handle.result(timeout=WAIT) == "rested"
+
+
+def test_unknown_workflow(worker: InfiniticWorker) -> None:
+    stub = worker.client.get_workflow_by_id(sw.LoyaltyWorkflow, "no-such-id")
+    with pytest.raises(UnknownWorkflowError):
+        worker.client.wait(stub, timeout=WAIT)
+    with pytest.raises(UnknownWorkflowError):
+        stub.level()
+
+
+def test_non_determinism_then_retry_workflow_task(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.BasicWorkflow).changing)
+    stub = client.get_workflow_by_id(sw.BasicWorkflow, handle.id)
+    wait_until_waiting(worker, stub, waits_on_timer)
+    sw.GATES["changed"] = True  # "deploy" a changed workflow
+    client.complete_timers(stub)
+    with pytest.raises(WorkflowFailedError, match="was changed since it started, at position 2"):
+        handle.result(timeout=WAIT)
+    sw.GATES["changed"] = False  # the fix
+    client.retry_workflow_task(stub)
+    assert client.wait(stub, timeout=WAIT) == 2
+
+
+def test_retry_tasks_after_failure(worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
+    with pytest.raises(WorkflowFailedError):
+        handle.result(timeout=WAIT)
+    stub = client.get_workflow_by_id(sw.BasicWorkflow, handle.id)
+    monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: 42)  # the service is fixed
+    client.retry_tasks(stub)
+    assert client.wait(stub, timeout=WAIT) == 42
+
+
+def test_wait_times_out_while_running(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.SleepyWorkflow).nap, 3600)
+    with pytest.raises(TimeoutError):
+        client.wait(client.get_workflow_by_id(sw.SleepyWorkflow, handle.id), timeout=0.2)
+
+
+def _when_waiting(worker: InfiniticWorker, stub: object) -> None:
+    """Blocks until the instance waits at a step (so a signal finds its receive recorded)."""
+    wait_until_waiting(worker, stub)
