@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from infinitic.common.messages import MESSAGE_TYPES, ExecuteTask, TaskCompleted
+from infinitic.common import workflow_messages as w
+from infinitic.common.messages import ALL_TYPES, MESSAGE_TYPES, ExecuteTask, TaskCompleted
 from tests.conftest import core_module
 
 IMPLEMENTATIONS = [
@@ -108,3 +109,76 @@ def test_encode_decode(benchmark, envelope: ModuleType, message: object) -> None
         return decoded
 
     assert benchmark(run) == message
+
+
+# A workflow's stored state: one method run that completed 100 tasks and reached 100 awaits.
+# Its cost divided by 100 is the state codec's cost per command (and step).
+STATE_COMMANDS = 100
+STATE_CALLS = 10
+WORKFLOW_STATE = w.WorkflowState(
+    workflow_id="3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+    workflow_name="HelloWorkflow",
+    tags=frozenset({"user:42"}),
+    meta={"trace-id": b"4bf92f3577b34da6"},
+    properties=b'{"count": 100}',
+    props_store={"5f2b": b'{"count": 100}'},
+    method_runs=[
+        w.MethodRun(
+            method_run_id="3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+            method_name="run",
+            args=b'["world"]',
+            waiting_clients=["infinitic-client-response-7"],
+            commands=[
+                w.Command(
+                    command_id=f"3c2d1e0f-9a8b-4c7d-8e6f-{position:012d}",
+                    position=position,
+                    kind="task",
+                    name="HelloService",
+                    method="greet",
+                    args=b'["world", 42]',
+                    args_hash="9f86d081884c7d65",
+                    status="completed",
+                    result=b'"hello world #0"',
+                    completed_at=position + 1,
+                )
+                for position in range(STATE_COMMANDS)
+            ],
+            steps=[
+                w.Step(
+                    position=position,
+                    signature="5e884898da280471",
+                    tree=b'{"c": %d}' % position,
+                    terminated_at=position + 1,
+                    props_hash="5f2b",
+                )
+                for position in range(STATE_COMMANDS)
+            ],
+            props_at_start="5f2b",
+            start_index=0,
+            created_at=1712345678.125,
+        )
+    ],
+    event_index=2 * STATE_COMMANDS,
+    task_index=STATE_COMMANDS,
+    created_at=1712345678.125,
+    updated_at=1712345778.5,
+    dispatch_id="0b8f4c1e-5d7a-4f43-9a51-4a1f0c6f5d10",
+)
+
+
+def test_encode_decode_workflow_state(benchmark, envelope: ModuleType) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = (
+        f"envelope.encode+decode WorkflowState({STATE_COMMANDS} commands, "
+        f"{STATE_COMMANDS} steps) x{STATE_CALLS}"
+    )
+    codec = envelope.Codec(ALL_TYPES)
+    encode = codec.encode
+    decode = codec.decode
+    loop = range(STATE_CALLS)
+
+    def run() -> object:
+        for _ in loop:
+            decoded = decode(encode(WORKFLOW_STATE))
+        return decoded
+
+    assert benchmark(run) == WORKFLOW_STATE

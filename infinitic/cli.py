@@ -22,7 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        # the demo narrates failures itself; elsewhere a failed task is worth a warning
+        level=logging.DEBUG
+        if args.verbose
+        else logging.ERROR
+        if args.command == "demo"
+        else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -215,3 +215,19 @@ class SleepyWorkflowImpl(SleepyWorkflow):
             return child.nap(seconds)
         except CanceledError:
             return "child canceled"
+
+
+@name("Durable")
+class DurableWorkflow(Workflow):
+    def run(self, n: int, pause: float) -> int: ...
+
+
+class DurableWorkflowImpl(DurableWorkflow):
+    def __init__(self) -> None:
+        self.math = self.new_service(MathService)
+
+    def run(self, n: int, pause: float) -> int:
+        total = self.math.add(n, 1)
+        self.timer(timedelta(seconds=pause)).result()
+        total = self.math.add(total, 1)
+        return self.math.add(total, 1)

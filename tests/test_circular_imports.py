@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
     for p in (ROOT / "infinitic").rglob("*.py")
+    if p.name != "__main__.py"  # runs the CLI when imported
 )
 
 

@@ -29,6 +29,9 @@ def test_demo_narrates_each_step() -> None:
     assert any("infinitic.errors.TimeoutError" in line for line in lines)
     assert any("failed at once: ValueError" in line for line in lines)
     assert any("tasks/s" in line for line in lines)
+    assert "     hotel failed: no hotel available" in lines
+    assert "     canceled the car" in lines and "     canceled the flight" in lines
+    assert any("sagas (3 tasks each)" in line for line in lines)
 
 
 def test_worker_with_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from infinitic import InfiniticWorker
 
 SERVICES = [
-    {"name": "Math", "class": "tests.sample_workflows.MathServiceImpl", "concurrency": 4, "retry": {"maximumRetries": 0}},
+    {
+        "name": "Math",
+        "class": "tests.sample_workflows.MathServiceImpl",
+        "concurrency": 4,
+        "retry": {"maximumRetries": 0},
+    },
     {"name": "Echo", "class": "tests.sample_services.EchoServiceImpl", "concurrency": 2},
 ]
 WORKFLOWS = [
     {"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl", "concurrency": 2},
     {"name": "Loyalty", "class": "tests.sample_workflows.LoyaltyWorkflowImpl"},
     {"name": "Sleepy", "class": "tests.sample_workflows.SleepyWorkflowImpl"},
+    {"name": "Durable", "class": "tests.sample_workflows.DurableWorkflowImpl", "concurrency": 2},
 ]
 
 
@@ -29,8 +35,10 @@ def config(storage: Any = "inMemory", **workflow_extra: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def workflow_worker(storage: Any = "inMemory", **workflow_extra: Any) -> Iterator[InfiniticWorker]:
-    worker = InfiniticWorker.from_config(config(storage, **workflow_extra))
+def workflow_worker(
+    storage: Any = "inMemory", clock: Callable[[], float] | None = None, **workflow_extra: Any
+) -> Iterator[InfiniticWorker]:
+    worker = InfiniticWorker.from_config(config(storage, **workflow_extra), clock=clock)
     worker.start()
     try:
         yield worker

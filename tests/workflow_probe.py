@@ -67,16 +67,16 @@ class StateProbe:
         with self._cond:
             ok = self._cond.wait_for(reached, timeout)
         if not ok:
-            raise AssertionError(f"workflow {workflow_id} did not reach {predicate.__name__} in {timeout}s")
-
-
-_PROBES: dict[int, StateProbe] = {}
+            raise AssertionError(
+                f"workflow {workflow_id} did not reach {predicate.__name__} in {timeout}s"
+            )
 
 
 def probe_for(worker: InfiniticWorker) -> StateProbe:
-    probe = _PROBES.get(id(worker))
+    probe: StateProbe | None = getattr(worker, "_test_probe", None)
     if probe is None:
-        probe = _PROBES[id(worker)] = StateProbe(worker)
+        probe = StateProbe(worker)
+        worker._test_probe = probe  # type: ignore[attr-defined]
     return probe
 
 

@@ -27,9 +27,7 @@ def find_interface(cls: type) -> type:
     for klass in cls.__mro__:
         if NAME_ATTR in vars(klass):
             return klass
-    bases = [
-        b for b in cls.__bases__ if b is not object and not "_infinitic_root" in vars(b)
-    ]
+    bases = [b for b in cls.__bases__ if b is not object and "_infinitic_root" not in vars(b)]
     if len(bases) == 1 and bases[0].__module__ != "builtins":
         return bases[0]
     return cls
@@ -54,8 +52,16 @@ class MethodSpec:
     return_type: Any
     caller_timeout: float | None  # @timeout on the interface: a deadline seen by callers
 
+    @property
+    def positional_count(self) -> int:
+        """How many parameters a call with exactly that many positional arguments fills, or
+        -1 when the signature has *args, keyword-only or positional-only subtleties."""
+        return _positional_count(self.signature)
+
     def bind(self, owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """Positional argument values, checked against the signature."""
+        if not kwargs and len(args) == self.positional_count:
+            return list(args)  # the common case, without inspect's general machinery
         try:
             bound = self.signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -201,3 +207,15 @@ def resolve_retry(instance: object, attribute: str, configured: WithRetry | None
     if callable(getattr(instance, "get_seconds_before_retry", None)):
         return typing.cast(WithRetry, instance)
     return DEFAULT_RETRY
+
+
+_POSITIONAL: dict[inspect.Signature, int] = {}
+
+
+def _positional_count(signature: inspect.Signature) -> int:
+    count = _POSITIONAL.get(signature)
+    if count is None:
+        params = list(signature.parameters.values())[1:]
+        plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+        count = _POSITIONAL[signature] = len(params) if plain else -1
+    return count

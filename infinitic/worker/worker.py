@@ -35,8 +35,11 @@ class InfiniticWorker:
     on the same transport, also handed to tasks as `task.client`.
     """
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(self, config: WorkerConfig, *, clock: Callable[[], float] | None = None) -> None:
+        """`clock` (seconds since the epoch, like time.time) drives state retention; tests
+        pass a fake one."""
         self.config = config
+        self._clock = clock
         self._workflows = [
             (entry, workflow_registration(entry, i, config) if entry.class_path else None)
             for i, entry in enumerate(config.workflows)
@@ -58,9 +61,13 @@ class InfiniticWorker:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any] | WorkerConfig, source: str = "<dict>"
+        cls,
+        config: Mapping[str, Any] | WorkerConfig,
+        source: str = "<dict>",
+        *,
+        clock: Callable[[], float] | None = None,
     ) -> InfiniticWorker:
-        return cls(load_config(config, source=source))
+        return cls(load_config(config, source=source), clock=clock)
 
     @classmethod
     def from_config_file(cls, path: str | Path) -> InfiniticWorker:
@@ -117,11 +124,11 @@ class InfiniticWorker:
         storage = create_storage(
             {self.config.storage: self.config.storage_options}
             if self.config.storage_options
-            else self.config.storage
+            else self.config.storage,
+            clock=self._clock,
         )
         runtime.run(storage.start())
         self._storage = storage
-        engines = self._engines
         for entry, registration in self._workflows:
             engine = WorkflowEngine(
                 transport,
@@ -131,8 +138,7 @@ class InfiniticWorker:
                 retention_seconds=entry.retention_seconds,
             )
             engine.listeners.extend(self._listeners)
-            engines.append(engine)
-            runtime.run(engine.start())
+            self._engines.append(engine)
             runtime.run(
                 WorkflowTagEngine(
                     transport, storage, entry.name, concurrency=entry.concurrency
@@ -145,8 +151,10 @@ class InfiniticWorker:
                 self._executors.append(executor)
                 runtime.run(executor.start())
             log.info("worker %s runs workflow %s", self.config.name, entry.name)
-        for engine in engines:
+        for engine in self._engines:
+            # before the engine consumes, so re-driving never races with new messages here
             runtime.run(engine.redrive())
+            runtime.run(engine.start())
         runtime.run(self._start_purger(storage))
 
     async def _start_purger(self, storage: Storage) -> None:

@@ -343,13 +343,21 @@ def _tree_json(tree: Any) -> bytes:
 
 
 def _is_property(value: Any) -> bool:
+    # stubs are callables' holders and never properties; they import this module, hence late
     from .stubs import is_stub
 
-    return not (callable(value) or is_stub(value) or isinstance(value, Deferred))
+    return not (callable(value) or isinstance(value, Deferred) or is_stub(value))
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
 
 
 def _property_hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: plain JSON values
-        return {}
+    hints = _HINTS.get(cls)
+    if hints is None:
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: plain JSON values
+            hints = {}
+        _HINTS[cls] = hints
+    return hints

@@ -3,6 +3,8 @@
 golden_v1.json maps a case name to the hex of its envelope. The bytes were written once, by
 the release that introduced format version 1, and are never regenerated: if a test here fails,
 the change broke compatibility with messages already sitting in topics (docs/envelope.md).
+The workflow cases (type ids 20-51, with the `L` and `N` field kinds) were added to version 1
+with those types; the same rule holds for them.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from types import ModuleType
 import pytest
 
 from infinitic.common import messages
+from infinitic.common import workflow_messages as w
 from infinitic.common.messages import (
+    ALL_TYPES,
     MESSAGE_TYPES,
     ErrorInfo,
     ExecuteTask,
     TaskCompleted,
     TaskFailed,
 )
+from infinitic.common.workflow_messages import WORKFLOW_TYPES
 
 GOLDEN_FILE = Path(__file__).with_name("golden_v1.json")
 
@@ -123,6 +128,167 @@ EXPECTED: dict[str, object] = {
     ),
 }
 
+# Workflow messages (type ids 20-51), added to format version 1 with the `L` and `N` kinds.
+WF_ERROR = ErrorInfo("worker-2", "app.errors.OutOfStock", "no stock", "Traceback ...\n")
+
+WORKFLOW_EXPECTED: dict[str, object] = {
+    "tag_ids_minimal": w.TagIds("m", "W", "t", ["wf-1", "é"], "r", 0.0),
+    "workflow_state_minimal": w.WorkflowState(
+        "",
+        "",
+        status="",
+        properties=b"",
+        method_runs=[w.MethodRun("r", "", b"", status="", waiting_clients=["c"])],
+        buffer=[w.Step(1, "s", b"{}")],
+    ),
+    "workflow_state_typical": w.WorkflowState(
+        workflow_id="3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+        workflow_name="CheckoutWorkflow",
+        tags=frozenset({"user:42", "cart:7"}),
+        meta={"trace-id": b"\x00\x01"},
+        status="running",
+        properties=b'{"total": 12.5}',
+        props_store={"h1": b'{"total": 0}', "h2": b'{"total": 12.5}'},
+        method_runs=[
+            w.MethodRun(
+                method_run_id="3c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f",
+                method_name="checkout",
+                args=b'["cart-7"]',
+                status="running",
+                waiting_clients=["client-1", "client-2"],
+                commands=[
+                    w.Command(
+                        command_id="cmd-0",
+                        position=0,
+                        kind="task",
+                        name="Payments",
+                        method="charge",
+                        args=b"[12.5]",
+                        args_hash="a1b2",
+                        tags=frozenset({"cart:7"}),
+                        meta={"k": b"v"},
+                        status="completed",
+                        result=b'"ok"',
+                        completed_at=2,
+                        retry_sequence=1,
+                    ),
+                    w.Command(
+                        command_id="cmd-1",
+                        position=1,
+                        kind="task",
+                        name="Stock",
+                        method="reserve",
+                        args=b'["sku-1"]',
+                        status="failed",
+                        error=WF_ERROR,
+                        completed_at=4,
+                        deadline=1712345700.0,
+                    ),
+                    w.Command(
+                        command_id="cmd-2",
+                        position=2,
+                        kind="timer",
+                        name="",
+                        method="",
+                        due_at=1712345690.25,
+                    ),
+                    w.Command(
+                        command_id="cmd-3",
+                        position=3,
+                        kind="receive",
+                        name="points",
+                        method="",
+                        limit=3,
+                        filter=b'{"$.kind": "bonus"}',
+                    ),
+                ],
+                steps=[
+                    w.Step(0, "sig-0", b'{"c": 0}', terminated_at=2, props_hash="h1"),
+                    w.Step(2, "sig-2", b'{"any": [2, 3]}'),
+                ],
+                props_at_start="h1",
+                start_index=0,
+                created_at=1712345678.125,
+            )
+        ],
+        event_index=5,
+        task_index=3,
+        running_task_id=None,
+        running_method_run_id=None,
+        buffer=[
+            TaskCompleted("m-9", "cmd-9", "Stock", "reserve", b"true", workflow_id="3c2d1e0f"),
+            w.SendSignal("m-10", "3c2d1e0f", "CheckoutWorkflow", "points", b"7", 1712345680.5),
+        ],
+        created_at=1712345678.0,
+        updated_at=1712345681.75,
+        dispatch_id="d-1",
+    ),
+    "execute_workflow_task": w.ExecuteWorkflowTask(
+        message_id="m-20",
+        workflow_id="wf-1",
+        workflow_name="HelloWorkflow",
+        workflow_task_id="wt-3",
+        method_run=w.MethodRun(
+            "wf-1",
+            "run",
+            b'["world"]',
+            commands=[w.Command("c-0", 0, "task", "HelloService", "greet", b'["world"]', "h")],
+            steps=[w.Step(0, "sig", b"{}")],
+            start_index=0,
+        ),
+        tags=frozenset({"user:42"}),
+        meta={"trace-id": b"\xff"},
+        properties=b'{"n": 1}',
+        props_store={"h": b'{"n": 1}'},
+        as_of=7,
+        emitted_at=1712345682.0,
+    ),
+    "workflow_task_completed": w.WorkflowTaskCompleted(
+        message_id="m-21",
+        workflow_id="wf-1",
+        workflow_name="HelloWorkflow",
+        method_run_id="wf-1",
+        workflow_task_id="wt-3",
+        outcome="waiting",
+        new_commands=[
+            w.Command("c-1", 1, "timer", "", "", due_at=1712345690.0),
+            w.Command("c-2", 2, "workflow", "ChildWorkflow", "run", b"[]", "h2", target_tag="t"),
+        ],
+        new_steps=[w.Step(1, "sig-1", b'{"c": 1}')],
+        properties=b'{"n": 2}',
+        props_store={"h3": b'{"n": 2}'},
+        result=b"",
+        error=None,
+        emitted_at=1712345683.5,
+    ),
+    "tag_command": w.TagCommand(
+        message_id="m-30",
+        workflow_name="HelloWorkflow",
+        tag="user:42",
+        action="signal",
+        workflow_id=None,
+        channel="points",
+        signal=b"10",
+        reply_to="client-9",
+        emitted_at=1712345684.0,
+    ),
+    "method_outcome": w.MethodOutcome(
+        message_id="m-40",
+        workflow_id="child-1",
+        workflow_name="ChildWorkflow",
+        method_run_id="c-2",
+        method_name="run",
+        status="failed",
+        result=b"",
+        error=ErrorInfo("worker-3", "ValueError", "bad", "tb", WF_ERROR),
+        parent_workflow_id="wf-1",
+        parent_workflow_name="HelloWorkflow",
+        parent_method_run_id="wf-1",
+        emitted_at=1712345685.0,
+    ),
+}
+ALL_EXPECTED: dict[str, object] = {**EXPECTED, **WORKFLOW_EXPECTED}
+
 
 def golden() -> dict[str, bytes]:
     content = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
@@ -131,8 +297,10 @@ def golden() -> dict[str, bytes]:
 
 
 def test_golden_file_covers_every_case_and_every_type() -> None:
-    assert set(golden()) == set(EXPECTED)
+    assert set(golden()) == set(ALL_EXPECTED)
     assert {type(message) for message in EXPECTED.values()} == {cls for _, cls, _ in MESSAGE_TYPES}
+    workflow_classes = {cls for _, cls, _ in WORKFLOW_TYPES}
+    assert {type(message) for message in WORKFLOW_EXPECTED.values()} <= workflow_classes
     for data in golden().values():
         assert data[:3] == b"IN\x01"
 
@@ -149,10 +317,24 @@ def test_encode_golden(envelope_impl: ModuleType, name: str) -> None:
     assert codec.encode(EXPECTED[name]) == golden()[name]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(ALL_EXPECTED))
+def test_decode_golden_with_every_type(envelope_impl: ModuleType, name: str) -> None:
+    codec = envelope_impl.Codec(ALL_TYPES)
+    decoded = codec.decode(golden()[name])
+    assert type(decoded) is type(ALL_EXPECTED[name])
+    assert decoded == ALL_EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(ALL_EXPECTED))
+def test_encode_golden_with_every_type(envelope_impl: ModuleType, name: str) -> None:
+    codec = envelope_impl.Codec(ALL_TYPES)
+    assert codec.encode(ALL_EXPECTED[name]) == golden()[name]
+
+
+@pytest.mark.parametrize("name", sorted(ALL_EXPECTED))
 def test_default_codec_reads_golden(name: str) -> None:
-    assert messages.decode(golden()[name]) == EXPECTED[name]
-    assert messages.encode(EXPECTED[name]) == golden()[name]
+    assert messages.decode(golden()[name]) == ALL_EXPECTED[name]
+    assert messages.encode(ALL_EXPECTED[name]) == golden()[name]
 
 
 def test_hand_checked_bytes() -> None:
@@ -167,3 +349,40 @@ def test_hand_checked_bytes() -> None:
         + b"\x00" * 8  # emitted_at: 0.0
     )
     assert golden()["error_info_minimal"] == b"IN\x01\x01" + b"\x00" * 4 + b"\x00"
+
+
+def test_hand_checked_list_bytes() -> None:
+    """An `L` field and `N` fields spelled out byte by byte, as in docs/envelope.md."""
+    assert golden()["tag_ids_minimal"] == (
+        b"IN\x01"
+        + b"\x33"  # type id 51: TagIds
+        + b"\x01m\x01W\x01t"  # message_id, workflow_name, tag
+        + b"\x02"  # ids (L): 2 items
+        + b"\x04wf-1"  # "wf-1"
+        + b"\x02\xc3\xa9"  # "é", 2 bytes of UTF-8
+        + b"\x01r"  # request_id
+        + b"\x00" * 8  # emitted_at: 0.0
+    )
+    assert golden()["workflow_state_minimal"] == (
+        b"IN\x01"
+        + b"\x17"  # type id 23: WorkflowState
+        + b"\x00" * 7  # workflow_id, workflow_name, tags, meta, status, properties, props_store
+        + b"\x01"  # method_runs (N): 1 item
+        + b"\x16"  # its type id, 22: MethodRun
+        + b"\x01r"  # method_run_id "r"
+        + b"\x00" * 4  # method_name "", args b"", status "", result b""
+        + b"\x00"  # error: None
+        + b"\x00" * 3  # parent_workflow_id, parent_workflow_name, parent_method_run_id: None
+        + b"\x01\x01c"  # waiting_clients (L): 1 item, "c"
+        + b"\x00\x00"  # commands, steps (N): 0 items
+        + b"\x00"  # props_at_start ""
+        + b"\x01"  # start_index -1 (zigzag 1)
+        + b"\x00" * 8  # created_at 0.0
+        + b"\x00\x00"  # event_index, task_index: 0
+        + b"\x00\x00"  # running_task_id, running_method_run_id: None
+        + b"\x01"  # buffer (N): 1 item
+        + b"\x15"  # its type id, 21: Step
+        + b"\x02\x01s\x02{}\x01\x00"  # position 1, signature "s", tree b"{}", -1, ""
+        + b"\x00" * 16  # created_at, updated_at: 0.0
+        + b"\x00"  # dispatch_id ""
+    )

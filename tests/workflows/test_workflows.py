@@ -200,7 +200,9 @@ def test_non_determinism_then_retry_workflow_task(worker: InfiniticWorker) -> No
     assert client.wait(stub, timeout=WAIT) == 2
 
 
-def test_retry_tasks_after_failure(worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_tasks_after_failure(
+    worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = worker.client
     handle = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
     with pytest.raises(WorkflowFailedError):

@@ -10,6 +10,7 @@ from typing import Any
 from ..._core.envelope import EnvelopeError
 from ...common import messages as m
 from ...common import workflow_messages as w
+from ...errors import VersionConflictError
 from ...storage.base import Storage
 from ...transport.base import Topics, Transport
 from .handlers.dispatching import redrive
@@ -22,6 +23,7 @@ from .state_ops import TERMINAL
 log = logging.getLogger("infinitic.engines.workflow")
 
 DEFAULT_RETENTION_SECONDS = 24 * 3600.0
+MAX_CONFLICT_RETRIES = 20
 
 
 def state_key(workflow_name: str, workflow_id: str) -> str:
@@ -70,16 +72,23 @@ class WorkflowEngine:
             await self.transport.dead_letter(self.topic, payload, reason)
             return
         key = state_key(self.workflow_name, workflow_id)
-        stored = await self.storage.get(key)
-        state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
-        if state is not None and not isinstance(state, w.WorkflowState):
-            await self.transport.dead_letter(
-                self.topic, payload, f"state under {key} is not a workflow state"
-            )
-            return
-        out = Outbox(now=time.time())
-        new_state = process(state, msg, out)
-        await self._commit(key, new_state, version, out)
+        for attempt in range(MAX_CONFLICT_RETRIES + 1):
+            stored = await self.storage.get(key)
+            state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
+            if state is not None and not isinstance(state, w.WorkflowState):
+                reason = f"state under {key} is not a workflow state"
+                await self.transport.dead_letter(self.topic, payload, reason)
+                return
+            out = Outbox(now=time.time())
+            new_state = process(state, msg, out)
+            try:
+                await self._commit(key, new_state, version, out)
+                return
+            except VersionConflictError:
+                # another engine saved this workflow meanwhile: apply the message to its state
+                if attempt == MAX_CONFLICT_RETRIES:
+                    raise
+                log.info("state of %s changed meanwhile; handling the message again", workflow_id)
 
     async def _commit(
         self, key: str, state: w.WorkflowState | None, version: int, out: Outbox

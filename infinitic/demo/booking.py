@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from infinitic import TaskFailedError, Workflow, name, task
 
@@ -79,7 +80,7 @@ class BookingWorkflowImpl(BookingWorkflow):
         self.hotel = self.new_service(HotelService)
 
     def book(self, request: BookingRequest) -> list[str]:
-        services = {"car": self.car, "flight": self.flight, "hotel": self.hotel}
+        services: dict[str, Any] = {"car": self.car, "flight": self.flight, "hotel": self.hotel}
         deferred = {kind: self.dispatch(stub.book, request) for kind, stub in services.items()}
         booked: dict[str, BookingResult] = {}
         failures: list[str] = []
@@ -96,14 +97,14 @@ class BookingWorkflowImpl(BookingWorkflow):
         return failures
 
 
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "name": "booking-worker",
     "transport": "inMemory",
-    "storage": {"sqlite": {"path": "booking.db"}},
+    "storage": "inMemory",
     "services": [
         {
             "name": n,
-            "class": f"examples.booking.{c}",
+            "class": f"infinitic.demo.booking.{c}",
             "concurrency": 4,
             "retry": {"maximumRetries": 0},
         }
@@ -113,5 +114,7 @@ CONFIG = {
             ("Hotel", "HotelServiceImpl"),
         )
     ],
-    "workflows": [{"name": "BookingWorkflow", "class": "examples.booking.BookingWorkflowImpl"}],
+    "workflows": [
+        {"name": "BookingWorkflow", "class": "infinitic.demo.booking.BookingWorkflowImpl"}
+    ],
 }
