@@ -231,3 +231,32 @@ class DurableWorkflowImpl(DurableWorkflow):
         self.timer(timedelta(seconds=pause)).result()
         total = self.math.add(total, 1)
         return self.math.add(total, 1)
+
+
+class ArgsChanging(Workflow):
+    def run(self) -> int: ...
+
+
+class ArgsChangingImpl(ArgsChanging):
+    def run(self) -> int:
+        first = self.new_service(MathService).add(1, GATES.get("delta", 1))
+        self.timer(timedelta(seconds=60)).result()
+        return first
+
+
+@name("Simple")
+class SimpleCheck(ArgsChanging):
+    pass
+
+
+class SimpleCheckImpl(SimpleCheck, ArgsChangingImpl):
+    pass
+
+
+@name("Strict")
+class StrictCheck(ArgsChanging):
+    pass
+
+
+class StrictCheckImpl(StrictCheck, ArgsChangingImpl):
+    pass

@@ -22,6 +22,8 @@ WORKFLOWS = [
     {"name": "Loyalty", "class": "tests.sample_workflows.LoyaltyWorkflowImpl"},
     {"name": "Sleepy", "class": "tests.sample_workflows.SleepyWorkflowImpl"},
     {"name": "Durable", "class": "tests.sample_workflows.DurableWorkflowImpl", "concurrency": 2},
+    {"name": "Simple", "class": "tests.sample_workflows.SimpleCheckImpl", "checkMode": "simple"},
+    {"name": "Strict", "class": "tests.sample_workflows.StrictCheckImpl", "checkMode": "strict"},
 ]
 
 

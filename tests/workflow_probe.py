@@ -59,6 +59,10 @@ class StateProbe:
             self._states[state.workflow_id] = state
             self._cond.notify_all()
 
+    def last(self, workflow_id: str) -> WorkflowState:
+        with self._cond:
+            return self._states[workflow_id]
+
     def wait_until(self, workflow_id: str, predicate: Predicate, timeout: float = 30) -> None:
         def reached() -> bool:
             state = self._states.get(workflow_id)

@@ -270,6 +270,21 @@ class InfiniticClient:
         self._post(Topics.workflow_tag(name), request, tag)
         return list(TaskHandle(request.message_id, f"ids of tag {tag}", future).result(timeout))
 
+    def get_task_ids_by_tag(
+        self, interface: type, tag: str, timeout: float | None = 30
+    ) -> list[str]:
+        """The ids of the running tasks of the service `interface` that have `tag`."""
+        name = describe(interface).name
+        request = w.ServiceTagCommand(
+            new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
+        )
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._requests[request.message_id] = future
+        self._post(Topics.service_tag(name), request, tag)
+        return list(
+            TaskHandle(request.message_id, f"task ids of tag {tag}", future).result(timeout)
+        )
+
     def _send_signal(self, stub: WorkflowStub, channel: str, payload: bytes) -> None:
         name = stub._spec.name
         if stub._tag is not None:

@@ -287,6 +287,19 @@ class TagIds:
     emitted_at: float = 0.0
 
 
+@dataclass(slots=True)
+class ServiceTagCommand:
+    """To the tag engine of a service, keyed by tag: add | remove (task_id), ids (reply_to)."""
+
+    message_id: str
+    service_name: str
+    tag: str
+    action: str
+    task_id: str | None = None
+    reply_to: str | None = None
+    emitted_at: float = 0.0
+
+
 _ID = (("message_id", "s"),)
 _WF = (("workflow_id", "s"), ("workflow_name", "s"))
 _PARENT = (
@@ -470,5 +483,18 @@ WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
         51,
         TagIds,
         _ID + (("workflow_name", "s"), ("tag", "s"), ("ids", "L"), ("request_id", "s")) + _AT,
+    ),
+    (
+        52,
+        ServiceTagCommand,
+        _ID
+        + (
+            ("service_name", "s"),
+            ("tag", "s"),
+            ("action", "s"),
+            ("task_id", "S"),
+            ("reply_to", "S"),
+        )
+        + _AT,
     ),
 )

@@ -23,6 +23,7 @@ from ..common import messages as m
 from ..common import serialization
 from ..common.errors import error_info
 from ..common.ids import new_id
+from ..common.workflow_messages import ServiceTagCommand
 from ..service.context import _CURRENT, TaskContext
 from ..service.policies import WithRetry, WithTimeout
 from ..service.spec import EntitySpec, MethodSpec, describe, resolve_retry, resolve_timeout
@@ -102,7 +103,18 @@ class TaskExecutor:
             return
         await self.execute(msg)
 
+    async def _tags(self, msg: m.ExecuteTask, action: str) -> None:
+        for tag in sorted(msg.tags):
+            command = ServiceTagCommand(
+                new_id(), msg.service_name, tag, action, msg.task_id, emitted_at=time.time()
+            )
+            await self.transport.send(
+                Topics.service_tag(msg.service_name), m.encode(command), key=tag
+            )
+
     async def execute(self, msg: m.ExecuteTask) -> None:
+        if msg.tags and msg.retry_index == 0 and msg.retry_sequence == 0:
+            await self._tags(msg, "add")
         ctx = TaskContext(
             task_id=msg.task_id,
             service_name=msg.service_name,
@@ -289,6 +301,8 @@ class TaskExecutor:
         )
 
     async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+        if msg.tags:
+            await self._tags(msg, "remove")
         payload = m.encode(reply)
         if msg.workflow_name and msg.workflow_id:
             await self.transport.send(

@@ -14,6 +14,7 @@ from ..client import InfiniticClient
 from ..common.runtime import Runtime
 from ..common.workflow_messages import WorkflowState
 from ..config import WorkerConfig, load_config, load_config_file
+from ..engines.service_tag import ServiceTagEngine
 from ..engines.workflow_engine import WorkflowEngine
 from ..engines.workflow_tag import WorkflowTagEngine
 from ..executors.task import TaskExecutor
@@ -98,7 +99,7 @@ class InfiniticWorker:
         self._transport = transport
         runtime.run(transport.start())
         self._client = InfiniticClient(transport, runtime, name=self.config.name)
-        if self._workflows:
+        if self._workflows or self._registrations:
             self._start_workflows(runtime, transport)
         for registration in self._registrations:
             executor = TaskExecutor(
@@ -151,6 +152,8 @@ class InfiniticWorker:
                 self._executors.append(executor)
                 runtime.run(executor.start())
             log.info("worker %s runs workflow %s", self.config.name, entry.name)
+        for registration in self._registrations:
+            runtime.run(ServiceTagEngine(transport, storage, registration.name).start())
         for engine in self._engines:
             # before the engine consumes, so re-driving never races with new messages here
             runtime.run(engine.redrive())

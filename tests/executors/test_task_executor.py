@@ -244,3 +244,24 @@ def test_result_timeout_raises_infinitic_timeout_error() -> None:
         with pytest.raises(TimeoutError, match="no result for Echo.wait_barrier"):
             handle.result(timeout=0.05)
         s.BARRIER["never"].abort()
+
+
+def test_service_tag_engine_lists_running_tasks_by_tag() -> None:
+    s.BARRIER["tagged"] = threading.Barrier(3)
+    with running_worker(service("Echo", "EchoServiceImpl", concurrency=3)) as worker:
+        client = worker.client
+        echo = client.new_service(s.EchoService, tags={"batch:7"})
+        handles = [client.dispatch(echo.wait_barrier, "tagged") for _ in range(2)]
+        untagged = client.dispatch(client.new_service(s.EchoService).echo, "x")
+        assert untagged.result(timeout=10) == "x"
+        # both tagged tasks are inside the barrier (running): their ids are listed
+        ids = []
+        for _ in range(100):
+            ids = client.get_task_ids_by_tag(s.EchoService, "batch:7")
+            if len(ids) == 2:
+                break
+        assert sorted(ids) == sorted(h.id for h in handles)
+        s.BARRIER["tagged"].wait(timeout=10)
+        for h in handles:
+            h.result(timeout=10)
+        assert client.get_task_ids_by_tag(s.EchoService, "batch:7") == []

@@ -12,7 +12,7 @@ from infinitic import (
     WorkflowFailedError,
 )
 from tests import sample_workflows as sw
-from tests.workflow_probe import wait_until_waiting, waits_after_signals, waits_on_timer
+from tests.workflow_probe import probe_for, wait_until_waiting, waits_after_signals, waits_on_timer
 
 WAIT = 30
 
@@ -223,3 +223,39 @@ def test_wait_times_out_while_running(worker: InfiniticWorker) -> None:
 def _when_waiting(worker: InfiniticWorker, stub: object) -> None:
     """Blocks until the instance waits at a step (so a signal finds its receive recorded)."""
     wait_until_waiting(worker, stub)
+
+
+@pytest.mark.parametrize(("interface", "fails"), [(sw.SimpleCheck, False), (sw.StrictCheck, True)])
+def test_check_mode_strict_compares_arguments(
+    worker: InfiniticWorker, interface: type, fails: bool
+) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(interface).run)
+    stub = client.get_workflow_by_id(interface, handle.id)
+    wait_until_waiting(worker, stub, waits_on_timer)
+    sw.GATES["delta"] = 5  # the same task, called with other arguments
+    client.complete_timers(stub)
+    if fails:
+        with pytest.raises(WorkflowFailedError, match="the arguments of Math.add changed"):
+            handle.result(timeout=WAIT)
+    else:
+        assert handle.result(timeout=WAIT) == 2  # simple mode: the recorded result stands
+
+
+def test_cancel_reaches_the_children(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.SleepyWorkflow).parent_of_nap, 60)
+    parent = client.get_workflow_by_id(sw.SleepyWorkflow, handle.id)
+    probe = probe_for(worker)
+    probe.wait_until(handle.id, _has_child)
+    child_id = probe.last(handle.id).method_runs[0].commands[0].command_id
+    probe.wait_until(child_id, waits_on_timer)
+    client.cancel(parent)
+    probe.wait_until(child_id, lambda state: state.status == "canceled")
+    with pytest.raises(CanceledError):
+        client.wait(client.get_workflow_by_id(sw.SleepyWorkflow, child_id), timeout=WAIT)
+
+
+def _has_child(state: object) -> bool:
+    runs = state.method_runs  # type: ignore[attr-defined]
+    return bool(runs and runs[0].commands and runs[0].commands[0].kind == "workflow")
