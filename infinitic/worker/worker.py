@@ -152,8 +152,8 @@ class InfiniticWorker:
                 self._executors.append(executor)
                 runtime.run(executor.start())
             log.info("worker %s runs workflow %s", self.config.name, entry.name)
-        for registration in self._registrations:
-            runtime.run(ServiceTagEngine(transport, storage, registration.name).start())
+        for service in self._registrations:
+            runtime.run(ServiceTagEngine(transport, storage, service.name).start())
         for engine in self._engines:
             # before the engine consumes, so re-driving never races with new messages here
             runtime.run(engine.redrive())
