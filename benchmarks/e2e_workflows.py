@@ -38,6 +38,7 @@ class BenchTaskImpl(BenchTask):
 class BenchFlow(Workflow):
     def sequential(self, i: int) -> int: ...
     def fanout(self, n: int) -> int: ...
+    def long(self, n: int) -> int: ...
 
 
 class BenchFlowImpl(BenchFlow):
@@ -50,12 +51,25 @@ class BenchFlowImpl(BenchFlow):
     def fanout(self, n: int) -> int:
         return sum(all_of(*(self.dispatch(self.tasks.step, i) for i in range(n))).result())
 
+    def long(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            value = self.tasks.step(value)
+        return value
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--storage", choices=["memory", "sqlite"], default="memory")
     parser.add_argument("--workflows", type=int, default=1000)
     parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="*",
+        default=[100, 200, 400],
+        help="lengths of one sequential workflow, to show how replay scales",
+    )
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="infinitic-bench-")
     storage = {"sqlite": {"path": f"{folder}/bench.db"}} if args.storage == "sqlite" else "inMemory"
@@ -133,6 +147,21 @@ def main() -> None:
                 }
             )
         )
+        for steps in args.steps:
+            t0 = time.perf_counter()
+            assert client.dispatch(flow.long, steps).result(timeout=600) == steps
+            elapsed = time.perf_counter() - t0
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "one sequential workflow",
+                        **common,
+                        "steps": steps,
+                        "seconds": round(elapsed, 3),
+                        "ms_per_step": round(elapsed / steps * 1000, 3),
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from infinitic import InfiniticWorker
+from infinitic.common import messages
 from infinitic.common.workflow_messages import WorkflowState
 
 Predicate = Callable[[WorkflowState], bool]
@@ -55,6 +56,8 @@ class StateProbe:
         worker.add_workflow_listener(self._on_state)
 
     def _on_state(self, state: WorkflowState) -> None:
+        state = messages.decode(messages.encode(state))  # a copy: the engine goes on mutating it
+        assert isinstance(state, WorkflowState)
         with self._cond:
             self._states[state.workflow_id] = state
             self._cond.notify_all()

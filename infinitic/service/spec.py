@@ -51,12 +51,9 @@ class MethodSpec:
     param_types: tuple[Any, ...]
     return_type: Any
     caller_timeout: float | None  # @timeout on the interface: a deadline seen by callers
-
-    @property
-    def positional_count(self) -> int:
-        """How many parameters a call with exactly that many positional arguments fills, or
-        -1 when the signature has *args, keyword-only or positional-only subtleties."""
-        return _positional_count(self.signature)
+    # the number of parameters when all are plain positional-or-keyword ones, else -1: a call
+    # with exactly that many positional arguments needs no binding
+    positional_count: int = -1
 
     def bind(self, owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """Positional argument values, checked against the signature."""
@@ -122,6 +119,7 @@ def _describe(cls: type) -> EntitySpec:
             param_types=tuple(hints.get(p.name, Any) for p in params),
             return_type=hints.get("return", Any),
             caller_timeout=caller_timeout,
+            positional_count=_positional_count(signature),
         )
         if wire in methods:
             raise TypeError(f"{qualified_name(interface)}: two methods are named {wire!r}")
@@ -209,13 +207,8 @@ def resolve_retry(instance: object, attribute: str, configured: WithRetry | None
     return DEFAULT_RETRY
 
 
-_POSITIONAL: dict[inspect.Signature, int] = {}
-
 
 def _positional_count(signature: inspect.Signature) -> int:
-    count = _POSITIONAL.get(signature)
-    if count is None:
-        params = list(signature.parameters.values())[1:]
-        plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
-        count = _POSITIONAL[signature] = len(params) if plain else -1
-    return count
+    params = list(signature.parameters.values())[1:]
+    plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    return len(params) if plain else -1

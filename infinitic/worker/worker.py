@@ -116,7 +116,8 @@ class InfiniticWorker:
         return self
 
     def add_workflow_listener(self, listener: Callable[[WorkflowState], None]) -> None:
-        """Calls `listener(state)` on the event loop after each workflow state is saved."""
+        """Calls `listener(state)` on the event loop after each workflow state is saved. The
+        state is the engine's own object: read it there, copy it to keep it."""
         self._listeners.append(listener)
         for engine in self._engines:
             engine.listeners.append(listener)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,33 @@ log = logging.getLogger("infinitic.engines.workflow")
 
 DEFAULT_RETENTION_SECONDS = 24 * 3600.0
 MAX_CONFLICT_RETRIES = 20
+DEFAULT_CACHE_SIZE = 10_000
+
+
+class StateCache:
+    """The last state this engine saved, and its version, per workflow (bounded, LRU).
+
+    `take` removes the entry: the handler mutates the state in place, so a handler that fails
+    half-way must not leave a half-updated state behind; a successful save puts it back.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[w.WorkflowState, int]] = OrderedDict()
+
+    def take(self, key: str) -> tuple[w.WorkflowState, int] | None:
+        return self._entries.pop(key, None)
+
+    def put(self, key: str, state: w.WorkflowState, version: int) -> None:
+        if self.size <= 0:
+            return
+        self._entries[key] = (state, version)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._entries.pop(key, None)
 
 
 def state_key(workflow_name: str, workflow_id: str) -> str:
@@ -45,6 +73,7 @@ class WorkflowEngine:
         *,
         concurrency: int = 1,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.transport = transport
         self.storage = storage
@@ -52,6 +81,7 @@ class WorkflowEngine:
         self.concurrency = concurrency
         self.retention_seconds = retention_seconds
         self.topic = Topics.workflow_engine(workflow_name)
+        self._cache = StateCache(cache_size)
         # called with each state saved (on the event loop): for monitoring and tests
         self.listeners: list[Callable[[w.WorkflowState], None]] = []
 
@@ -73,8 +103,13 @@ class WorkflowEngine:
             return
         key = state_key(self.workflow_name, workflow_id)
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
-            stored = await self.storage.get(key)
-            state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
+            # the cache saves a read and a decode; a stale entry is caught by the CAS below
+            cached = self._cache.take(key) if attempt == 0 else None
+            if cached is not None:
+                state, version = cached
+            else:
+                stored = await self.storage.get(key)
+                state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
             if state is not None and not isinstance(state, w.WorkflowState):
                 reason = f"state under {key} is not a workflow state"
                 await self.transport.dead_letter(self.topic, payload, reason)
@@ -86,6 +121,7 @@ class WorkflowEngine:
                 return
             except VersionConflictError:
                 # another engine saved this workflow meanwhile: apply the message to its state
+                self._cache.pop(key)
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
@@ -101,7 +137,11 @@ class WorkflowEngine:
             )
         if state is not None:
             ttl = self.retention_seconds if state.status in TERMINAL else None
-            await self.storage.put(key, m.encode(state), version, ttl_seconds=ttl)
+            data = m.encode(state)
+            new_version = await self.storage.put(key, data, version, ttl_seconds=ttl)
+            if ttl is None:
+                self._cache.put(key, state, new_version)
+            # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
         for op, set_key, member in out.storage_ops:
