@@ -25,7 +25,11 @@ def create_transport(kind: str, options: Mapping[str, Any]) -> Transport:
         transport.users += 1
         return transport
     if kind == "pulsar":
-        raise ConfigError(
-            "transport: 'pulsar' is not available in this release yet; use 'inMemory'"
-        )
+        try:
+            from .pulsar import PulsarSettings, PulsarTransport
+        except ImportError as exc:  # pragma: no cover - the extra is missing
+            raise ConfigError(
+                f"transport: 'pulsar' needs the pulsar extra: pip install 'infinitic[pulsar]' ({exc})"
+            ) from None
+        return PulsarTransport(PulsarSettings.from_options(options))
     raise ConfigError(f"transport: unknown transport {kind!r}; use 'inMemory' or 'pulsar'")

@@ -105,15 +105,17 @@ class WorkflowEngine:
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
             # the cache saves a read and a decode; a stale entry is caught by the CAS below
             cached = self._cache.take(key) if attempt == 0 else None
+            state: w.WorkflowState | None
             if cached is not None:
                 state, version = cached
             else:
                 stored = await self.storage.get(key)
-                state, version = (m.decode(stored[0]), stored[1]) if stored else (None, 0)
-            if state is not None and not isinstance(state, w.WorkflowState):
-                reason = f"state under {key} is not a workflow state"
-                await self.transport.dead_letter(self.topic, payload, reason)
-                return
+                decoded = m.decode(stored[0]) if stored else None
+                if decoded is not None and not isinstance(decoded, w.WorkflowState):
+                    reason = f"state under {key} is not a workflow state"
+                    await self.transport.dead_letter(self.topic, payload, reason)
+                    return
+                state, version = decoded, stored[1] if stored else 0
             out = Outbox(now=time.time())
             new_state = process(state, msg, out)
             try:
