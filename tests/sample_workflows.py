@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from infinitic import (
     CanceledError,
@@ -60,6 +60,9 @@ class BasicWorkflow(Workflow):
     def child_fails(self) -> str: ...
     def statuses(self) -> list[str]: ...
     def changing(self) -> int: ...
+    def nested(self) -> list[object]: ...
+    def until(self) -> bool: ...
+    def signal_other(self, target_id: str) -> str: ...
 
 
 class BasicWorkflowImpl(BasicWorkflow):
@@ -145,6 +148,22 @@ class BasicWorkflowImpl(BasicWorkflow):
         d.result()
         after = d.status()
         return [before.value, after.value, DeferredStatus.COMPLETED.value]
+
+    def nested(self) -> list[object]:
+        fast_or_timer = any_of(self.dispatch(self.math.add, 1, 1), self.timer(timedelta(seconds=30)))
+        both = all_of(self.dispatch(self.math.add, 2, 2), self.dispatch(self.math.add, 3, 3))
+        return all_of(fast_or_timer, both).result()
+
+    def until(self) -> bool:
+        import time
+
+        start = self.inline(time.time)  # the clock, read once and recorded
+        due = datetime.fromtimestamp(start + 0.05, tz=timezone.utc)
+        return self.timer_until(due).result() == due
+
+    def signal_other(self, target_id: str) -> str:
+        self.get_workflow_by_id(LoyaltyWorkflow, target_id).points.send(100)
+        return "sent"
 
     def changing(self) -> int:
         first = self.math.add(1, 1)

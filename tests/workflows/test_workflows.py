@@ -259,3 +259,28 @@ def test_cancel_reaches_the_children(worker: InfiniticWorker) -> None:
 def _has_child(state: object) -> bool:
     runs = state.method_runs  # type: ignore[attr-defined]
     return bool(runs and runs[0].commands and runs[0].commands[0].kind == "workflow")
+
+
+def test_nested_all_of_any_of(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).nested() == [2, [4, 6]]
+
+
+def test_timer_until(worker: InfiniticWorker) -> None:
+    assert worker.client.new_workflow(sw.BasicWorkflow).until() is True
+
+
+def test_signal_sent_by_another_workflow(worker: InfiniticWorker) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).start, 100)
+    wait_until_waiting(worker, client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id))
+    assert client.new_workflow(sw.BasicWorkflow).signal_other(handle.id) == "sent"
+    assert handle.result(timeout=WAIT) == 100
+
+
+def test_loyalty_example_runs() -> None:
+    from examples.loyalty import CONFIG, LoyaltyProgram
+
+    with InfiniticWorker.from_config(CONFIG) as loyalty_worker:
+        client = loyalty_worker.client
+        handle = client.dispatch(client.new_workflow(LoyaltyProgram).run, 2, 0.05)
+        assert handle.result(timeout=WAIT) == 2  # two periods, no points: one per period
