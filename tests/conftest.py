@@ -60,3 +60,7 @@ def backoff_impl(request: pytest.FixtureRequest) -> ModuleType:
 @pytest.fixture(params=IMPLEMENTATIONS)
 def replay_impl(request: pytest.FixtureRequest) -> ModuleType:
     return core_module("replay", request.param)
+
+
+# real servers: started once per session when a test asks for them (see each module)
+from tests.pulsar_server import pulsar_transport, pulsar_urls  # noqa: E402, F401

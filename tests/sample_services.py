@@ -59,6 +59,7 @@ class EchoService:
     def peek_from_thread(self) -> str: ...
     async def async_echo(self, value: str) -> str: ...
     def add(self, a: int, b: int = 10) -> int: ...
+    def block(self) -> str: ...
 
 
 class EchoServiceImpl(EchoService):
@@ -118,6 +119,9 @@ class EchoServiceImpl(EchoService):
 
     def add(self, a: int, b: int = 10) -> int:
         return a + b
+
+    def block(self) -> str:
+        return "released" if GATE.wait(60) else "gave up"
 
 
 class Boom(Exception):

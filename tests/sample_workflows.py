@@ -150,7 +150,9 @@ class BasicWorkflowImpl(BasicWorkflow):
         return [before.value, after.value, DeferredStatus.COMPLETED.value]
 
     def nested(self) -> list[object]:
-        fast_or_timer = any_of(self.dispatch(self.math.add, 1, 1), self.timer(timedelta(seconds=30)))
+        fast_or_timer = any_of(
+            self.dispatch(self.math.add, 1, 1), self.timer(timedelta(seconds=30))
+        )
         both = all_of(self.dispatch(self.math.add, 2, 2), self.dispatch(self.math.add, 3, 3))
         return all_of(fast_or_timer, both).result()
 

@@ -42,4 +42,3 @@ def test_pip_install_then_demo_in_a_fresh_virtualenv(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stderr
     assert "     canceled the car" in demo.stdout
-

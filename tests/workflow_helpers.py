@@ -27,9 +27,12 @@ WORKFLOWS = [
 ]
 
 
-def config(storage: Any = "inMemory", **workflow_extra: Any) -> dict[str, Any]:
+def config(
+    storage: Any = "inMemory", transport: Any = "inMemory", **workflow_extra: Any
+) -> dict[str, Any]:
     return {
         "name": "wf-worker",
+        "transport": transport,
         "storage": storage,
         "services": SERVICES,
         "workflows": [{**w, **workflow_extra} for w in WORKFLOWS],
@@ -38,9 +41,12 @@ def config(storage: Any = "inMemory", **workflow_extra: Any) -> dict[str, Any]:
 
 @contextmanager
 def workflow_worker(
-    storage: Any = "inMemory", clock: Callable[[], float] | None = None, **workflow_extra: Any
+    storage: Any = "inMemory",
+    clock: Callable[[], float] | None = None,
+    transport: Any = "inMemory",
+    **workflow_extra: Any,
 ) -> Iterator[InfiniticWorker]:
-    worker = InfiniticWorker.from_config(config(storage, **workflow_extra), clock=clock)
+    worker = InfiniticWorker.from_config(config(storage, transport, **workflow_extra), clock=clock)
     worker.start()
     try:
         yield worker

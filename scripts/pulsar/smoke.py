@@ -13,6 +13,7 @@ Checks, each on fresh uniquely named topics in public/default:
 Uses INFINITIC_PULSAR_URL / INFINITIC_PULSAR_ADMIN_URL (defaults
 pulsar://127.0.0.1:6650 and http://127.0.0.1:8080). Exits non-zero on failure.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,10 @@ def drain(consumer, timeout_ms: int):
 
 def test_admin() -> None:
     check("standalone" in admin_get("/admin/v2/clusters"), "admin: cluster 'standalone' listed")
-    check("public/default" in admin_get("/admin/v2/namespaces/public"), "admin: namespace public/default exists")
+    check(
+        "public/default" in admin_get("/admin/v2/namespaces/public"),
+        "admin: namespace public/default exists",
+    )
 
 
 def test_produce_consume(client) -> None:
@@ -69,8 +73,10 @@ def test_produce_consume(client) -> None:
     producer.send(b"hello", properties={"a": "1"}, partition_key="k1")
     msg = consumer.receive(timeout_millis=10_000)
     consumer.acknowledge(msg)
-    check(msg.data() == b"hello" and msg.properties() == {"a": "1"} and msg.partition_key() == "k1",
-          "produce/consume: payload, properties and key round-trip")
+    check(
+        msg.data() == b"hello" and msg.properties() == {"a": "1"} and msg.partition_key() == "k1",
+        "produce/consume: payload, properties and key round-trip",
+    )
     producer.close()
     consumer.close()
 
@@ -92,9 +98,15 @@ def test_delayed(client, ctype, name: str) -> None:
         got.append((msg.data(), time.monotonic() - t0))
         consumer.acknowledge(msg)
     print(f"     {name}: arrivals {[(d.decode(), round(t, 3)) for d, t in got]}")
-    check([d for d, _ in got] == [b"now", b"late"], f"delayed ({name}): undelayed message first, delayed one second")
+    check(
+        [d for d, _ in got] == [b"now", b"late"],
+        f"delayed ({name}): undelayed message first, delayed one second",
+    )
     late = [t for d, t in got if d == b"late"]
-    check(bool(late) and late[0] >= 2.0, f"delayed ({name}): deliver_after=2s arrived >= 2 s after send")
+    check(
+        bool(late) and late[0] >= 2.0,
+        f"delayed ({name}): deliver_after=2s arrived >= 2 s after send",
+    )
     check(bool(late) and late[0] < 6.0, f"delayed ({name}): deliver_after=2s arrived within 6 s")
     producer.close()
     consumer.close()
@@ -102,10 +114,15 @@ def test_delayed(client, ctype, name: str) -> None:
 
 def test_key_shared(client) -> None:
     topic = f"{NS}/smoke-keyshared-{RUN}"
-    c1 = client.subscribe(topic, "ks", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name="c1")
-    c2 = client.subscribe(topic, "ks", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name="c2")
-    producer = client.create_producer(topic, batching_enabled=True,
-                                      batching_type=pulsar.BatchingType.KeyBased)
+    c1 = client.subscribe(
+        topic, "ks", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name="c1"
+    )
+    c2 = client.subscribe(
+        topic, "ks", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name="c2"
+    )
+    producer = client.create_producer(
+        topic, batching_enabled=True, batching_type=pulsar.BatchingType.KeyBased
+    )
     keys = [f"key-{i}" for i in range(20)]
     n = 400
     for i in range(n):
@@ -125,7 +142,10 @@ def test_key_shared(client) -> None:
     per_consumer = {c: sum(1 for s in seen.values() if c in s) for c in ("c1", "c2")}
     print(f"     key_shared: {total} messages, keys per consumer {per_consumer}")
     check(total == n, f"key_shared: all {n} messages received")
-    check(all(len(s) == 1 for s in seen.values()), "key_shared: each key delivered to exactly one consumer")
+    check(
+        all(len(s) == 1 for s in seen.values()),
+        "key_shared: each key delivered to exactly one consumer",
+    )
     check(all(v == sorted(v) for v in order.values()), "key_shared: per-key order kept")
     producer.close()
     c1.close()
@@ -135,7 +155,9 @@ def test_key_shared(client) -> None:
 def main() -> int:
     print(f"smoke: broker {URL}, admin {ADMIN}")
     test_admin()
-    client = pulsar.Client(URL, operation_timeout_seconds=15, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+    client = pulsar.Client(
+        URL, operation_timeout_seconds=15, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
+    )
     try:
         test_produce_consume(client)
         test_delayed(client, pulsar.ConsumerType.Shared, "shared")

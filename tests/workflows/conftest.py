@@ -11,17 +11,29 @@ from tests import sample_workflows
 from tests.workflow_helpers import workflow_worker
 from tests.workflow_probe import probe_for
 
+# (transport, storage): the embedded default on both storages, and a real Pulsar broker with
+# in-memory state (one worker: shared state across workers needs Redis or MySQL)
+SETUPS = [
+    pytest.param(("inMemory", "inMemory"), id="inMemory"),
+    pytest.param(("inMemory", "sqlite"), id="sqlite"),
+    pytest.param(("pulsar", "inMemory"), id="pulsar", marks=pytest.mark.pulsar),
+]
 
-@pytest.fixture(params=["inMemory", "sqlite"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "sqlite":
-        return {"sqlite": {"path": str(tmp_path / "state.db")}}
-    return "inMemory"
+
+@pytest.fixture(params=SETUPS)
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, Any]:
+    transport, storage = request.param
+    if transport == "pulsar":
+        transport = request.getfixturevalue("pulsar_transport")
+    if storage == "sqlite":
+        storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
+    return transport, storage
 
 
 @pytest.fixture
-def worker(storage: Any) -> Iterator[InfiniticWorker]:
+def worker(setup: tuple[Any, Any]) -> Iterator[InfiniticWorker]:
     sample_workflows.GATES.clear()
-    with workflow_worker(storage) as running:
+    transport, storage = setup
+    with workflow_worker(storage, transport=transport) as running:
         probe_for(running)  # records states from the start, so no wait misses one
         yield running
