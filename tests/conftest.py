@@ -64,3 +64,9 @@ def replay_impl(request: pytest.FixtureRequest) -> ModuleType:
 
 # real servers: started once per session when a test asks for them (see each module)
 from tests.pulsar_server import pulsar_transport, pulsar_urls  # noqa: E402, F401
+from tests.storage.mysql_fixtures import (  # noqa: E402, F401
+    mysql_endpoint,
+    mysql_private_server,
+    mysql_server,
+)
+from tests.storage.redis_server import redis_server, redis_server_factory  # noqa: E402, F401

@@ -90,10 +90,13 @@ class InMemoryTransport(Transport):
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        tasks = [t for sub in self._subscriptions.values() for t in sub.tasks]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks = {t for sub in self._subscriptions.values() for t in sub.tasks}
+        # a handler may swallow one cancellation (asyncio.wait_for's race in 3.10/3.11 does,
+        # and so can a driver): cancel until every consumer has really stopped
+        while tasks:
+            for t in tasks:
+                t.cancel()
+            _, tasks = await asyncio.wait(tasks, timeout=0.5)
         self._subscriptions.clear()
 
     async def send(

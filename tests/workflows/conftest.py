@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ SETUPS = [
     pytest.param(("inMemory", "inMemory"), id="inMemory"),
     pytest.param(("inMemory", "sqlite"), id="sqlite"),
     pytest.param(("pulsar", "inMemory"), id="pulsar", marks=pytest.mark.pulsar),
+    pytest.param(("inMemory", "redis"), id="redis", marks=pytest.mark.redis),
+    pytest.param(("inMemory", "mysql"), id="mysql", marks=pytest.mark.mysql),
 ]
 
 
@@ -27,6 +30,12 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, Any]:
         transport = request.getfixturevalue("pulsar_transport")
     if storage == "sqlite":
         storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
+    elif storage == "redis":
+        server = request.getfixturevalue("redis_server")
+        options = {k: v for k, v in server.storage_options().items() if v is not None}
+        storage = {"redis": {**options, "keyPrefix": f"t{uuid.uuid4().hex[:8]}:"}}
+    elif storage == "mysql":
+        storage = {"mysql": request.getfixturevalue("mysql_endpoint").options()}
     return transport, storage
 
 

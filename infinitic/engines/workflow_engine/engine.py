@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -133,10 +134,16 @@ class WorkflowEngine:
     ) -> None:
         # sent before saving: a crash in between re-sends on redelivery, and every handler
         # downstream recognizes duplicates by their deterministic ids
-        for item in out.items:
-            await self.transport.send(
-                item.topic, m.encode(item.message), key=item.key, delay=item.delay
-            )
+        # sent together: each send is handed to its producer in order (so per-topic order
+        # holds), and the acknowledgements are awaited at once rather than one by one
+        sends = [
+            self.transport.send(item.topic, m.encode(item.message), key=item.key, delay=item.delay)
+            for item in out.items
+        ]
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            await asyncio.gather(*sends)
         if state is not None:
             ttl = self.retention_seconds if state.status in TERMINAL else None
             data = m.encode(state)
