@@ -23,6 +23,7 @@ _WORKFLOW = {
     "timeoutSeconds",
     "checkMode",
     "retentionSeconds",
+    "stateCacheSize",
 }
 _RETRY = {
     "minimumSeconds": "minimum_seconds",
@@ -196,6 +197,12 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
         check_mode=mode,
         retention_seconds=float(
             ctx.number(entry.get("retentionSeconds", 86400.0), f"{key}.retentionSeconds")
+        ),
+        state_cache_size=ctx.number(
+            entry.get("stateCacheSize", 10_000),
+            f"{key}.stateCacheSize",
+            integer=True,
+            positive=False,
         ),
     )
 

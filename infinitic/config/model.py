@@ -47,6 +47,7 @@ class WorkflowConfig:
     timeout_seconds: float | None = 60.0
     check_mode: str = "simple"
     retention_seconds: float = 86400.0  # how long an ended instance keeps its status and result
+    state_cache_size: int = 10_000  # states the engine keeps decoded (checked by version on save)
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,6 @@ def resolve_retry(instance: object, attribute: str, configured: WithRetry | None
     return DEFAULT_RETRY
 
 
-
 def _positional_count(signature: inspect.Signature) -> int:
     params = list(signature.parameters.values())[1:]
     plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)

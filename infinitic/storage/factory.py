@@ -42,8 +42,17 @@ _SQLITE_OPTIONS = {
 def create_storage(
     config: Mapping[str, Any] | str, *, clock: Clock | None = None, key: str = "storage"
 ) -> Storage:
-    """The (not yet started) storage described by `config`; `key` names it in errors."""
+    """The (not yet started) storage described by `config`; `key` names it in errors.
+
+    Every backend also takes `compression: zlib | zstd` (see compressed.py)."""
     name, options = _split(config, key)
+    compression = options.pop("compression", None)
+    from .compressed import wrap
+
+    return wrap(_create(name, options, clock, key), compression, f"{key}.{name}")
+
+
+def _create(name: str, options: dict[str, Any], clock: Clock | None, key: str) -> Storage:
     if name == "inMemory":
         if options:
             raise ConfigError(f"{key}.inMemory takes no options, got {sorted(options)}")

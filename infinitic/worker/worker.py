@@ -138,6 +138,7 @@ class InfiniticWorker:
                 entry.name,
                 concurrency=entry.concurrency,
                 retention_seconds=entry.retention_seconds,
+                cache_size=entry.state_cache_size,
             )
             engine.listeners.extend(self._listeners)
             self._engines.append(engine)

@@ -32,12 +32,36 @@ def test_two_engines_race_on_one_workflow_and_lose_nothing(backend: str, tmp_pat
         assert isinstance(state, w.WorkflowState) and state.running_task_id
         commands = [w.Command(f"c{i}", i, "task", "S", "m", b"[]") for i in range(3)]
         tree = ["all", [["c", i] for i in range(3)]]
-        await first.handle(m.encode(w.WorkflowTaskCompleted(
-            "t", "wf", "Race", "wf", state.running_task_id, "waiting", commands,
-            [w.Step(3, "all(c0,c1,c2)", orjson.dumps(tree))], b"{}",
-        )))
-        done = [m.encode(m.TaskCompleted(f"r{i}", f"c{i}", "S", "m", b"1", workflow_id="wf",
-                                         workflow_name="Race", method_run_id="wf")) for i in range(3)]
+        await first.handle(
+            m.encode(
+                w.WorkflowTaskCompleted(
+                    "t",
+                    "wf",
+                    "Race",
+                    "wf",
+                    state.running_task_id,
+                    "waiting",
+                    commands,
+                    [w.Step(3, "all(c0,c1,c2)", orjson.dumps(tree))],
+                    b"{}",
+                )
+            )
+        )
+        done = [
+            m.encode(
+                m.TaskCompleted(
+                    f"r{i}",
+                    f"c{i}",
+                    "S",
+                    "m",
+                    b"1",
+                    workflow_id="wf",
+                    workflow_name="Race",
+                    method_run_id="wf",
+                )
+            )
+            for i in range(3)
+        ]
         await second.handle(done[0])  # the second engine caches the state it saved
         await first.handle(done[1])  # the first one moves it on (its own cache is stale too)
         await second.handle(done[2])  # stale cache: the CAS fails, it reloads and applies again
