@@ -29,6 +29,7 @@ from typing import Any
 import MySQLdb
 
 from ..errors import ConfigError, StorageError, VersionConflictError
+from ._handoff import deliver
 from .base import (
     Clock,
     Storage,
@@ -198,25 +199,7 @@ class _Unsure(Exception):
     """The result of an earlier COMMIT cannot be told: raised to the caller as StorageError."""
 
 
-def _resolve(items: list[tuple[asyncio.Future[Any], BaseException | None, Any]]) -> None:
-    for future, error, value in items:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-
-def _deliver(ops: Sequence[_Op], outcomes: Sequence[_Outcome]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-    for op, (error, value) in zip(ops, outcomes, strict=True):
-        by_loop.setdefault(op.loop, []).append((op.future, error, value))
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, items)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            pass
+_deliver = deliver
 
 
 def _hash(text: str) -> tuple[bytes, bytes]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, StorageError, VersionConflictError
+from ._handoff import deliver
+from ._handoff import resolve as _resolve
 from .base import (
     Clock,
     Storage,
@@ -111,26 +113,7 @@ class _Op:
         self.loop = loop
 
 
-def _resolve(items: list[tuple[asyncio.Future[Any], BaseException | None, Any]]) -> None:
-    for future, error, value in items:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-
-def _deliver(ops: Sequence[_Op], outcomes: Sequence[_Outcome]) -> None:
-    """Hand results back to the loops that wait for them: one wake-up per loop and batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-    for op, (error, value) in zip(ops, outcomes, strict=True):
-        by_loop.setdefault(op.loop, []).append((op.future, error, value))
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, items)
-        except RuntimeError:  # that loop is closed: nobody is waiting any more
-            pass
+_deliver = deliver
 
 
 class SqliteStorage(Storage):
