@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -60,7 +61,9 @@ class BenchFlowImpl(BenchFlow):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--storage", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument(
+        "--storage", choices=["memory", "sqlite", "redis", "mysql"], default="memory"
+    )
     parser.add_argument("--workflows", type=int, default=1000)
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument(
@@ -72,7 +75,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="infinitic-bench-")
-    storage = {"sqlite": {"path": f"{folder}/bench.db"}} if args.storage == "sqlite" else "inMemory"
+    storage, stop = storage_config(args.storage, folder)
     config = {
         "name": "bench",
         "storage": storage,
@@ -96,6 +99,34 @@ def main() -> None:
         "envelope": envelope.IMPLEMENTATION,
         "replay": replay.IMPLEMENTATION,
     }
+    try:
+        run(config, common, args)
+    finally:
+        stop()
+
+
+def storage_config(kind: str, folder: str) -> tuple[Any, Any]:
+    """The storage config, and how to stop a server started for it (the tests' harnesses)."""
+    if kind == "sqlite":
+        return {"sqlite": {"path": f"{folder}/bench.db"}}, lambda: None
+    if kind == "redis":
+        from tests.storage.redis_server import RedisServer
+
+        server = RedisServer.launch()
+        options = {k: v for k, v in server.storage_options().items() if v is not None}
+        return {"redis": options}, server.stop
+    if kind == "mysql":
+        from tests.storage.mysql_server import find_server
+
+        found, why = find_server()
+        if found is None:
+            raise SystemExit(f"no MySQL server: {why}")
+        mysql = found.start()
+        return {"mysql": mysql.endpoint.options()}, mysql.stop
+    return "inMemory", lambda: None
+
+
+def run(config: dict[str, Any], common: dict[str, Any], args: argparse.Namespace) -> None:
     with InfiniticWorker.from_config(config) as worker:
         client = worker.client
         flow = client.new_workflow(BenchFlow)

@@ -47,6 +47,17 @@ IMPLEMENTATIONS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sample_state() -> None:
+    """The sample services keep module-level state (runs seen, a gate, barriers): reset it."""
+    from tests import sample_services, sample_workflows
+
+    sample_services.RUNS.clear()
+    sample_services.BARRIER.clear()
+    sample_services.GATE.clear()
+    sample_workflows.GATES.clear()
+
+
 @pytest.fixture(params=IMPLEMENTATIONS)
 def envelope_impl(request: pytest.FixtureRequest) -> ModuleType:
     return core_module("envelope", request.param)

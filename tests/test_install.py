@@ -21,7 +21,10 @@ def test_pip_install_then_demo_in_a_fresh_virtualenv(tmp_path: Path) -> None:
         [
             python,
             "-c",
-            "import infinitic._core.envelope as e, infinitic._core.replay as r; print(e.__file__); print(r.IMPLEMENTATION)",
+            # envelope.py is the selector: the module it picked is the compiled _envelope_c
+            "import sys, infinitic._core.envelope as e, infinitic._core.replay as r; "
+            "print(sys.modules['infinitic._core._envelope_c'].__file__); "
+            "print(e.IMPLEMENTATION + r.IMPLEMENTATION)",
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -29,9 +32,9 @@ def test_pip_install_then_demo_in_a_fresh_virtualenv(tmp_path: Path) -> None:
         check=True,
         timeout=60,
     )
-    envelope_file, replay_impl = probe.stdout.split()
+    envelope_file, implementations = probe.stdout.split()
     assert envelope_file.endswith(".so") and "site-packages" in envelope_file
-    assert replay_impl == "c"
+    assert implementations == "cc"
     demo = subprocess.run(
         [env_dir / "bin" / "infinitic", "demo"],
         cwd=tmp_path,
