@@ -28,7 +28,9 @@ def start(count: int, ids_file: Path, db: str) -> None:
         handles = [client.dispatch(stub.run, i, 0.3) for i in range(count)]
         ids_file.write_text(json.dumps([h.id for h in handles]))
         # in the embedded mode a start is durable once its engine stored it
-        all_stored.wait(60)
+        if not all_stored.wait(120):
+            print(f"only {len(stored)} of {count} workflows were stored", flush=True)
+            sys.exit(1)
         print("started", flush=True)
         threading.Event().wait()  # until killed
 
@@ -37,9 +39,14 @@ def finish(ids_file: Path, db: str) -> None:
     ids = json.loads(ids_file.read_text())
     with workflow_worker({"sqlite": {"path": db}}) as worker:
         client = worker.client
-        results = [
-            client.wait(client.get_workflow_by_id(sw.DurableWorkflow, i), timeout=60) for i in ids
-        ]
+        results = []
+        for i in ids:
+            try:
+                stub = client.get_workflow_by_id(sw.DurableWorkflow, i)
+                results.append(client.wait(stub, timeout=60))
+            except Exception as exc:  # reported, so a failure says which workflow and why
+                print(f"workflow {i}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                raise
     print(json.dumps(results), flush=True)
 
 

@@ -144,6 +144,11 @@ class WorkflowEngine:
             await sends[0]
         elif sends:
             await asyncio.gather(*sends)
+        # an instance joins the pending set before its state is saved, and leaves it after:
+        # a crash in between leaves an id that re-driving checks, never a state it misses
+        for op, set_key, member in out.storage_ops:
+            if op == "add":
+                await self.storage.add_to_set(set_key, member)
         if state is not None:
             ttl = self.retention_seconds if state.status in TERMINAL else None
             data = m.encode(state)
@@ -154,9 +159,7 @@ class WorkflowEngine:
             for listener in self.listeners:
                 listener(state)
         for op, set_key, member in out.storage_ops:
-            if op == "add":
-                await self.storage.add_to_set(set_key, member)
-            else:
+            if op == "remove":
                 await self.storage.remove_from_set(set_key, member)
 
     async def redrive(self) -> int:
@@ -165,11 +168,11 @@ class WorkflowEngine:
         for workflow_id in sorted(ids):
             key = state_key(self.workflow_name, workflow_id)
             stored = await self.storage.get(key)
-            if stored is None:
+            state = m.decode(stored[0]) if stored else None
+            if not isinstance(state, w.WorkflowState) or state.status in TERMINAL or stored is None:
+                # never saved, or it ended before its id left the set
                 await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
                 continue
-            state = m.decode(stored[0])
-            assert isinstance(state, w.WorkflowState)
             out = Outbox(now=time.time())
             redrive(state, out)
             resend_running_task(state, out)
