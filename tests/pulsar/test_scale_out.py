@@ -56,7 +56,7 @@ def test_two_then_three_worker_processes_complete_1000_workflows_once(
     config = {
         "name": "scale",
         "transport": pulsar_transport,
-        "storage": {"sqlite": {"path": str(tmp_path / "shared.db")}},
+        "storage": {"sqlite": {"path": str(tmp_path / "shared.db"), "busyTimeout": 30}},
         "services": SERVICES,
         "workflows": [w for w in WORKFLOWS if w["name"] == "Basic"],
     }
