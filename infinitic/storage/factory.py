@@ -4,7 +4,7 @@ Accepted shapes (the same as Infinitic's YAML where they exist)::
 
     storage: inMemory                  # or {"inMemory": {}} / {"inMemory": None}
     storage: {sqlite: {path: infinitic.db, synchronous: FULL, busy_timeout: 5}}
-    storage: {redis: {...}} / {mysql: {...}}   # later releases
+    storage: {redis: {...}} / {mysql: {...}}   # extras infinitic[redis] / infinitic[mysql]
 
 Concrete backends are imported only when chosen. A backend module shipped later
 (``infinitic.storage.redis``, ``infinitic.storage.mysql``) must define
