@@ -143,7 +143,6 @@ class Storage(abc.ABC):
     async def get_many(self, keys: Sequence[str]) -> dict[str, tuple[bytes, int]]:
         """(value, version) of each live key among `keys`; absent and expired keys are left out."""
 
-    @abc.abstractmethod
     async def put(
         self,
         key: str,
@@ -157,8 +156,11 @@ class Storage(abc.ABC):
         Returns the new version: ``expected_version + 1``, or 0 after a delete. Raises
         `VersionConflictError` and writes nothing when the versions differ. A value written
         with `ttl_seconds` reads as absent once that many seconds have passed; a write without
-        it clears any earlier expiry.
+        it clears any earlier expiry. By default a `put_many` of one write; backends with a
+        cheaper single write override it.
         """
+        versions = await self.put_many([(key, value, expected_version)], ttl_seconds=ttl_seconds)
+        return versions[0]
 
     @abc.abstractmethod
     async def put_many(

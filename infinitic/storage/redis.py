@@ -516,17 +516,6 @@ class RedisStorage(Storage):
                     found[key] = live
         return found
 
-    async def put(
-        self,
-        key: str,
-        value: bytes | None,
-        expected_version: int,
-        *,
-        ttl_seconds: float | None = None,
-    ) -> int:
-        versions = await self.put_many([(key, value, expected_version)], ttl_seconds=ttl_seconds)
-        return versions[0]
-
     async def put_many(
         self, writes: Sequence[Write], *, ttl_seconds: float | None = None
     ) -> list[int]:
