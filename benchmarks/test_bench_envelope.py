@@ -2,19 +2,29 @@
 
 python -m pytest benchmarks/test_bench_envelope.py --benchmark-only
 
+encode and decode run on a typical instance of every message and state type of
+infinitic/common/messages.py and workflow_messages.py (built from its wire kinds by _sample).
+
 Each timed round runs the operation 1,000 times: the per-call time is the mean divided by 1,000
 (ops/s = 1,000 / mean). The "encode+decode" rounds are the figure DESIGN.md section 6 targets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from infinitic.common import workflow_messages as w
-from infinitic.common.messages import ALL_TYPES, MESSAGE_TYPES, ExecuteTask, TaskCompleted
+from infinitic.common.messages import (
+    ALL_TYPES,
+    MESSAGE_TYPES,
+    ErrorInfo,
+    ExecuteTask,
+    TaskCompleted,
+)
 from tests.conftest import core_module
 
 IMPLEMENTATIONS = [
@@ -50,6 +60,51 @@ TASK_COMPLETED = TaskCompleted(
     method_run_id=EXECUTE_TASK.method_run_id,
     emitted_at=1712345679.5,
 )
+
+
+def _sample(cls: type, commands: int = 3) -> Any:
+    """A typical instance of a message type, built from its wire kinds: ids are uuid-long
+    strings, payloads short JSON, optional nested errors absent unless the type requires one,
+    and a method run carries `commands` completed task commands and reached steps."""
+    kinds = dict(KINDS[cls])
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        kind = kinds[f.name]
+        if kind == "s":
+            values[f.name] = f"{f.name}-0b8f4c1e-5d7a-4f43-9a51-4a1f0c6f"
+        elif kind == "S":
+            values[f.name] = f"{f.name}-6f9e1a2b-3c4d-4e5f-8a9b"
+        elif kind == "b":
+            values[f.name] = b'["world", 42, {"lang": "fr"}]'
+        elif kind == "i":
+            values[f.name] = 7
+        elif kind == "f":
+            values[f.name] = 1712345678.125
+        elif kind == "t":
+            values[f.name] = frozenset({"user:42", "batch:7"})
+        elif kind == "m":
+            values[f.name] = {"trace-id": b"4bf92f3577b34da6"}
+        elif kind == "L":
+            values[f.name] = ["infinitic-client-response-7"]
+        elif kind == "n":
+            if f.name == "method_run":
+                values[f.name] = _sample(w.MethodRun, commands)
+            elif required:
+                values[f.name] = _sample(ErrorInfo)
+        elif kind == "N":
+            item = {"commands": w.Command, "new_commands": w.Command, "steps": w.Step}
+            item |= {"new_steps": w.Step, "method_runs": w.MethodRun}
+            if f.name in item:
+                values[f.name] = [
+                    _sample(item[f.name], commands)
+                    for _ in range(1 if item[f.name] is w.MethodRun else commands)
+                ]
+    return cls(**values)
+
+
+KINDS = {cls: fields for _, cls, fields in ALL_TYPES}
+SAMPLES = [pytest.param(_sample(cls), id=cls.__name__) for _, cls, _ in ALL_TYPES]
 MESSAGES = [
     pytest.param(EXECUTE_TASK, id="ExecuteTask"),
     pytest.param(TASK_COMPLETED, id="TaskCompleted"),
@@ -65,10 +120,10 @@ def _group(benchmark: Any, operation: str, message: object) -> None:
     benchmark.group = f"envelope.{operation} {type(message).__name__} x{CALLS}"
 
 
-@pytest.mark.parametrize("message", MESSAGES)
+@pytest.mark.parametrize("message", SAMPLES)
 def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
     _group(benchmark, "encode", message)
-    encode = envelope.Codec(MESSAGE_TYPES).encode
+    encode = envelope.Codec(ALL_TYPES).encode
     loop = range(CALLS)
 
     def run() -> bytes:
@@ -79,10 +134,10 @@ def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # ty
     assert benchmark(run)[:3] == b"IN\x01"
 
 
-@pytest.mark.parametrize("message", MESSAGES)
+@pytest.mark.parametrize("message", SAMPLES)
 def test_decode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
     _group(benchmark, "decode", message)
-    codec = envelope.Codec(MESSAGE_TYPES)
+    codec = envelope.Codec(ALL_TYPES)
     decode = codec.decode
     data = codec.encode(message)
     loop = range(CALLS)
