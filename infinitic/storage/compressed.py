@@ -12,12 +12,16 @@ import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._core.envelope import DEFAULT_MAX_SIZE
 from ..errors import ConfigError, StorageError
 from .base import Storage, Write
 
 _ZLIB, _ZSTD = 1, 2
 # below this, compression costs more than it saves
 MIN_SIZE = 256
+# what a stored value may inflate to: no valid state is larger than an envelope may be, and a
+# corrupt (or hostile) value must not inflate to gigabytes before the decoder refuses it
+MAX_INFLATED = DEFAULT_MAX_SIZE
 
 
 def _zstd() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
@@ -67,10 +71,25 @@ class CompressedStorage(Storage):
         marker = value[0] if value else 0
         try:
             if marker == _ZLIB:
-                return zlib.decompress(value[1:])
+                inflater = zlib.decompressobj()
+                out = inflater.decompress(value[1:], MAX_INFLATED)
+                if inflater.unconsumed_tail:
+                    raise StorageError(
+                        f"a stored value inflates to more than {MAX_INFLATED} bytes "
+                        "(the envelope size limit): it is corrupt"
+                    )
+                if not inflater.eof:
+                    raise StorageError("a stored value cannot be decompressed: it is truncated")
+                return out
             if marker == _ZSTD:
-                return _zstd()[1](value[1:])
-        except ConfigError:
+                out = _zstd()[1](value[1:])
+                if len(out) > MAX_INFLATED:
+                    raise StorageError(
+                        f"a stored value inflates to more than {MAX_INFLATED} bytes "
+                        "(the envelope size limit): it is corrupt"
+                    )
+                return out
+        except (ConfigError, StorageError):
             raise
         except Exception as exc:  # noqa: BLE001 - a corrupt value is a storage problem
             raise StorageError(f"a stored value cannot be decompressed: {exc}") from None
