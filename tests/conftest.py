@@ -10,6 +10,9 @@ import pytest
 
 REQUIRE_EXTENSIONS = os.environ.get("INFINITIC_REQUIRE_EXTENSIONS", "") not in ("", "0")
 NO_EXTENSIONS = os.environ.get("INFINITIC_NO_EXTENSIONS", "") not in ("", "0")
+# every answer of the engine's waiting index is checked against the full evaluation, also in
+# the worker processes the tests start (they inherit the environment)
+os.environ.setdefault("INFINITIC_VERIFY_WAITING", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -70,8 +70,15 @@ class MethodRun:
     created_at: float = 0.0
 
 
+class _Indexed:
+    # a slot for the engine's in-memory lookups over a state (engines/workflow_engine/waiting.py):
+    # not a field, so it is never encoded, compared or shown; a decoded state has it unset
+    __slots__ = ("index",)
+    index: Any
+
+
 @dataclass(slots=True)
-class WorkflowState:
+class WorkflowState(_Indexed):
     workflow_id: str
     workflow_name: str
     tags: frozenset[str] = frozenset()

@@ -32,6 +32,18 @@ _IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
     w.RetryWorkflowTask: client_commands.retry_workflow_task,
 }
 
+# messages that only record outcomes: the state's waiting index follows them (waiting.py)
+_OUTCOMES = frozenset(
+    (
+        m.TaskCompleted,
+        m.TaskFailed,
+        w.TimerCompleted,
+        w.CommandTimedOut,
+        w.MethodOutcome,
+        w.SendSignal,
+    )
+)
+
 HANDLED = (
     tuple(_ON_STATE)
     + tuple(_IMMEDIATE)
@@ -42,6 +54,8 @@ HANDLED = (
 def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowState | None:
     """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
     kind = type(msg)
+    if state is not None and kind not in _OUTCOMES:
+        state.index = None  # it may change the state in other ways: the index is built anew
     was_running = state is not None and state.status == "running"
     if kind is w.DispatchWorkflow:
         state = start.dispatch_workflow(state, msg, out)

@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
-from ..._core import replay as kernel
 from ...common import workflow_messages as w
 from ...common.ids import deterministic_id, new_id
 from ...transport.base import Topics
 from ...workflow.replay import props_hash
 from .outbox import Outbox
-
-_STATUS = {name: i for i, name in enumerate(kernel.STATUS_NAMES)}
-
-
-def history_of(run: w.MethodRun) -> kernel.History:
-    history = kernel.History()
-    for command in run.commands:
-        signal_at: list[int] = []
-        if command.kind == "receive" and command.result:
-            signal_at = [int(pair[0]) for pair in orjson.loads(command.result)]
-        history.add(command.kind, "", "", _STATUS[command.status], command.completed_at, signal_at)
-    return history
-
-
-def as_tree(node: Any) -> Any:
-    if isinstance(node, list):
-        return tuple(as_tree(x) for x in node)
-    return node
-
-
-def needs_task(run: w.MethodRun, as_of: int) -> bool:
-    if run.status != "running":
-        return False
-    if not run.steps or run.steps[-1].terminated_at >= 0:
-        # after a workflow task a running run waits at its last step; without one it has
-        # never run, or it is to run again (retry_workflow_task)
-        return True
-    tree = as_tree(orjson.loads(run.steps[-1].tree))
-    status, _, _ = history_of(run).evaluate(tree, as_of)
-    return bool(status != kernel.ONGOING)
+from .waiting import needs_task
 
 
 def schedule(state: w.WorkflowState, out: Outbox) -> None:
@@ -49,7 +15,7 @@ def schedule(state: w.WorkflowState, out: Outbox) -> None:
     if state.running_task_id is not None or state.status != "running":
         return
     for run in state.method_runs:
-        if needs_task(run, state.event_index):
+        if needs_task(state, run):
             dispatch_task(state, run, out)
             return
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...common import workflow_messages as w
+from .waiting import note_outcome
 
 TERMINAL = ("completed", "failed", "canceled")
 
@@ -11,14 +12,6 @@ def find_run(state: w.WorkflowState, method_run_id: str) -> w.MethodRun | None:
     for run in state.method_runs:
         if run.method_run_id == method_run_id:
             return run
-    return None
-
-
-def find_command(run: w.MethodRun, command_id: str) -> w.Command | None:
-    # recent commands are the likeliest targets
-    for command in reversed(run.commands):
-        if command.command_id == command_id:
-            return command
     return None
 
 
@@ -45,6 +38,7 @@ def complete_command(
     command.result = result
     command.error = error  # type: ignore[assignment]
     command.completed_at = next_event(state)
+    note_outcome(state, command)
     return True
 
 

@@ -9,8 +9,8 @@ import orjson
 from ....common import workflow_messages as w
 from ....common.ids import new_id
 from ..outbox import Outbox
-from ..scheduler import as_tree
 from ..state_ops import TERMINAL, complete_command
+from ..waiting import as_tree
 from .dispatching import send_task
 
 log = logging.getLogger("infinitic.engines.workflow")

@@ -10,7 +10,8 @@ from ....common import messages as m
 from ....common import workflow_messages as w
 from ....workflow.channel import filter_matches
 from ..outbox import Outbox
-from ..state_ops import complete_command, find_command, find_run, next_event
+from ..state_ops import complete_command, find_run, next_event
+from ..waiting import find_command, note_outcome
 
 log = logging.getLogger("infinitic.engines.workflow")
 
@@ -19,7 +20,7 @@ def _command(
     state: w.WorkflowState, method_run_id: str | None, command_id: str
 ) -> w.Command | None:
     run = find_run(state, method_run_id or "")
-    return find_command(run, command_id) if run is not None else None
+    return find_command(state, run, command_id) if run is not None else None
 
 
 def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
@@ -60,7 +61,20 @@ def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> 
 
 
 def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
-    """Delivered to every waiting receive of the channel whose filter matches; else discarded."""
+    """Delivered to every waiting receive of the channel whose filter matches; else discarded.
+
+    Each delivery records the signal's message id next to it ([event index, signal, id]), so a
+    redelivered copy is recognized even once a later receive waits on the same channel.
+    """
+    if _signal_seen(state, msg):
+        log.info(
+            "signal %s on %s.%s already delivered (workflow %s)",
+            msg.message_id,
+            state.workflow_name,
+            msg.channel,
+            state.workflow_id,
+        )
+        return
     value = None
     delivered = False
     for run in state.method_runs:
@@ -76,11 +90,12 @@ def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
                     continue
             received = orjson.loads(cmd.result) if cmd.result else []
             index = next_event(state)
-            received.append([index, orjson.Fragment(msg.signal)])
+            received.append([index, orjson.Fragment(msg.signal), msg.message_id])
             cmd.result = orjson.dumps(received)
             if len(received) >= cmd.limit:
                 cmd.status = "completed"
                 cmd.completed_at = index
+            note_outcome(state, cmd)
             delivered = True
     if not delivered:
         log.info(
@@ -89,3 +104,17 @@ def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
             msg.channel,
             state.workflow_id,
         )
+
+
+def _signal_seen(state: w.WorkflowState, msg: w.SendSignal) -> bool:
+    marker = msg.message_id.encode()
+    for run in state.method_runs:
+        for cmd in run.commands:
+            # the byte search skips decoding receives that cannot hold the id
+            if cmd.kind != "receive" or cmd.name != msg.channel or marker not in cmd.result:
+                continue
+            if any(
+                len(pair) > 2 and pair[2] == msg.message_id for pair in orjson.loads(cmd.result)
+            ):
+                return True
+    return False
