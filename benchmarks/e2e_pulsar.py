@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.e2e_workflows import BenchFlow, BenchTask  # noqa: E402
+from benchmarks.workloads import BenchFlow, BenchTask  # noqa: E402
 from infinitic import InfiniticClient  # noqa: E402
 
 
@@ -72,14 +72,14 @@ def run(
         "services": [
             {
                 "name": "BenchTask",
-                "class": "benchmarks.e2e_workflows.BenchTaskImpl",
+                "class": "benchmarks.workloads.BenchTaskImpl",
                 "concurrency": 8,
             }
         ],
         "workflows": [
             {
                 "name": "BenchFlow",
-                "class": "benchmarks.e2e_workflows.BenchFlowImpl",
+                "class": "benchmarks.workloads.BenchFlowImpl",
                 "concurrency": 2,
             }
         ],

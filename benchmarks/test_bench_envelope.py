@@ -127,6 +127,7 @@ def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # ty
     loop = range(CALLS)
 
     def run() -> bytes:
+        data = b""
         for _ in loop:
             data = encode(message)
         return data

@@ -120,7 +120,8 @@ def measure(
 
     benchmark.pedantic(once, rounds=5, iterations=1, warmup_rounds=1)
     benchmark.extra_info["ops_per_round"] = n
-    benchmark.extra_info["ops_per_s"] = round(n / benchmark.stats.stats.mean)
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["ops_per_s"] = round(n / benchmark.stats.stats.mean)
 
 
 def test_get_sequential(benchmark: Any, env: tuple[asyncio.AbstractEventLoop, Storage]) -> None:
