@@ -68,6 +68,10 @@ def machine() -> dict[str, Any]:
 
 
 def git_state() -> dict[str, Any]:
+    exported = os.environ.get("INFINITIC_BENCH_COMMIT")  # a run from `git archive` output
+    if exported:
+        return {"commit": exported, "dirty_files": [], "exported_tree": str(ROOT)}
+
     def git(*args: str) -> str:
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return out.stdout.strip()
