@@ -415,7 +415,64 @@ def run_child(
     return ChildResult(proc.returncode, stats, proc.stderr, crash)
 
 
+def atheris_main(target: str, impl: str, seconds: int, corpus: Path) -> None:
+    """Coverage-guided fuzzing of one target with atheris. Coverage comes from the twin's
+    instrumented Python; for the compiled module each input goes through the twin first (for
+    the coverage) and then the compiled codec, which must give the same outcome."""
+    import atheris  # type: ignore[import-not-found]
+
+    from infinitic.storage.compressed import CompressedStorage
+
+    codec = codec_of(impl)
+    twin = codec_of("py")
+    recorder = Recorder(os.environ.get("INFINITIC_FUZZ_RECORD"))
+    stats = Stats()
+    corpus.mkdir(parents=True, exist_ok=True)
+    seeds = state_seeds(codec) if target == "state" else seed_envelopes(codec)
+    for i, data in enumerate(seeds):
+        (corpus / f"seed-{i}").write_bytes(data)
+    unpack = CompressedStorage._unpack
+    typed: tuple[type[BaseException], ...] = (EnvelopeError,)
+    if target == "state":
+        typed = (EnvelopeError, StorageError, ConfigError)
+
+    def decoder(chosen: Any) -> Callable[[bytes], object]:
+        if target != "state":
+            return chosen.decode  # type: ignore[no-any-return]
+
+        def decode(data: bytes) -> object:
+            message = chosen.decode(unpack(data))
+            if not isinstance(message, w.WorkflowState):
+                raise EnvelopeError(f"not a workflow state: {type(message).__name__}")
+            return message
+
+        return decode
+
+    decode, twin_decode = decoder(codec), decoder(twin)
+
+    def outcome(run: Callable[[bytes], object], data: bytes) -> object:
+        try:
+            return codec.encode(run(data))
+        except typed as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    def one_input(data: bytes) -> None:
+        if impl == "c":
+            expected = outcome(twin_decode, data)
+        check_decode(decode, codec.encode, data, stats, recorder, typed=typed)
+        if impl == "c" and outcome(decode, data) != expected:
+            raise AssertionError(f"compiled and twin disagree on {data.hex()}")
+
+    atheris.instrument_all()
+    argv = [sys.argv[0], f"-max_total_time={seconds}", "-rss_limit_mb=1024", str(corpus)]
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "atheris":
+        atheris_main(argv[1], argv[2], int(argv[3]), Path(argv[4]))
+        return 0
     target, impl, examples = argv[0], argv[1], int(argv[2])
     seed = int(argv[3]) if len(argv) > 3 else 0
     recorder = Recorder(os.environ.get("INFINITIC_FUZZ_RECORD"))
