@@ -50,12 +50,18 @@ def flatten(report: dict[str, Any]) -> dict[str, tuple[float, bool]]:
     for bench in report.get("micro", {}).get("benchmarks", []):
         out[f"micro {bench['name']} min_s"] = (bench["min_s"], False)
     for row in report.get("e2e", []) + report.get("peers", []):
-        where = row.get("home") or row.get("peer")
+        where = _where(row)
         for metric, higher in E2E_METRICS.items():
             value = row.get(metric)
             if isinstance(value, (int, float)) and value > 0:
                 out[f"e2e {where} ({row['workload']}) {metric}"] = (float(value), higher)
     return out
+
+
+def _where(row: dict[str, Any]) -> str:
+    """The home (or peer) of a row, marked when it ran on the pure-Python twins."""
+    twin = row.get("kernels", {}).get("envelope") == "py"
+    return str(row.get("home") or row.get("peer")) + (" (twins)" if twin else "")
 
 
 def _cell(value: Any) -> str:
@@ -81,7 +87,7 @@ def e2e_table(rows: list[dict[str, Any]]) -> list[str]:
             "| "
             + " | ".join(
                 [
-                    str(r.get("home") or r.get("peer")),
+                    _where(r),
                     f"{r['workload']} ({r['unit']})",
                     _cell(r["size"]),
                     done,
