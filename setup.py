@@ -13,7 +13,8 @@ from setuptools.command.build_ext import build_ext
 
 
 def _flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false", "no")
+    # the same rule as infinitic/_core/_compat.py, so the build and the runtime agree
+    return os.environ.get(name, "") not in ("", "0")
 
 
 NO_EXTENSIONS = _flag("INFINITIC_NO_EXTENSIONS") or sys.implementation.name != "cpython"
@@ -21,7 +22,11 @@ REQUIRE_EXTENSIONS = _flag("INFINITIC_REQUIRE_EXTENSIONS")
 
 
 class OptionalBuildExt(build_ext):
-    """Falls back to the pure-Python twins when a compiler is missing."""
+    """Falls back to the pure-Python twins when a compiler is missing or fails.
+
+    Under INFINITIC_REQUIRE_EXTENSIONS=1 (CI, cibuildwheel) any failure stops the build, so a
+    wheel never ships without its compiled kernels by accident.
+    """
 
     def run(self) -> None:
         try:
@@ -29,7 +34,7 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001 - any compiler failure means "no extensions"
             if REQUIRE_EXTENSIONS:
                 raise
-            print(f"infinitic: building the extensions failed ({exc}); using pure Python")
+            _say(f"building the extensions failed ({exc}); using the pure-Python twins")
 
     def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -37,7 +42,11 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001
             if REQUIRE_EXTENSIONS:
                 raise
-            print(f"infinitic: building {ext.name} failed ({exc}); using its pure-Python twin")
+            _say(f"building {ext.name} failed ({exc}); using its pure-Python twin")
+
+
+def _say(message: str) -> None:
+    print(f"infinitic: {message}", file=sys.stderr)
 
 
 def _extensions() -> list:  # type: ignore[type-arg]
@@ -45,9 +54,13 @@ def _extensions() -> list:  # type: ignore[type-arg]
         return []
     try:
         from Cython.Build import cythonize
-    except ImportError:
+    except ImportError as exc:
         if REQUIRE_EXTENSIONS:
-            raise
+            raise RuntimeError(
+                "INFINITIC_REQUIRE_EXTENSIONS=1 but Cython is not installed: "
+                "install Cython (see build-system.requires) or unset the variable"
+            ) from exc
+        _say("Cython is not installed; using the pure-Python twins")
         return []
     sources = sorted(glob.glob("infinitic/_core/_*_c.pyx"))
     return cythonize(
