@@ -43,11 +43,12 @@ class _Ctx:
         self.source = source
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {problem}")
+        return ConfigError(f"{self.source}: {key or 'the top level'}: {problem}")
 
     def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            raise self.error(key, f"expected a mapping, got {type(value).__name__}")
+            what = "a mapping" if key else "a mapping of worker settings (name, services, ...)"
+            raise self.error(key, f"expected {what}, got {type(value).__name__}")
         for k in value:
             if k not in allowed:
                 hint = difflib.get_close_matches(str(k), sorted(allowed), n=1)
@@ -65,12 +66,17 @@ class _Ctx:
         return value
 
     def number(self, value: Any, key: str, *, integer: bool = False, positive: bool = True) -> Any:
+        """A number > 0 (`positive`), else >= 0: no setting here means anything when negative."""
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
             what = "an integer" if integer else "a number"
             raise self.error(key, f"expected {what}, got {value!r}")
+        if value != value:
+            raise self.error(key, "expected a number, got NaN")
         if positive and not value > 0:
             raise self.error(key, f"must be greater than 0, got {value!r}")
+        if not positive and value < 0:
+            raise self.error(key, f"must be 0 or more, got {value!r}")
         return value
 
 

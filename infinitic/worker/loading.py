@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..config.classes import implementations, import_class, is_interface
 from ..config.model import ServiceConfig, WorkerConfig, WorkflowConfig
 from ..errors import ConfigError
 from ..executors.task import ServiceRegistration
@@ -14,34 +12,18 @@ from ..service.spec import describe
 from ..workflow import Workflow
 
 
-def import_class(path: str, key: str, source: str) -> type:
-    module_name, _, attr = path.rpartition(".")
-    if not module_name:
-        raise ConfigError(
-            f"{source}: {key}: {path!r} is not a class path; write 'package.module.Class'"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"{source}: {key}: cannot import module {module_name!r} ({exc}); "
-            "check the path and that the module is on PYTHONPATH"
-        ) from None
-    try:
-        value: Any = getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(f"{source}: {key}: module {module_name!r} has no {attr!r}") from None
-    if not isinstance(value, type):
-        raise ConfigError(f"{source}: {key}: {path!r} is a {type(value).__name__}, not a class")
-    return value
-
-
 def service_registration(
     entry: ServiceConfig, index: int, config: WorkerConfig
 ) -> ServiceRegistration:
     key = f"services[{index}].class"
     assert entry.class_path is not None
-    cls = import_class(entry.class_path, key, config.source)
+    cls = import_class(entry.class_path, key, config.source, "service")
+    if issubclass(cls, Workflow):
+        raise ConfigError(
+            f"{config.source}: {key}: {entry.class_path} is a workflow (it subclasses "
+            "infinitic.Workflow), not a service: declare it under workflows"
+        )
+    _check_not_interface(cls, entry.class_path, key, config.source, "service")
     if not describe(cls).methods:
         raise ConfigError(
             f"{config.source}: {key}: {entry.class_path} has no public method: it is not a service"
@@ -72,12 +54,16 @@ def workflow_registration(
 ) -> WorkflowRegistration:
     key = f"workflows[{index}].class"
     assert entry.class_path is not None
-    cls = import_class(entry.class_path, key, config.source)
+    cls = import_class(entry.class_path, key, config.source, "workflow")
     if not issubclass(cls, Workflow):
+        hint = (
+            "; it looks like a service: declare it under services" if describe(cls).methods else ""
+        )
         raise ConfigError(
             f"{config.source}: {key}: {entry.class_path} is not a workflow: "
-            "it must subclass infinitic.Workflow"
+            f"it must subclass infinitic.Workflow{hint}"
         )
+    _check_not_interface(cls, entry.class_path, key, config.source, "workflow")
     try:
         return WorkflowRegistration(
             implementation=cls,
@@ -88,3 +74,12 @@ def workflow_registration(
         )
     except ConfigError as exc:
         raise ConfigError(f"{config.source}: workflows[{index}].name: {exc}") from None
+
+
+def _check_not_interface(cls: type, path: str, key: str, source: str, role: str) -> None:
+    if is_interface(cls, Workflow if role == "workflow" else None):
+        found = implementations(cls)
+        raise ConfigError(
+            f"{source}: {key}: {path} is the {role}'s interface (its methods have no body): "
+            f"give the implementation class, e.g. {found[0]!r}"
+        )

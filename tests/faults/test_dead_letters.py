@@ -1,0 +1,200 @@
+"""Malformed messages on every topic go to the dead-letter place with a reason, and the worker
+keeps consuming: after the garbage, a normal task or workflow that uses that same topic completes.
+
+On the in-memory transport (the dead letters are `transport.dead_letters`) and on a real Pulsar
+broker (`{topic}-dlq`, the reason in the `reason` property). One worker per transport for the
+module: each test sends its own, unique garbage and looks for exactly that.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from infinitic import InfiniticClient, InfiniticWorker
+from infinitic.common import messages as m
+from infinitic.common import workflow_messages as w
+from infinitic.transport.base import Topics
+from tests import sample_services as s
+from tests import sample_workflows as sw
+from tests.workflow_helpers import config
+
+WAIT = 60.0
+
+
+@dataclass
+class Setup:
+    worker: InfiniticWorker
+    client: InfiniticClient
+    transport_name: str
+    read_dead_letters: Callable[[str, set[bytes]], dict[bytes, str]]
+
+
+def _memory_dead_letters(worker: InfiniticWorker) -> Callable[[str, set[bytes]], dict[bytes, str]]:
+    def read(topic: str, payloads: set[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            found = {
+                d.payload: d.reason
+                for d in worker.transport.dead_letters  # type: ignore[attr-defined]
+                if d.topic == topic and d.payload in payloads
+            }
+            if len(found) == len(payloads):
+                break
+            time.sleep(0.01)  # poll with a deadline: the handler runs on the worker's loop
+        return found
+
+    return read
+
+
+def _pulsar_dead_letters(settings: dict[str, Any]) -> Iterator[Any]:
+    import pulsar
+
+    raw = pulsar.Client(settings["brokerServiceUrl"])
+
+    def read(topic: str, payloads: set[bytes]) -> dict[bytes, str]:
+        name = "persistent://{tenant}/{namespace}/".format(**settings) + f"{topic}-dlq"
+        reader = raw.create_reader(name, pulsar.MessageId.earliest)
+        found: dict[bytes, str] = {}
+        try:
+            deadline = time.monotonic() + WAIT
+            for _ in range(10_000):
+                left = deadline - time.monotonic()
+                if left <= 0 or len(found) == len(payloads):
+                    break
+                try:
+                    message = reader.read_next(timeout_millis=int(left * 1000))
+                except pulsar.Timeout:
+                    break
+                if message.data() in payloads:
+                    found[message.data()] = message.properties().get("reason", "")
+        finally:
+            reader.close()
+        return found
+
+    try:
+        yield read
+    finally:
+        raw.close()
+
+
+@pytest.fixture(
+    scope="module",
+    params=["inMemory", pytest.param("pulsar", marks=pytest.mark.pulsar)],
+)
+def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+    readers: Iterator[Any] | None = None
+    if request.param == "pulsar":
+        url, admin = request.getfixturevalue("pulsar_urls")
+        settings = {
+            "brokerServiceUrl": url,
+            "webServiceUrl": admin,
+            "tenant": "infinitic-tests",
+            "namespace": f"dl-{uuid.uuid4().hex[:10]}",
+            "consumer": {"negativeAckRedeliveryDelaySeconds": 0.2, "maxRedeliverCount": 2},
+        }
+        transport: Any = {"pulsar": settings}
+        readers = _pulsar_dead_letters(settings)
+    else:
+        transport = "inMemory"
+    worker = InfiniticWorker.from_config({**config(transport=transport), "name": "hostile"})
+    worker.start()
+    try:
+        read = next(readers) if readers is not None else _memory_dead_letters(worker)
+        yield Setup(worker, worker.client, request.param, read)
+    finally:
+        worker.close()
+        if readers is not None:
+            readers.close()
+
+
+def _send(setup: Setup, topic: str, payload: bytes, key: str | None = None) -> None:
+    run = setup.client._runtime.run
+    run(setup.worker.transport.send(topic, payload, key=key))
+
+
+def _garbage(topic: str, valid: object) -> dict[str, tuple[bytes, str]]:
+    """Three malformed messages, unique to this test, and what their reason must say."""
+    marker = uuid.uuid4().hex
+    envelope = m.encode(valid)
+    state = m.encode(w.WorkflowState(f"wf-{marker}", "Basic", status="running"))
+    return {
+        "random bytes": (f"garbage {marker} \xff".encode("latin-1"), "undecodable envelope"),
+        "truncated": (envelope[:-3], "undecodable envelope: envelope truncated"),
+        "wrong type": (state, "unexpected WorkflowState"),
+    }
+
+
+def _echo(setup: Setup) -> None:
+    assert setup.client.new_service(s.EchoService).echo("after garbage") == "after garbage"
+
+
+def _task_tag(setup: Setup) -> None:
+    tag = f"tag-{uuid.uuid4().hex}"
+    stub = setup.client.new_service(s.EchoService, tags={tag})
+    assert stub.echo("tagged") == "tagged"
+    assert setup.client.get_task_ids_by_tag(s.EchoService, tag, timeout=WAIT) == []
+
+
+def _workflow(setup: Setup) -> None:
+    assert setup.client.new_workflow(sw.BasicWorkflow).sequential(3) == 3
+
+
+def _workflow_tag(setup: Setup) -> None:
+    tag = f"tag-{uuid.uuid4().hex}"
+    handle = setup.client.dispatch(
+        setup.client.new_workflow(sw.BasicWorkflow, tags={tag}).waiting_for_ping, 1
+    )
+    deadline = time.monotonic() + WAIT
+    ids: list[str] = []
+    while time.monotonic() < deadline and handle.id not in ids:
+        ids = setup.client.get_ids_by_tag(sw.BasicWorkflow, tag, timeout=WAIT)
+    assert ids == [handle.id]
+    setup.client.cancel(setup.client.get_workflow_by_id(sw.BasicWorkflow, handle.id))
+
+
+def _valid_for(topic: str, client_topic: str) -> object:
+    """A message of the kind the topic carries (its truncation is the 'truncated' garbage)."""
+    if topic.startswith("task-executor:"):
+        return m.ExecuteTask("m", "t", "Echo", "echo", b'["x"]')
+    if topic.startswith("task-tag:"):
+        return w.ServiceTagCommand("m", "Echo", "t", "ids", reply_to=client_topic)
+    if topic.startswith("workflow-tag:"):
+        return w.TagCommand("m", "Basic", "t", "ids", reply_to=client_topic)
+    if topic.startswith("response:"):
+        return m.TaskCompleted("m", "t", "Echo", "echo", b'"x"')
+    return w.DispatchWorkflow("m", "wf", "Basic", "sequential", b"[1]", reply_to=client_topic)
+
+
+TOPICS: list[tuple[str, Callable[[str], str], Callable[[Setup], None]]] = [
+    ("task-executor", lambda _: Topics.task_executor("Echo"), _echo),
+    ("task-tag", lambda _: Topics.service_tag("Echo"), _task_tag),
+    ("workflow-engine", lambda _: Topics.workflow_engine("Basic"), _workflow),
+    ("workflow-task-executor", lambda _: Topics.workflow_task_executor("Basic"), _workflow),
+    ("workflow-tag", lambda _: Topics.workflow_tag("Basic"), _workflow_tag),
+    ("client-response", lambda client_topic: client_topic, _echo),
+]
+
+
+@pytest.mark.parametrize(
+    "topic_of, normal_use", [t[1:] for t in TOPICS], ids=[t[0] for t in TOPICS]
+)
+def test_malformed_messages_are_dead_lettered_and_the_topic_keeps_flowing(
+    setup: Setup, topic_of: Callable[[str], str], normal_use: Callable[[Setup], None]
+) -> None:
+    client_topic = Topics.client_response(setup.client.name)
+    topic = topic_of(client_topic)
+    garbage = _garbage(topic, _valid_for(topic, client_topic))
+    for payload, _ in garbage.values():
+        _send(setup, topic, payload, key="wf-garbage")
+    normal_use(setup)  # the consumer of that topic survived all three
+    found = setup.read_dead_letters(topic, {payload for payload, _ in garbage.values()})
+    for what, (payload, reason) in garbage.items():
+        assert payload in found, f"{what} on {topic} was not dead-lettered ({setup.transport_name})"
+        assert reason in found[payload], f"{what} on {topic}: reason {found[payload]!r}"
