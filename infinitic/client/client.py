@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from .workflows import WorkflowStub, WorkflowStubMethod
 
 log = logging.getLogger("infinitic.client")
 T = TypeVar("T")
+# outcome message ids remembered, so a redelivered copy cannot reach a later wait()
+SEEN_OUTCOMES = 10_000
 
 
 class InfiniticClient:
@@ -38,6 +41,7 @@ class InfiniticClient:
         # (workflow id, method run id) -> futures waiting for that method run's outcome
         self._waiting: dict[tuple[str, str], list[tuple[concurrent.futures.Future[Any], Any]]] = {}
         self._requests: dict[str, concurrent.futures.Future[Any]] = {}
+        self._seen_outcomes: OrderedDict[str, None] = OrderedDict()
         self._closed = False
         self._owned: list[Any] = []
         runtime.run(transport.subscribe(self._topic, self._on_response, concurrency=1))
@@ -345,6 +349,11 @@ class InfiniticClient:
             if future is not None and not future.done():
                 future.set_result(msg.ids)
             return
+        if msg.message_id in self._seen_outcomes:
+            return  # a copy of one already handled: it may be older than a wait() since made
+        self._seen_outcomes[msg.message_id] = None
+        if len(self._seen_outcomes) > SEEN_OUTCOMES:
+            self._seen_outcomes.popitem(last=False)
         waiters = self._waiting.pop((msg.workflow_id, msg.method_run_id), [])
         for future, return_type in waiters:
             if future.done():

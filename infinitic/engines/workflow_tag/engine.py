@@ -8,7 +8,7 @@ import time
 from ..._core.envelope import EnvelopeError
 from ...common import messages as m
 from ...common import workflow_messages as w
-from ...common.ids import new_id
+from ...common.ids import deterministic_id, new_id
 from ...storage.base import Storage
 from ...transport.base import Topics, Transport
 
@@ -56,8 +56,9 @@ class WorkflowTagEngine:
             for workflow_id in sorted(await self.storage.get_set(key)):
                 command: object
                 if action == "signal":
+                    # derived from the tag command: a redelivered one sends the same signals
                     command = w.SendSignal(
-                        new_id(),
+                        deterministic_id(msg.message_id, workflow_id),
                         workflow_id,
                         self.workflow_name,
                         msg.channel,

@@ -56,12 +56,13 @@ def dispatch_command(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, o
     elif kind == "timer":
         arm_timer(state, run, cmd, out)
     elif kind == "signal":
+        # the command's id as the message id: a re-sent signal is recognized as a duplicate
         if cmd.target_tag is not None:
             out.to_tag_engine(
                 cmd.name,
                 cmd.target_tag,
                 w.TagCommand(
-                    new_id(),
+                    cmd.command_id,
                     cmd.name,
                     cmd.target_tag,
                     "signal",
@@ -75,7 +76,7 @@ def dispatch_command(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, o
                 cmd.name,
                 cmd.target_id,
                 w.SendSignal(
-                    new_id(),
+                    cmd.command_id,
                     cmd.target_id,
                     cmd.name,
                     cmd.method,
