@@ -3,6 +3,8 @@
     python -m benchmarks.e2e --workload a --size 10000 --budget 300 \
         --transport '"inMemory"' --storage '{"sqlite": {"path": "/tmp/x.db"}}'
 
+(--transport and --storage default to $INFINITIC_BENCH_TRANSPORT / _STORAGE, else "inMemory".)
+
 Workloads (benchmarks/workloads.py): a) SIZE workflows of 3 sequential tasks, b) one workflow
 fanning out SIZE tasks, c) SIZE workflows each waiting on a 1-second timer, d) one workflow of
 SIZE sequential tasks. The worker runs here, with its client; benchmarks/run.py starts one
@@ -190,8 +192,10 @@ def main() -> None:
     parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--budget", type=float, default=300.0, help="seconds before giving up")
-    parser.add_argument("--transport", type=json.loads, default='"inMemory"', help="JSON")
-    parser.add_argument("--storage", type=json.loads, default='"inMemory"', help="JSON")
+    # the configs may hold a password: run.py passes them in the environment, not in argv
+    for what in ("transport", "storage"):
+        default = os.environ.get(f"INFINITIC_BENCH_{what.upper()}", '"inMemory"')
+        parser.add_argument(f"--{what}", type=json.loads, default=default, help="JSON")
     args = parser.parse_args()
     result = run(args.workload, args.size, args.budget, args.transport, args.storage)
     print(json.dumps(result), flush=True)

@@ -302,8 +302,10 @@ def run_home(
     broker0 = cpu_seconds(pid) if pid else None
     command = [sys.executable, "-m", "benchmarks.e2e", "--workload", workload]
     command += ["--size", str(size), "--budget", str(budget)]
-    command += ["--transport", json.dumps(transport), "--storage", json.dumps(storage)]
-    env = {"INFINITIC_NO_EXTENSIONS": "1"} if kernel == "py" else {}
+    env = {"INFINITIC_BENCH_TRANSPORT": json.dumps(transport)}
+    env["INFINITIC_BENCH_STORAGE"] = json.dumps(storage)  # not in argv: it may hold a password
+    if kernel == "py":
+        env["INFINITIC_NO_EXTENSIONS"] = "1"
     row = run_child(command, budget + GRACE_S, env)
     row.setdefault("workload", workload)
     row.setdefault("size", size)
