@@ -27,6 +27,30 @@ from ..errors import SerializationError
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+"""The largest encoded payload (arguments, a result, a signal) by default: `maxPayloadBytes`."""
+# orjson refuses deeper input on decode (and deeper than 254 levels on encode)
+MAX_JSON_DEPTH = 1024
+_limit = DEFAULT_MAX_PAYLOAD_BYTES
+
+
+def set_max_payload_bytes(limit: int) -> None:
+    """Sets the payload limit of this process (what `maxPayloadBytes` in a config does)."""
+    global _limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"the payload limit must be an int >= 1, not {limit!r}")
+    _limit = limit
+
+
+def max_payload_bytes() -> int:
+    """The payload limit of this process: larger payloads are refused when encoded and decoded."""
+    return _limit
+
+
+def _too_large(what: str, size: int, limit: int) -> SerializationError:
+    return SerializationError(
+        f"{what} is {size} bytes, over the limit of {limit} bytes "
+        "(the payload limit: maxPayloadBytes in the config)"
+    )
 
 
 def _default(value: Any) -> Any:
@@ -44,28 +68,58 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__qualname__} is not JSON serializable")
 
 
-def dumps(value: Any, what: str = "value") -> bytes:
-    """Encodes one value; `what` names it in the error ("argument 'who' of HelloService.greet")."""
+def _encode(value: Any, what: str) -> bytes:
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:
-        raise SerializationError(f"cannot serialize {what}: {exc}") from None
+        problem = str(exc)
+        if problem == "Recursion limit reached":
+            problem = "nested deeper than 254 levels, or it contains itself"
+        raise SerializationError(f"cannot serialize {what}: {problem}") from None
+    except RecursionError:  # through `_default` (pydantic models, sets of sets...)
+        raise SerializationError(f"cannot serialize {what}: nested too deeply") from None
 
 
-def encode_args(values: Sequence[Any], names: Sequence[str], where: str) -> bytes:
+def dumps(value: Any, what: str = "value", max_bytes: int | None = None) -> bytes:
+    """Encodes one value; `what` names it in the error ("argument 'who' of HelloService.greet").
+    Larger than the payload limit is a SerializationError, so nothing oversized is sent."""
+    data = _encode(value, what)
+    limit = _limit if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise _too_large(f"cannot serialize {what}: it", len(data), limit)
+    return data
+
+
+def encode_args(
+    values: Sequence[Any], names: Sequence[str], where: str, max_bytes: int | None = None
+) -> bytes:
     """Encodes positional arguments as a JSON array, naming the faulty argument on error."""
     try:
-        return orjson.dumps(list(values), default=_default, option=_OPTIONS)
-    except (TypeError, orjson.JSONEncodeError):
+        data = orjson.dumps(list(values), default=_default, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError, RecursionError):
         for i, value in enumerate(values):
             label = names[i] if i < len(names) else str(i)
-            dumps(value, f"argument '{label}' of {where}")
+            _encode(value, f"argument '{label}' of {where}")
         raise
+    limit = _limit if max_bytes is None else max_bytes
+    if len(data) > limit:
+        sizes = [len(_encode(v, "")) for v in values]
+        i = max(range(len(sizes)), key=sizes.__getitem__)
+        label = names[i] if i < len(names) else str(i)
+        raise _too_large(
+            f"cannot serialize the arguments of {where}: they are {len(data)} bytes (argument "
+            f"'{label}': {sizes[i]} bytes); the call",
+            len(data),
+            limit,
+        )
+    return data
 
 
-def loads(data: bytes, what: str = "payload", max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Any:
-    if len(data) > max_bytes:
-        raise SerializationError(f"{what} is {len(data)} bytes, over the limit of {max_bytes}")
+def loads(data: bytes, what: str = "payload", max_bytes: int | None = None) -> Any:
+    """Decodes a payload; one over the payload limit is refused before it is parsed."""
+    limit = _limit if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise _too_large(f"cannot decode {what}: it", len(data), limit)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -220,12 +274,21 @@ def _class_converter(cls: type) -> Converter:
 
 
 def _dataclass_converter(cls: type) -> Converter:
-    hints = typing.get_type_hints(cls)
-    fields = [
-        (f.name, converter_for(hints.get(f.name, Any))) for f in dataclasses.fields(cls) if f.init
-    ]
+    # the field converters are built at the first use, not now: a dataclass that refers to
+    # itself (a tree) would otherwise recurse here forever
+    built: list[list[tuple[str, Converter]]] = []
 
     def convert(value: Any) -> Any:
+        if built:
+            fields = built[0]
+        else:  # a race builds it twice, harmlessly: the list is published whole
+            hints = typing.get_type_hints(cls)
+            fields = [
+                (f.name, converter_for(hints.get(f.name, Any)))
+                for f in dataclasses.fields(cls)
+                if f.init
+            ]
+            built.append(fields)
         data = _expect(value, dict, cls)
         kwargs = {}
         for fname, conv in fields:
@@ -248,5 +311,10 @@ def convert(value: Any, tp: Any, what: str = "value") -> Any:
         return converter_for(tp)(value)
     except SerializationError as exc:
         raise SerializationError(f"cannot decode {what}: {exc}") from None
+    except RecursionError:
+        # a self-referring type (a tree) fed a deeply nested payload
+        raise SerializationError(
+            f"cannot decode {what} as {_type_name(tp)}: nested too deeply"
+        ) from None
     except (ValueError, TypeError) as exc:
         raise SerializationError(f"cannot decode {what} as {_type_name(tp)}: {exc}") from None

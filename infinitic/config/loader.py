@@ -10,10 +10,19 @@ from typing import Any
 
 import yaml
 
+from ..common import serialization
 from ..errors import ConfigError
 from .model import RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
 
-_TOP = {"name", "transport", "storage", "services", "workflows", "shutdownGracePeriodSeconds"}
+_TOP = {
+    "name",
+    "transport",
+    "storage",
+    "services",
+    "workflows",
+    "shutdownGracePeriodSeconds",
+    "maxPayloadBytes",
+}
 _SERVICE = {"name", "class", "concurrency", "timeoutInSeconds", "timeoutSeconds", "retry"}
 _WORKFLOW = {
     "name",
@@ -114,7 +123,10 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
     _unique(ctx, [s.name for s in services], "services")
     _unique(ctx, [w.name for w in workflows], "workflows")
     grace = top.get("shutdownGracePeriodSeconds", 5.0)
-    return WorkerConfig(
+    limit = top.get("maxPayloadBytes")
+    if limit is not None:
+        ctx.number(limit, "maxPayloadBytes", integer=True)
+    config = WorkerConfig(
         name=name,
         transport=transport,
         transport_options=transport_options,
@@ -127,6 +139,11 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         ),
         source=source,
     )
+    if limit is not None:
+        # process-wide, set once the whole config is valid: the clients and executors of one
+        # process share the serialization layer
+        serialization.set_max_payload_bytes(limit)
+    return config
 
 
 def _backend(ctx: _Ctx, value: Any, key: str, allowed: set[str]) -> tuple[str, dict[str, Any]]:

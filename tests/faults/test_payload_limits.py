@@ -1,0 +1,192 @@
+"""Payloads that would make the JSON layer build an unbounded structure are refused, clearly.
+
+The limit is `maxPayloadBytes` (default 16 MiB, process-wide): a client refuses an oversized or
+too deeply nested argument at the call, before anything is sent; a worker that receives one
+fails the task with a SerializationError instead of decoding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from infinitic import ConfigError, InfiniticWorker, SerializationError
+from infinitic.common import messages as m
+from infinitic.common import serialization
+from infinitic.config import load_config
+from infinitic.transport.base import Topics
+from tests import sample_services as s
+
+LIMIT = 64 * 1024
+WAIT = 30.0
+
+
+@dataclass
+class Tree:
+    name: str
+    children: list[Tree] = field(default_factory=list)
+
+
+@pytest.fixture
+def small_limit() -> Iterator[None]:
+    # the limit is process-wide: set by the config, put back for the other tests
+    before = serialization.max_payload_bytes()
+    yield
+    serialization.set_max_payload_bytes(before)
+
+
+@pytest.fixture
+def worker(small_limit: None) -> Iterator[InfiniticWorker]:
+    config = {
+        "name": "limits",
+        "maxPayloadBytes": LIMIT,
+        "services": [{"name": "Echo", "class": "tests.sample_services.EchoServiceImpl"}],
+    }
+    with InfiniticWorker.from_config(config) as started:
+        yield started
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _sent_to(worker: InfiniticWorker, topic: str) -> list[bytes]:
+    """Spies on the worker's in-memory transport: what is delivered to `topic` from now on."""
+    sent: list[bytes] = []
+    transport: Any = worker.transport
+    original = transport._deliver
+
+    def deliver(to: str, payload: bytes, key: str | None) -> None:
+        if to == topic:
+            sent.append(payload)
+        original(to, payload, key)
+
+    transport._deliver = deliver
+    return sent
+
+
+def test_the_config_sets_the_limit(small_limit: None) -> None:
+    load_config({"maxPayloadBytes": 12345})
+    assert serialization.max_payload_bytes() == 12345
+    with pytest.raises(ConfigError, match="maxPayloadBytes: must be greater than 0"):
+        load_config({"maxPayloadBytes": 0}, source="infinitic.yml")
+    with pytest.raises(ConfigError, match="maxPayloadBytes: expected an integer, got '16MiB'"):
+        load_config({"maxPayloadBytes": "16MiB"})
+    assert serialization.max_payload_bytes() == 12345  # a refused config changes nothing
+
+
+def test_default_limit_is_16_mib() -> None:
+    assert serialization.DEFAULT_MAX_PAYLOAD_BYTES == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "argument, fragment",
+    [
+        ("x" * (LIMIT + 1), f"over the limit of {LIMIT} bytes"),
+        ([0] * LIMIT, f"over the limit of {LIMIT} bytes"),
+        (_nested(300), "argument 'value' of Echo.echo: nested deeper than 254 levels"),
+    ],
+    ids=["huge-string", "huge-array", "deep-nesting"],
+)
+def test_the_client_refuses_at_the_call_before_sending(
+    worker: InfiniticWorker, argument: Any, fragment: str
+) -> None:
+    sent = _sent_to(worker, Topics.task_executor("Echo"))
+    echo = worker.client.new_service(s.EchoService)
+    with pytest.raises(SerializationError, match="Echo.echo") as info:
+        echo.echo(argument)
+    assert fragment in str(info.value)
+    if "limit" in fragment:
+        assert "argument 'value'" in str(info.value) and "maxPayloadBytes" in str(info.value)
+    assert sent == []
+    assert echo.echo("small") == "small"  # the client still works
+    assert len(sent) == 1
+
+
+def test_a_value_that_contains_itself_is_refused() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(SerializationError, match="contains itself"):
+        serialization.encode_args([loop], ["value"], "Echo.echo")
+
+
+def _run_raw(worker: InfiniticWorker, args: bytes) -> m.TaskFailed | m.TaskCompleted:
+    """Sends an ExecuteTask with these raw argument bytes; the executor's answer."""
+    transport = worker.transport
+    reply_to = "response:probe-" + str(time.monotonic_ns())
+    answers: list[Any] = []
+
+    async def collect(payload: bytes) -> None:
+        answers.append(m.decode(payload))
+
+    task = m.ExecuteTask("m-1", f"t-{time.monotonic_ns()}", "Echo", "echo", args, reply_to=reply_to)
+
+    async def go() -> Any:
+        await transport.subscribe(reply_to, collect)
+        await transport.send(Topics.task_executor("Echo"), m.encode(task))
+        deadline = time.monotonic() + WAIT
+        while not answers and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # poll with a deadline for the executor's reply
+        return answers[0] if answers else None
+
+    answer = worker.client._runtime.run(go())
+    assert answer is not None, "the executor did not answer"
+    return answer  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (b'["' + b"x" * LIMIT + b'"]', f"over the limit of {LIMIT} bytes"),
+        (b"[" + b"0," * LIMIT + b"0]", f"over the limit of {LIMIT} bytes"),
+        (b"[" * 2000 + b"]" * 2000, "depth limit exceeded"),
+    ],
+    ids=["huge-string", "huge-array", "deep-nesting"],
+)
+def test_the_worker_fails_the_task_instead_of_decoding(
+    worker: InfiniticWorker, args: bytes, fragment: str
+) -> None:
+    s.RUNS.clear()
+    answer = _run_raw(worker, args)
+    assert isinstance(answer, m.TaskFailed)
+    assert answer.error.name == "infinitic.errors.SerializationError"
+    assert "the arguments of Echo.echo" in answer.error.message
+    assert fragment in answer.error.message
+    assert s.RUNS == []  # never ran
+    ok = _run_raw(worker, b'["fine"]')  # and the executor goes on
+    assert isinstance(ok, m.TaskCompleted) and ok.result == b'"fine"'
+
+
+def test_an_oversized_payload_is_refused_before_it_is_parsed() -> None:
+    data = b"[" + b"0," * (1024 * 1024) + b"0]"
+    tracemalloc.start()
+    try:
+        with pytest.raises(SerializationError, match="over the limit of 1024 bytes"):
+            serialization.loads(data, "a task result", max_bytes=1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024  # decoding it would have built a list of a million items
+
+
+def test_a_type_that_refers_to_itself_decodes() -> None:
+    tree = Tree("root", [Tree("a", [Tree("b")]), Tree("c")])
+    raw = serialization.loads(serialization.dumps(tree))
+    assert serialization.convert(raw, Tree) == tree
+
+
+def test_a_deep_payload_for_a_type_that_refers_to_itself_is_a_serialization_error() -> None:
+    # 1001 levels: within orjson's depth limit (1024), deeper than Python's recursion converts
+    depth = 500
+    data = b'{"name":"x","children":[' * depth + b'{"name":"y"}' + b"]}" * depth
+    with pytest.raises(SerializationError, match="cannot decode argument 'tree' as Tree"):
+        serialization.convert(serialization.loads(data), Tree, "argument 'tree'")
