@@ -97,6 +97,25 @@ class WorkflowState(_Indexed):
     dispatch_id: str = ""  # message id of the DispatchWorkflow that started it
 
 
+@dataclass(slots=True)
+class StoredState:
+    """What the engine stores for a state with long method runs: the state with those runs'
+    commands and steps left out, and the keys of the segments that hold them (stored.py)."""
+
+    state: WorkflowState
+    segments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StateSegment:
+    """Up to `stored.SEGMENT` consecutive commands or steps of one method run."""
+
+    method_run_id: str
+    kind: str  # commands | steps
+    first: int  # index of its first item in the run's list
+    items: list[Any] = field(default_factory=list)
+
+
 # -- to the workflow engine ----------------------------------------------------------------
 
 
@@ -395,6 +414,12 @@ WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
             ("updated_at", "f"),
             ("dispatch_id", "s"),
         ),
+    ),
+    (24, StoredState, (("state", "n"), ("segments", "L"))),
+    (
+        25,
+        StateSegment,
+        (("method_run_id", "s"), ("kind", "s"), ("first", "i"), ("items", "N")),
     ),
     (
         30,

@@ -863,7 +863,14 @@ workflow_tasks_completed = fields_strategy(
     w.WorkflowTaskCompleted,
     {"new_commands": st.lists(commands, max_size=4), "new_steps": st.lists(steps, max_size=4)},
 )
+stored_states = fields_strategy(w.StoredState, {"state": workflow_states})
+state_segments = fields_strategy(
+    w.StateSegment,
+    {"items": st.one_of(st.lists(commands, max_size=4), st.lists(steps, max_size=4))},
+)
 LIST_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
+    w.StoredState: stored_states,
+    w.StateSegment: state_segments,
     w.MethodRun: method_runs,
     w.WorkflowState: workflow_states,
     w.ExecuteWorkflowTask: execute_workflow_tasks,

@@ -15,6 +15,7 @@ from ...common import workflow_messages as w
 from ...errors import VersionConflictError
 from ...storage.base import Storage
 from ...transport.base import Topics, Transport
+from . import stored, waiting
 from .handlers.dispatching import redrive
 from .handlers.start import pending_key
 from .outbox import Outbox
@@ -38,15 +39,15 @@ class StateCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[w.WorkflowState, int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[w.WorkflowState, int, stored.Layout]] = OrderedDict()
 
-    def take(self, key: str) -> tuple[w.WorkflowState, int] | None:
+    def take(self, key: str) -> tuple[w.WorkflowState, int, stored.Layout] | None:
         return self._entries.pop(key, None)
 
-    def put(self, key: str, state: w.WorkflowState, version: int) -> None:
+    def put(self, key: str, state: w.WorkflowState, version: int, layout: stored.Layout) -> None:
         if self.size <= 0:
             return
-        self._entries[key] = (state, version)
+        self._entries[key] = (state, version, layout)
         self._entries.move_to_end(key)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -108,19 +109,18 @@ class WorkflowEngine:
             cached = self._cache.take(key) if attempt == 0 else None
             state: w.WorkflowState | None
             if cached is not None:
-                state, version = cached
+                state, version, layout = cached
             else:
-                stored = await self.storage.get(key)
-                decoded = m.decode(stored[0]) if stored else None
-                if decoded is not None and not isinstance(decoded, w.WorkflowState):
-                    reason = f"state under {key} is not a workflow state"
-                    await self.transport.dead_letter(self.topic, payload, reason)
+                try:
+                    loaded = await stored.load(self.storage, key)
+                except (stored.NotAState, EnvelopeError) as exc:
+                    await self.transport.dead_letter(self.topic, payload, str(exc))
                     return
-                state, version = decoded, stored[1] if stored else 0
+                state, version, layout = loaded if loaded else (None, 0, stored.Layout())
             out = Outbox(now=time.time())
             new_state = process(state, msg, out)
             try:
-                await self._commit(key, new_state, version, out)
+                await self._commit(key, new_state, version, layout, out)
                 return
             except VersionConflictError:
                 # another engine saved this workflow meanwhile: apply the message to its state
@@ -130,7 +130,12 @@ class WorkflowEngine:
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
 
     async def _commit(
-        self, key: str, state: w.WorkflowState | None, version: int, out: Outbox
+        self,
+        key: str,
+        state: w.WorkflowState | None,
+        version: int,
+        layout: stored.Layout,
+        out: Outbox,
     ) -> None:
         # sent before saving: a crash in between re-sends on redelivery, and every handler
         # downstream recognizes duplicates by their deterministic ids
@@ -151,10 +156,16 @@ class WorkflowEngine:
                 await self.storage.add_to_set(set_key, member)
         if state is not None:
             ttl = self.retention_seconds if state.status in TERMINAL else None
-            data = m.encode(state)
-            new_version = await self.storage.put(key, data, version, ttl_seconds=ttl)
+            # an ended state is written whole, so every segment gets the retention
+            changed = waiting.changed_segments(state) if ttl is None else None
+            writes, layout = stored.writes(key, state, version, layout, changed)
+            if len(writes) == 1:
+                new_version = await self.storage.put(key, writes[0][1], version, ttl_seconds=ttl)
+            else:
+                new_version = (await self.storage.put_many(writes, ttl_seconds=ttl))[0]
+            waiting.saved(state)
             if ttl is None:
-                self._cache.put(key, state, new_version)
+                self._cache.put(key, state, new_version, layout)
             # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
@@ -167,17 +178,17 @@ class WorkflowEngine:
         ids = await self.storage.get_set(pending_key(self.workflow_name))
         for workflow_id in sorted(ids):
             key = state_key(self.workflow_name, workflow_id)
-            stored = await self.storage.get(key)
-            state = m.decode(stored[0]) if stored else None
-            if not isinstance(state, w.WorkflowState) or state.status in TERMINAL or stored is None:
+            loaded = await stored.load(self.storage, key)
+            if loaded is None or loaded[0].status in TERMINAL:
                 # never saved, or it ended before its id left the set
                 await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
                 continue
+            state, version, layout = loaded
             out = Outbox(now=time.time())
             redrive(state, out)
             resend_running_task(state, out)
             schedule(state, out)
-            await self._commit(key, state, stored[1], out)
+            await self._commit(key, state, version, layout, out)
         if ids:
             log.info("re-drove %d unfinished %s workflows", len(ids), self.workflow_name)
         return len(ids)

@@ -8,6 +8,7 @@ from typing import Any
 from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import new_id
+from . import waiting
 from .handlers import client_commands, results, start
 from .handlers.start import pending_key
 from .handlers.workflow_task import workflow_task_completed
@@ -55,7 +56,7 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
     """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
     kind = type(msg)
     if state is not None and kind not in _OUTCOMES:
-        state.index = None  # it may change the state in other ways: the index is built anew
+        waiting.reset(state)  # it may change the state in other ways than outcomes
     was_running = state is not None and state.status == "running"
     if kind is w.DispatchWorkflow:
         state = start.dispatch_workflow(state, msg, out)

@@ -21,6 +21,9 @@ from ..._core import replay as kernel
 from ...common import workflow_messages as w
 
 # a debugging aid, set by the test suite: check every answer against the full evaluation
+# commands per storage segment (stored.py keeps its own name for it)
+SEGMENT = 128
+
 VERIFY = os.environ.get("INFINITIC_VERIFY_WAITING", "") not in ("", "0")
 
 _STATUS = {name: i for i, name in enumerate(kernel.STATUS_NAMES)}
@@ -134,9 +137,12 @@ def _decide(node: _Node, status: int) -> None:
 class StateIndex:
     """Commands by id and each run's waiting step, for one in-memory state."""
 
-    __slots__ = ("runs", "waits", "counted")
+    __slots__ = ("runs", "waits", "counted", "changed")
 
-    def __init__(self) -> None:
+    def __init__(self, *, everything_changed: bool = False) -> None:
+        # the storage segments (stored.py) whose commands changed since the state was last read
+        # or written; None: any may have
+        self.changed: set[tuple[str, str, int]] | None = None if everything_changed else set()
         # command id -> (run, position); extended as runs grow (commands are only appended)
         self.runs: dict[str, tuple[w.MethodRun, int]] = {}
         self.waits: dict[str, _Wait] = {}
@@ -163,7 +169,12 @@ class StateIndex:
         """Records that `command` got (part of) its outcome."""
         found = self.runs.get(command.command_id)
         if found is None:
-            return  # not looked up through the index: its run's wait, if any, sees it at build
+            # not looked up through the index: its run's wait, if any, sees it when built, but
+            # which segment changed is not known
+            self.changed = None
+            return
+        if self.changed is not None:
+            self.changed.add((found[0].method_run_id, "commands", found[1] // SEGMENT))
         wait = self.waits.get(found[0].method_run_id)
         if wait is not None:
             wait.update(found[1], command)
@@ -187,6 +198,26 @@ def index_of(state: w.WorkflowState) -> StateIndex:
     if index is None:
         index = state.index = StateIndex()
     return index
+
+
+def reset(state: w.WorkflowState) -> None:
+    """Before a message that may change `state` in other ways than recording outcomes."""
+    state.index = StateIndex(everything_changed=True)
+
+
+def changed_segments(state: w.WorkflowState) -> set[tuple[str, str, int]] | None:
+    """What changed since the state was last read or written (None: anything may have)."""
+    index = getattr(state, "index", None)
+    return None if index is None else index.changed
+
+
+def saved(state: w.WorkflowState) -> None:
+    """The state was just written: nothing has changed since."""
+    index = getattr(state, "index", None)
+    if index is None:
+        state.index = StateIndex()
+    else:
+        index.changed = set()
 
 
 def find_command(state: w.WorkflowState, run: w.MethodRun, command_id: str) -> w.Command | None:
