@@ -188,7 +188,14 @@ class WorkflowEngine:
             redrive(state, out)
             resend_running_task(state, out)
             schedule(state, out)
-            await self._commit(key, state, version, layout, out)
+            try:
+                await self._commit(key, state, version, layout, out)
+            except VersionConflictError:
+                # an engine of a worker still running moved it on meanwhile: it is not stuck,
+                # and what this re-sent carries the same ids, so it is taken as a duplicate
+                log.info(
+                    "workflow %s moved on while re-driving it; left to its engine", workflow_id
+                )
         if ids:
             log.info("re-drove %d unfinished %s workflows", len(ids), self.workflow_name)
         return len(ids)
