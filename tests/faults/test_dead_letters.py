@@ -198,3 +198,89 @@ def test_malformed_messages_are_dead_lettered_and_the_topic_keeps_flowing(
     for what, (payload, reason) in garbage.items():
         assert payload in found, f"{what} on {topic} was not dead-lettered ({setup.transport_name})"
         assert reason in found[payload], f"{what} on {topic}: reason {found[payload]!r}"
+
+
+# ------------------------------------------------- well-formed envelopes, malformed content
+
+CONTENT: list[tuple[str, str, Callable[[str], object], str, Callable[[Setup], None]]] = [
+    (
+        "workflow-without-id",
+        Topics.workflow_engine("Basic"),
+        lambda reply_to: w.DispatchWorkflow("m", "", "Basic", "sequential", b"[1]"),
+        "unexpected DispatchWorkflow on a workflow-engine topic",
+        _workflow,
+    ),
+    (
+        "unknown-tag-action",
+        Topics.workflow_tag("Basic"),
+        lambda reply_to: w.TagCommand("m", "Basic", "t", "explode", reply_to=reply_to),
+        "tag command 'explode' is incomplete",
+        _workflow_tag,
+    ),
+    (
+        "unknown-task-tag-action",
+        Topics.service_tag("Echo"),
+        lambda reply_to: w.ServiceTagCommand("m", "Echo", "t", "explode", reply_to=reply_to),
+        "service tag command 'explode' is incomplete",
+        _task_tag,
+    ),
+    (
+        "task-message-on-a-response-topic",
+        "",
+        lambda reply_to: m.ExecuteTask("m", "t", "Echo", "echo", b'["x"]'),
+        "unexpected ExecuteTask on a client response topic",
+        _echo,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "topic, build, reason, normal_use", [c[1:] for c in CONTENT], ids=[c[0] for c in CONTENT]
+)
+def test_well_formed_but_meaningless_messages_are_dead_lettered(
+    setup: Setup,
+    topic: str,
+    build: Callable[[str], object],
+    reason: str,
+    normal_use: Callable[[Setup], None],
+) -> None:
+    client_topic = Topics.client_response(setup.client.name)
+    topic = topic or client_topic
+    message = build(client_topic)
+    message.message_id = f"m-{uuid.uuid4().hex}"  # type: ignore[attr-defined]
+    payload = m.encode(message)
+    _send(setup, topic, payload, key="t")
+    normal_use(setup)
+    found = setup.read_dead_letters(topic, {payload})
+    assert payload in found, f"not dead-lettered on {topic} ({setup.transport_name})"
+    assert reason in found[payload]
+
+
+def test_an_oversized_envelope_is_dead_lettered_unread(setup: Setup) -> None:
+    if setup.transport_name != "inMemory":
+        pytest.skip("Pulsar refuses a message over its own 5 MB limit at the producer")
+    topic = Topics.task_executor("Echo")
+    huge = m.encode(m.ExecuteTask(f"m-{uuid.uuid4().hex}", "t", "Echo", "echo", bytes(65 << 20)))
+    _send(setup, topic, huge)
+    _echo(setup)
+    found = setup.read_dead_letters(topic, {huge})
+    assert f"envelope too large: {len(huge)} bytes (limit 67108864)" in found[huge]
+
+
+def test_a_corrupt_stored_state_dead_letters_its_messages_only(setup: Setup) -> None:
+    if setup.transport_name != "inMemory":
+        pytest.skip("the storage is the same on every transport: tested once")
+    from infinitic.engines.workflow_engine.engine import state_key
+
+    workflow_id = f"wf-{uuid.uuid4().hex}"
+    storage: Any = setup.worker._storage
+    corrupt = b"IN\x01\x17\xff\xff\xff\xff\x0f"  # a WorkflowState claiming a 4 GiB id
+    setup.client._runtime.run(storage.put(state_key("Basic", workflow_id), corrupt, 0))
+    signal = w.SendSignal(f"m-{uuid.uuid4().hex}", workflow_id, "Basic", "ping", b'"x"')
+    payload = m.encode(signal)
+    topic = Topics.workflow_engine("Basic")
+    _send(setup, topic, payload, key=workflow_id)
+    _workflow(setup)  # other workflows go on
+    found = setup.read_dead_letters(topic, {payload})
+    key = state_key("Basic", workflow_id)
+    assert found[payload].startswith(f"the state under {key} cannot be decoded: envelope truncated")

@@ -113,8 +113,12 @@ class WorkflowEngine:
             else:
                 try:
                     loaded = await stored.load(self.storage, key)
-                except (stored.NotAState, EnvelopeError) as exc:
+                except stored.NotAState as exc:
                     await self.transport.dead_letter(self.topic, payload, str(exc))
+                    return
+                except EnvelopeError as exc:  # the message is fine: say that the state is not
+                    reason = f"the state under {key} cannot be decoded: {exc}"
+                    await self.transport.dead_letter(self.topic, payload, reason)
                     return
                 state, version, layout = loaded if loaded else (None, 0, stored.Layout())
             out = Outbox(now=time.time())
