@@ -5,13 +5,15 @@ that read the final states back from storage."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ import yaml
 from infinitic import Channel, InfiniticClient, Workflow, name, task
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
+from infinitic.engines.workflow_engine import stored
 from infinitic.storage import create_storage
 from infinitic.transport.base import Handler, Transport
 
@@ -270,8 +273,8 @@ def read_states(storage: Any, workflow_name: str, ids: Iterable[str]) -> dict[st
         try:
             found: dict[str, Any] = {}
             for workflow_id in ids:
-                stored = await store.get(f"workflow.state:{workflow_name}:{workflow_id}")
-                found[workflow_id] = m.decode(stored[0]) if stored else None
+                loaded = await stored.load(store, f"workflow.state:{workflow_name}:{workflow_id}")
+                found[workflow_id] = loaded[0] if loaded else None
             return found
         finally:
             await store.close()
@@ -350,3 +353,99 @@ def executions(record: Path) -> Counter[str]:
             if line.strip():
                 counts[line.split()[0]] += 1
     return counts
+
+
+# -- a load of workflows through a fault -----------------------------------------------------
+
+
+def robust_transport(pulsar_transport: Mapping[str, Any]) -> dict[str, Any]:
+    """The test namespace, with room for the redeliveries that faults cause (each kill hands a
+    worker's unacknowledged messages to the others again; each failed handling is one)."""
+    transport = copy.deepcopy(dict(pulsar_transport))
+    transport["pulsar"]["consumer"]["maxRedeliverCount"] = 200
+    return transport
+
+
+def redis_storage(redis_server: Any) -> dict[str, Any]:
+    options = {k: v for k, v in redis_server.storage_options().items() if v is not None}
+    return {"redis": {**options, "keyPrefix": f"f{uuid.uuid4().hex[:8]}:"}}
+
+
+def wait_all(handles: list[Any], deadline: float) -> list[Any]:
+    return [h.result(timeout=max(1.0, deadline - time.monotonic())) for h in handles]
+
+
+@dataclass
+class LoadReport:
+    results: list[Any]
+    ids: list[str]
+    counter: OutcomeCounter
+    audit: StateAudit
+    runs: Counter[str]
+    elapsed: float
+
+    def check(self, count: int) -> None:
+        assert self.results == [expected(i) for i in range(count)]
+        # each completion reached its handle once; copies were dropped by the client
+        assert {self.counter.delivered[(i, i)] for i in self.ids} == {1}
+        assert self.audit.problems() == []
+        assert self.audit.task_commands == 3 * count and len(self.runs) == 3 * count
+
+    def summary(self) -> str:
+        twice = sum(1 for n in self.runs.values() if n > 1)
+        return (
+            f"workflows {len(self.ids)} in {self.elapsed:.1f}s: lost 0, completions seen twice 0, "
+            f"results applied twice 0; task executions {sum(self.runs.values())} for "
+            f"{self.audit.task_commands} tasks ({twice} ran more than once); outcome copies "
+            f"dropped by the client {self.counter.duplicates()}"
+        )
+
+
+def run_through_fault(
+    transport: Any,
+    storage: Any,
+    tmp_path: Path,
+    count: int,
+    fault: Callable[[], None],
+    *,
+    workers: int = 2,
+    fault_after: float = 0.2,
+    timeout: float = 300.0,
+) -> LoadReport:
+    """`count` workflows on worker processes; `fault()` runs once `fault_after` of them are
+    done (the others are mid-way: tasks, timers and signals pending)."""
+    record = tmp_path / "executions.txt"
+    procs = WorkerProcesses(
+        write_config(tmp_path / "worker.yml", fault_config(transport, storage)),
+        tmp_path,
+        env={RECORD_ENV: str(record)},
+    )
+    client: InfiniticClient | None = None
+    started = time.monotonic()
+    try:
+        for _ in range(workers):
+            procs.start()
+        client = InfiniticClient.from_config({"name": "fault-client", "transport": transport})
+        counter = OutcomeCounter(client)
+        flow = client.new_workflow(FaultWorkflow)
+        handles = [client.dispatch(flow.run, i, mode_of(i)) for i in range(count)]
+        deadline = time.monotonic() + timeout
+        while sum(h.done() for h in handles) < count * fault_after:
+            assert time.monotonic() < deadline, "the workflows did not get going"
+            time.sleep(0.05)
+        fault()
+        results = wait_all(handles, deadline)
+        assert all(p.poll() is None for p in procs.procs), "a worker died in the fault"
+    finally:
+        if client is not None:
+            client.close()
+        procs.stop_all()
+    ids = [h.id for h in handles]
+    return LoadReport(
+        results,
+        ids,
+        counter,
+        audit_states(read_states(storage, "FaultWorkflow", ids)),
+        executions(record),
+        time.monotonic() - started,
+    )

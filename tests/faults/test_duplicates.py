@@ -14,6 +14,7 @@ import pytest
 from infinitic import CanceledError, InfiniticWorker, TaskFailedError, WorkflowFailedError
 from infinitic.common import messages as m
 from infinitic.common.workflow_messages import MethodOutcome, WorkflowState
+from infinitic.engines.workflow_engine import stored
 from infinitic.transport.base import Transport
 from infinitic.worker import worker as worker_module
 from tests import sample_services as s
@@ -178,9 +179,9 @@ def _states(worker: InfiniticWorker, ids: list[str]) -> dict[str, WorkflowState 
     for workflow_id in ids:
         found = None
         for name in ("Basic", "Loyalty", "Sleepy"):
-            stored = runtime.run(storage.get(f"workflow.state:{name}:{workflow_id}"))
-            if stored is not None:
-                found = m.decode(stored[0])
+            loaded = runtime.run(stored.load(storage, f"workflow.state:{name}:{workflow_id}"))
+            if loaded is not None:
+                found = loaded[0]
         states[workflow_id] = found
     return states
 

@@ -7,11 +7,9 @@ no result is applied twice to a state. A task may run twice (at least once): tha
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +27,15 @@ from tests.faults.fault_apps import (
     fault_config,
     mode_of,
     read_states,
+    redis_storage,
+    robust_transport,
+    wait_all,
     write_config,
 )
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.redis]
 COUNT = int(os.environ.get("INFINITIC_FAULTS_WORKFLOWS", "1000"))
 KILLS = int(os.environ.get("INFINITIC_FAULTS_KILLS", "6"))
-
-
-def robust_transport(pulsar_transport: dict[str, Any]) -> dict[str, Any]:
-    """The test namespace, with room for the redeliveries that kills cause (each kill hands
-    a worker's unacknowledged messages to the others once more)."""
-    transport = copy.deepcopy(pulsar_transport)
-    transport["pulsar"]["consumer"]["maxRedeliverCount"] = 50
-    return transport
-
-
-def redis_storage(redis_server: Any) -> dict[str, Any]:
-    options = {k: v for k, v in redis_server.storage_options().items() if v is not None}
-    return {"redis": {**options, "keyPrefix": f"k{uuid.uuid4().hex[:8]}:"}}
-
-
-def wait_all(handles: list[Any], deadline: float) -> list[Any]:
-    results = []
-    for handle in handles:
-        results.append(handle.result(timeout=max(1.0, deadline - time.monotonic())))
-    return results
 
 
 @pytest.mark.slow
