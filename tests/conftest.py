@@ -13,6 +13,8 @@ NO_EXTENSIONS = os.environ.get("INFINITIC_NO_EXTENSIONS", "") not in ("", "0")
 # every answer of the engine's waiting index is checked against the full evaluation, also in
 # the worker processes the tests start (they inherit the environment)
 os.environ.setdefault("INFINITIC_VERIFY_WAITING", "1")
+# and every step of a live method run against a replay from the start (executors/live_runs.py)
+os.environ.setdefault("INFINITIC_VERIFY_LIVE_RUNS", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +20,14 @@ from ..common.ids import new_id
 from ..service.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport
 from ..workflow.replay import WorkflowRun
+from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
 from .threads import TaskThreads
 
 log = logging.getLogger("infinitic.executors.workflow_task")
+
+# a debugging aid, set by the test suite: each step of a live run is replayed from the start too,
+# and a difference fails the workflow task
+VERIFY_LIVE = os.environ.get("INFINITIC_VERIFY_LIVE_RUNS", "") not in ("", "0")
 
 
 @dataclass
@@ -52,6 +59,7 @@ class WorkflowTaskExecutor:
         self.worker_name = worker_name
         self.topic = Topics.workflow_task_executor(workflow.name)
         self.threads = TaskThreads(workflow.concurrency, f"infinitic-wf-{workflow.name}")
+        self.live_runs = LiveRuns()
 
     async def start(self) -> None:
         await self.transport.subscribe(
@@ -59,6 +67,7 @@ class WorkflowTaskExecutor:
         )
 
     def close(self) -> None:
+        self.live_runs.close()
         self.threads.close()
 
     async def handle(self, payload: bytes) -> None:
@@ -81,6 +90,8 @@ class WorkflowTaskExecutor:
         except asyncio.TimeoutError:
             self.threads.abandon(future)
             future.cancel()
+            # a live run still busy with it is not reliable any more
+            self.live_runs.discard((msg.workflow_id, msg.method_run.method_run_id))
             error = errors.TimeoutError(f"the workflow task ran longer than {timeout:g}s")
             result = self._report(msg, "failed", error=error_info(error, self.worker_name))
         await self.transport.send(
@@ -96,22 +107,39 @@ class WorkflowTaskExecutor:
                 f"workflow {self.workflow.name} has no method {method_name!r}"
             )
             return self._report(msg, "failed", error=error_info(unknown, self.worker_name))
-        try:
-            instance = self.workflow.implementation()
-            raw = serialization.loads(
-                msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
-            )
-            args = [
-                serialization.convert(
-                    v, spec.param_types[i] if i < len(spec.param_types) else Any, f"argument {i}"
+        key = (msg.workflow_id, msg.method_run.method_run_id)
+        live = self.live_runs.take(key)
+        if live is not None and not live.matches(msg):
+            live.evict()  # not the history it left: replay from the start
+            live = None
+        if live is None:
+            try:
+                instance = self.workflow.implementation()
+                raw = serialization.loads(
+                    msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
                 )
-                for i, v in enumerate(raw)
-            ]
-        except Exception as exc:  # noqa: BLE001 - reported as the method's failure
-            return self._report(msg, "failed", error=error_info(exc, self.worker_name))
-        replay = WorkflowRun(msg, instance, self.workflow.check_mode)
+                args = [
+                    serialization.convert(
+                        v,
+                        spec.param_types[i] if i < len(spec.param_types) else Any,
+                        f"argument {i}",
+                    )
+                    for i, v in enumerate(raw)
+                ]
+            except Exception as exc:  # noqa: BLE001 - reported as the method's failure
+                return self._report(msg, "failed", error=error_info(exc, self.worker_name))
+            replay = WorkflowRun(msg, instance, self.workflow.check_mode)
+            if len(msg.method_run.commands) >= LIVE_MIN_COMMANDS:
+                live = LiveRun(replay, getattr(instance, spec.attribute), args)
+                step: Callable[[], tuple[str, Any]] = live.start
+            else:
+                method = getattr(instance, spec.attribute)
+                step = lambda: replay.execute(method, args)  # noqa: E731
+        else:
+            replay = live.replay
+            step = lambda: live.resume(msg)  # noqa: E731
         try:
-            outcome, value = replay.execute(getattr(instance, spec.attribute), args)
+            outcome, value = step()
             result = (
                 serialization.dumps(value, f"the result of {self.workflow.name}.{method_name}")
                 if outcome == "completed"
@@ -123,11 +151,13 @@ class WorkflowTaskExecutor:
             return self._report(msg, "updated", error=error_info(exc, self.worker_name))
         except Exception as exc:  # noqa: BLE001 - the workflow code failed
             outcome, result, error = "failed", b"", error_info(exc, self.worker_name)
+        if live is not None and outcome == "waiting":
+            self.live_runs.keep(key, live)
         try:
             properties = replay.snapshot()
         except errors.SerializationError as exc:
             return self._report(msg, "failed", error=error_info(exc, self.worker_name))
-        return w.WorkflowTaskCompleted(
+        completed = w.WorkflowTaskCompleted(
             message_id=new_id(),
             workflow_id=msg.workflow_id,
             workflow_name=msg.workflow_name,
@@ -142,6 +172,33 @@ class WorkflowTaskExecutor:
             error=error,
             emitted_at=time.time(),
         )
+        if VERIFY_LIVE and live is not None:
+            return self._verified(msg, completed)
+        return completed
+
+    def _verified(
+        self, msg: w.ExecuteWorkflowTask, live: w.WorkflowTaskCompleted
+    ) -> w.WorkflowTaskCompleted:
+        """`live` if a replay from the start finds the same, else a failure saying so."""
+        spec = self.workflow.spec.methods[msg.method_run.method_name]
+        instance = self.workflow.implementation()
+        raw = serialization.loads(msg.method_run.args, "the arguments")
+        args = [
+            serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")
+            for i, v in enumerate(raw)
+        ]
+        replay = WorkflowRun(msg, instance, self.workflow.check_mode)
+        try:
+            outcome, value = replay.execute(getattr(instance, spec.attribute), args)
+            result = serialization.dumps(value, "") if outcome == "completed" else b""
+        except Exception:  # noqa: BLE001 - compared by outcome only
+            outcome, result = "failed", b""
+        found = (outcome, result, replay.new_commands, replay.new_steps, replay.snapshot())
+        kept = (live.outcome, live.result, live.new_commands, live.new_steps, live.properties)
+        if found == kept:
+            return live
+        problem = RuntimeError(f"live run diverged from its replay: {kept!r} != {found!r}")
+        return self._report(msg, "failed", error=error_info(problem, self.worker_name))
 
     def _report(
         self, msg: w.ExecuteWorkflowTask, outcome: str, error: m.ErrorInfo

@@ -64,10 +64,20 @@ class WorkflowRun:
     """Replays one method run; the result is in `outcome` once `execute()` returns."""
 
     def __init__(self, task: ExecuteWorkflowTask, instance: object, check_mode: str) -> None:
-        self.task = task
-        self.run = task.method_run
         self.instance = instance
         self.mode = CHECK_MODES[check_mode]
+        self.position = -1
+        self.hints = _property_hints(type(instance))
+        self.result_types: dict[int, Any] = {}
+        # set when the run is kept alive between workflow tasks (executors/live_runs.py): an
+        # undecided await then waits there for the next task instead of ending the replay
+        self.live: Any = None
+        self.load(task)
+
+    def load(self, task: ExecuteWorkflowTask) -> None:
+        """Takes the history of `task`; a live run is given each next task this way."""
+        self.task = task
+        self.run = task.method_run
         self.history = kernel.History()
         self.commands: list[Command] = []
         self._command_at: dict[int, int] = {}  # position -> index in self.commands
@@ -75,14 +85,11 @@ class WorkflowRun:
         for command in self.run.commands:
             self._append(command)
         self._past_steps = {step.position: step for step in self.run.steps}
-        self.position = -1
         self.new_commands: list[Command] = []
         self.new_steps: list[Step] = []
         self.props_store: dict[str, bytes] = {}
         self.now_index = self.run.start_index
         self.resumed = False
-        self.hints = _property_hints(type(instance))
-        self.result_types: dict[int, Any] = {}
         self._last_position = max(
             [c.position for c in self.run.commands] + [st.position for st in self.run.steps],
             default=-1,
@@ -174,22 +181,28 @@ class WorkflowRun:
             deferred._receives += 1
         position = self._next_position()
         signature = kernel.step_signature(tree)
-        past = self._past_steps.get(position)
-        if past is None and position in self._command_at:
-            raise self._updated(position, "expected a command, found an await")
-        if past is not None and past.signature != signature:
-            raise self._updated(position, f"awaits {signature} where it awaited {past.signature}")
-        if past is not None and past.terminated_at >= 0:
-            self._restore(
-                self.props_store.get(past.props_hash) or self.task.props_store[past.props_hash]
-            )
-            self.now_index = past.terminated_at
-            return self._outcome(deferred, tree, past.terminated_at)
-        status, _, _ = self.history.evaluate(tree, self.task.as_of)
-        if status == kernel.ONGOING:
+        while True:
+            past = self._past_steps.get(position)
+            if past is None and position in self._command_at:
+                raise self._updated(position, "expected a command, found an await")
+            if past is not None and past.signature != signature:
+                raise self._updated(
+                    position, f"awaits {signature} where it awaited {past.signature}"
+                )
+            if past is not None and past.terminated_at >= 0:
+                self._restore(
+                    self.props_store.get(past.props_hash) or self.task.props_store[past.props_hash]
+                )
+                self.now_index = past.terminated_at
+                return self._outcome(deferred, tree, past.terminated_at)
+            status, _, _ = self.history.evaluate(tree, self.task.as_of)
+            if status != kernel.ONGOING:
+                break
             if past is None:
                 self.new_steps.append(Step(position, signature, _tree_json(tree)))
-            raise _Suspend()
+            if self.live is None:
+                raise _Suspend()
+            self.live.suspend()  # returns once `load` gave it the next task's history
         if past is not None and not self.resumed and self.task.properties:
             # the method resumes here: the instance takes the properties as they are now,
             # with whatever other method runs did meanwhile

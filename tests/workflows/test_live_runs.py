@@ -1,0 +1,101 @@
+"""Long method runs are kept alive between workflow tasks instead of being replayed each step.
+
+The test suite sets INFINITIC_VERIFY_LIVE_RUNS=1: every step of a live run is also replayed from
+the start, and a difference fails the workflow; so each test here also checks that a live run
+does exactly what a replay does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infinitic import InfiniticWorker
+from infinitic.common.workflow_messages import WorkflowState
+from infinitic.executors import live_runs, workflow_task
+from tests.live_workflows import LongWorkflow, LongWorkflowImpl
+from tests.workflow_helpers import SERVICES
+from tests.workflow_probe import is_waiting, probe_for, wait_until_waiting, waits_after_signals
+
+WAIT = 60
+
+
+@pytest.fixture
+def long_worker(setup: tuple[Any, Any]) -> Iterator[InfiniticWorker]:
+    transport, storage = setup
+    config = {
+        "name": "live-worker",
+        "transport": transport,
+        "storage": storage,
+        "services": SERVICES,
+        "workflows": [{"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl"}],
+    }
+    with InfiniticWorker.from_config(config) as worker:
+        probe_for(worker)
+        yield worker
+
+
+def test_a_long_run_completes_as_its_replay_would(long_worker: InfiniticWorker) -> None:
+    flow = long_worker.client.new_workflow(LongWorkflow)
+    assert flow.steps(3 * live_runs.LIVE_MIN_COMMANDS) == sum(
+        range(3 * live_runs.LIVE_MIN_COMMANDS)
+    )
+
+
+def test_a_long_run_is_not_replayed_at_every_step(
+    long_worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflow_task, "VERIFY_LIVE", False)  # its replays would be counted
+    LongWorkflowImpl.created = 0
+    steps = 80
+    assert long_worker.client.new_workflow(LongWorkflow).steps(steps) == sum(range(steps))
+    # a replay per task until the run has LIVE_MIN_COMMANDS commands, then one live instance
+    # (each timer adds a command, so it is live a little sooner)
+    assert LongWorkflowImpl.created <= live_runs.LIVE_MIN_COMMANDS + 1
+    assert LongWorkflowImpl.created < steps // 2
+
+
+def _waits_on_a_receive(state: WorkflowState) -> bool:
+    return is_waiting(state) and any(
+        cmd.kind == "receive" and cmd.status == "ongoing"
+        for run in state.method_runs
+        for cmd in run.commands
+    )
+
+
+def test_signals_and_other_method_runs_reach_a_live_run(long_worker: InfiniticWorker) -> None:
+    client = long_worker.client
+    n = live_runs.LIVE_MIN_COMMANDS + 4
+    handle = client.dispatch(client.new_workflow(LongWorkflow).steps_then_signals, n, 2)
+    stub = client.get_workflow_by_id(LongWorkflow, handle.id)
+    wait_until_waiting(long_worker, stub, _waits_on_a_receive)
+    assert stub.add(100) == n + 100  # another method run changes the shared properties
+    stub.bumps.send(7)
+    wait_until_waiting(long_worker, stub, waits_after_signals(1))
+    stub.bumps.send(8)
+    assert handle.result(timeout=WAIT) == [n + 100 + 7 + 8, 7, 8]
+
+
+def test_runs_evicted_for_lack_of_room_are_replayed(
+    setup: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_runs, "DEFAULT_CAPACITY", 1)
+    transport, storage = setup
+    config = {
+        "name": "live-worker",
+        "transport": transport,
+        "storage": storage,
+        "services": SERVICES,
+        "workflows": [
+            {"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl", "concurrency": 2}
+        ],
+    }
+    with InfiniticWorker.from_config(config) as worker:
+        flow = worker.client.new_workflow(LongWorkflow)
+        steps = 2 * live_runs.LIVE_MIN_COMMANDS
+        handles = [worker.client.dispatch(flow.steps, steps + i) for i in range(3)]
+        assert [h.result(timeout=WAIT) for h in handles] == [
+            sum(range(steps + i)) for i in range(3)
+        ]
