@@ -71,13 +71,20 @@ class BoundChannel(Generic[T]):
         self.run.send_signal_to_self(self.channel, value)
 
 
+_CHANNELS: dict[type, dict[str, Channel[Any]]] = {}
+
+
 def channels_of(interface: type) -> dict[str, Channel[Any]]:
-    out: dict[str, Channel[Any]] = {}
-    for klass in reversed(interface.__mro__):
-        for key, value in vars(klass).items():
-            if isinstance(value, Channel):
-                out[key] = value
-    return out
+    """The channels an interface declares, by attribute (looked up once per interface)."""
+    found = _CHANNELS.get(interface)
+    if found is None:
+        found = {}
+        for klass in reversed(interface.__mro__):
+            for key, value in vars(klass).items():
+                if isinstance(value, Channel):
+                    found[key] = value
+        _CHANNELS[interface] = found
+    return found
 
 
 def filter_matches(criteria: Mapping[str, Any], value: Any) -> bool:

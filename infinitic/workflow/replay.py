@@ -355,11 +355,16 @@ def _tree_json(tree: Any) -> bytes:
     return orjson.dumps(tree)
 
 
-def _is_property(value: Any) -> bool:
-    # stubs are callables' holders and never properties; they import this module, hence late
-    from .stubs import is_stub
+_IS_STUB: list[Callable[[Any], bool]] = []
 
-    return not (callable(value) or isinstance(value, Deferred) or is_stub(value))
+
+def _is_property(value: Any) -> bool:
+    if not _IS_STUB:
+        # stubs are callables' holders and never properties; they import this module, hence late
+        from .stubs import is_stub
+
+        _IS_STUB.append(is_stub)
+    return not (callable(value) or isinstance(value, Deferred) or _IS_STUB[0](value))
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
