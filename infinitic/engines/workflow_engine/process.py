@@ -85,7 +85,7 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
         _ON_STATE[kind](state, msg, out)
     else:
         raise TypeError(f"the workflow engine does not handle {kind.__name__}")
-    _finish(state, out, was_running or kind is w.DispatchWorkflow)
+    _finish(state, out, was_running or kind is w.DispatchWorkflow, kind not in _OUTCOMES)
     return state
 
 
@@ -100,7 +100,9 @@ def _drain_buffer(state: w.WorkflowState, out: Outbox) -> None:
             _ON_STATE[type(msg)](state, msg, out)
 
 
-def _finish(state: w.WorkflowState, out: Outbox, was_running: bool) -> None:
+def _finish(state: w.WorkflowState, out: Outbox, was_running: bool, gc: bool = True) -> None:
+    # `gc`: an outcome changes no step and no run's status, so it leaves no property snapshot
+    # unused (and the collection walks every step: O(n) for a long run)
     refresh_status(state)
     schedule(state, out)
     state.updated_at = out.now
@@ -121,6 +123,7 @@ def _finish(state: w.WorkflowState, out: Outbox, was_running: bool) -> None:
                 ),
             )
     elif state.status == "running":
-        gc_properties(state)
+        if gc:
+            gc_properties(state)
         if not was_running:  # re-opened by a retry
             out.storage_ops.append(("add", pending_key(state.workflow_name), state.workflow_id))
