@@ -754,9 +754,13 @@ cdef class Codec:
             end = PyBytes_GET_SIZE(data)
         else:
             if isinstance(data, memoryview):
-                if data.nbytes > self._max_size:
+                try:
+                    size = data.nbytes
+                except ValueError:  # released: there are no bytes to read
+                    raise EnvelopeError("cannot decode a released memoryview") from None
+                if size > self._max_size:
                     raise EnvelopeError(
-                        f"envelope too large: {data.nbytes} bytes (limit {self._limit})"
+                        f"envelope too large: {size} bytes (limit {self._limit})"
                     )
                 if not data.c_contiguous:
                     data = data.tobytes()

@@ -367,7 +367,10 @@ class Codec:
         """The message whose envelope bytes are `data`; EnvelopeError if they are not valid."""
         if type(data) is not bytes:
             if isinstance(data, memoryview):
-                size = data.nbytes
+                try:
+                    size = data.nbytes
+                except ValueError:  # released: there are no bytes to read
+                    raise EnvelopeError("cannot decode a released memoryview") from None
                 if size > self._max_size:
                     raise EnvelopeError(
                         f"envelope too large: {size} bytes (limit {self._max_size})"

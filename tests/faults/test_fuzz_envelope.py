@@ -13,6 +13,7 @@ import os
 import signal
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,27 @@ def test_seeds_decode(impl: str) -> None:
     codec = core_module("envelope", impl).Codec(ALL_TYPES)
     for data in seed_envelopes(codec):
         assert codec.encode(codec.decode(data)) == data
+
+
+def _released() -> memoryview:
+    view = memoryview(b"IN\x01\x01\x00\x00\x00\x00\x00")
+    view.release()
+    return view
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (_released, "cannot decode a released memoryview"),
+        (lambda: memoryview(b"IxNx\x01")[::2], "truncated"),  # strided: read as its bytes
+        (lambda: memoryview(bytes(12)).cast("B", (3, 4)), "bad magic"),
+        (lambda: memoryview(bytes(8)).cast("i"), "bad magic"),
+        (lambda: "IN\x01", "expected bytes, bytearray or memoryview"),
+    ],
+    ids=["released", "strided", "2-d", "int-items", "str"],
+)
+def test_odd_buffers_are_envelope_errors(impl: str, make: Any, fragment: str) -> None:
+    codec = core_module("envelope", impl).Codec(ALL_TYPES)
+    with pytest.raises(EnvelopeError, match=fragment):
+        codec.decode(make())
