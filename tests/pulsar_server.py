@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,31 +26,39 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pulsar_urls() -> Iterator[tuple[str, str]]:
-    url = os.environ.get("INFINITIC_PULSAR_URL")
-    if url:
-        yield url, os.environ.get("INFINITIC_PULSAR_ADMIN_URL", "http://127.0.0.1:8080")
-        return
+def _check_can_start() -> None:
     try:
         import pulsar  # noqa: F401
     except ImportError:
         _unavailable("pulsar-client is not installed (pip install 'infinitic[pulsar]')")
     if not (shutil.which("java") and shutil.which("mvn")):
         _unavailable("no INFINITIC_PULSAR_URL and no Java/Maven to start a broker")
+
+
+@contextmanager
+def started_broker(*options: str) -> Iterator[dict[str, str]]:
+    """A throwaway broker of scripts/start-pulsar on free ports, given extra `options` (TLS,
+    token authentication: see its --help); yields its INFINITIC_PULSAR_* values, stops it."""
+    _check_can_start()
     data_dir = tempfile.mkdtemp(prefix="infinitic-pulsar-")
     started = subprocess.run(
-        [str(ROOT / "scripts" / "start-pulsar"), "--free-ports", "--wipe", "--data-dir", data_dir],
+        [
+            str(ROOT / "scripts" / "start-pulsar"),
+            "--free-ports",
+            "--wipe",
+            "--data-dir",
+            data_dir,
+            *options,
+        ],
         capture_output=True,
         text=True,
         timeout=1200,
         check=False,
     )
-    if started.returncode != 0:
-        pytest.fail(f"scripts/start-pulsar failed:\n{started.stderr[-4000:]}")
-    values = dict(line.split("=", 1) for line in started.stdout.split() if "=" in line)
     try:
-        yield values["INFINITIC_PULSAR_URL"], values["INFINITIC_PULSAR_ADMIN_URL"]
+        if started.returncode != 0:
+            pytest.fail(f"scripts/start-pulsar failed:\n{started.stderr[-4000:]}")
+        yield dict(line.split("=", 1) for line in started.stdout.split() if "=" in line)
     finally:
         subprocess.run(
             [str(ROOT / "scripts" / "stop-pulsar"), "--data-dir", data_dir],
@@ -58,6 +67,16 @@ def pulsar_urls() -> Iterator[tuple[str, str]]:
             check=False,
         )
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pulsar_urls() -> Iterator[tuple[str, str]]:
+    url = os.environ.get("INFINITIC_PULSAR_URL")
+    if url:
+        yield url, os.environ.get("INFINITIC_PULSAR_ADMIN_URL", "http://127.0.0.1:8080")
+        return
+    with started_broker() as values:
+        yield values["INFINITIC_PULSAR_URL"], values["INFINITIC_PULSAR_ADMIN_URL"]
 
 
 @pytest.fixture

@@ -324,6 +324,12 @@ class RedisStorage(Storage):
                 "check storage.redis.username / storage.redis.password"
             ) from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if self.ssl and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise StorageError(
+                    f"redis storage: TLS to {self.host}:{self.port} failed: the server's "
+                    f"certificate is not trusted ({self._clean(exc)}); check "
+                    "storage.redis.sslCaCerts (the CA that signed it) and storage.redis.host"
+                ) from None
             raise StorageError(
                 f"redis storage: cannot connect to the Redis server at {self.host}:{self.port} "
                 f"({self._clean(exc)}); is it running, and are storage.redis.host / port / ssl "

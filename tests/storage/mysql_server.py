@@ -285,6 +285,20 @@ class MariaDBServer:
             conn.close()
         self.endpoint = Endpoint("127.0.0.1", self.port, USER, PASSWORD, DATABASE)
 
+    def add_user(self, user: str, password: str) -> Endpoint:
+        """Another user with its own password (all privileges), as an endpoint on the test
+        database: for tests of credentials (a secret of their own, a wrong password)."""
+        conn = self._admin()
+        try:
+            cursor = conn.cursor()
+            for host in ("127.0.0.1", "localhost"):
+                cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+                cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'{host}'")
+            cursor.close()
+        finally:
+            conn.close()
+        return Endpoint("127.0.0.1", self.port, user, password, DATABASE)
+
     def _terminate(self, kill: bool) -> None:
         process = self.process
         if process is None:

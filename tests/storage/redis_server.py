@@ -4,6 +4,9 @@
   127.0.0.1 port with a temporary ``--dir`` and ``--save ''``, waits for PING, and `stop()` kills it.
   `restart(down_seconds)` saves the data (``SHUTDOWN SAVE``), stays down for a while, and starts
   again on the same port and directory, so clients see a real outage but no data loss.
+* Options of `launch()`: ``password`` (``requirepass``), ``username`` with it (an ACL user, the
+  default user switched off), ``tls`` (a `TlsFiles`-like object with ``cert``, ``key`` and
+  ``ca_cert``: TLS only, no plain port). They go in a config file (mode 600), not the command line.
 * With ``INFINITIC_REDIS_URL`` set (``redis://[user:password@]host:port/db``), that server is
   used instead (nothing is started or stopped, and `restart` is unavailable).
 * Without the binary (and no URL), tests that use the fixtures are skipped, saying why; with
@@ -18,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -60,6 +64,7 @@ class RedisServer:
         password: str | None = None,
         database: int = 0,
         directory: Path | None = None,
+        tls: Any = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -67,6 +72,7 @@ class RedisServer:
         self.password = password
         self.database = database
         self.directory = directory
+        self.tls = tls  # .cert, .key, .ca_cert (paths); None: plain TCP
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -88,13 +94,46 @@ class RedisServer:
         )
 
     @classmethod
-    def launch(cls) -> RedisServer:
+    def launch(
+        cls, *, username: str | None = None, password: str | None = None, tls: Any = None
+    ) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError(f"redis-server is not installed; {INSTALL_HINT}")
-        server = cls("127.0.0.1", _free_port(), directory=Path(tempfile.mkdtemp(prefix="redis-")))
+        if username is not None and password is None:
+            raise ValueError("an ACL username needs a password")
+        server = cls(
+            "127.0.0.1",
+            _free_port(),
+            username=username,
+            password=password,
+            directory=Path(tempfile.mkdtemp(prefix="redis-")),
+            tls=tls,
+        )
         server._spawn()
         return server
+
+    def _config_file(self) -> Path:
+        """Credentials and TLS in a file of mode 600: a password never shows in `ps`."""
+        assert self.directory is not None
+        lines = []
+        if self.username is not None:
+            lines += ["user default off", f"user {self.username} on >{self.password} ~* &* +@all"]
+        elif self.password is not None:
+            lines.append(f"requirepass {self.password}")
+        if self.tls is not None:
+            lines += [
+                f"tls-port {self.port}",
+                "port 0",
+                f"tls-cert-file {self.tls.cert}",
+                f"tls-key-file {self.tls.key}",
+                f"tls-ca-cert-file {self.tls.ca_cert}",
+                "tls-auth-clients no",
+            ]
+        path = self.directory / "redis.conf"
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{line}\n" for line in lines))
+        return path
 
     def _spawn(self) -> None:
         assert self.directory is not None
@@ -102,12 +141,14 @@ class RedisServer:
         self.log = self.directory / "redis.log"
         # fmt: off
         args = [
-            binary,
+            binary, str(self._config_file()),
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
             "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--logfile", str(self.log), "--protected-mode", "no", "--databases", "16",
         ]
         # fmt: on
+        if self.tls is not None:  # the file's "port 0" would be overridden by --port
+            args[args.index("--port") + 1] = "0"
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         self.wait_ready()
 
@@ -115,7 +156,15 @@ class RedisServer:
 
     def send(self, *args: str, timeout: float = 5.0) -> bytes:
         """Send one command (after AUTH/SELECT when configured); the raw first reply line."""
-        with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
+        raw = socket.create_connection((self.host, self.port), timeout=timeout)
+        if self.tls is not None:
+            try:
+                context = ssl.create_default_context(cafile=str(self.tls.ca_cert))
+                raw = context.wrap_socket(raw, server_hostname=self.host)
+            except BaseException:
+                raw.close()
+                raise
+        with raw as sock:
             prelude = b""
             expected = 0
             if self.password is not None:
@@ -166,13 +215,16 @@ class RedisServer:
 
     def storage_options(self) -> dict[str, Any]:
         """Keyword arguments of `RedisStorage` reaching this server."""
-        return {
+        options: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "username": self.username,
             "password": self.password,
             "database": self.database,
         }
+        if self.tls is not None:
+            options |= {"ssl": True, "ssl_ca_certs": str(self.tls.ca_cert)}
+        return options
 
     def storage_options_for_redis_py(self) -> dict[str, Any]:
         """Keyword arguments of `redis.Redis` (the tests' raw client) reaching this server."""
@@ -182,6 +234,7 @@ class RedisServer:
             "username": self.username,
             "password": self.password,
             "db": self.database,
+            **({"ssl": True, "ssl_ca_certs": str(self.tls.ca_cert)} if self.tls else {}),
         }
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -253,10 +306,12 @@ class RedisServerFactory:
     def __init__(self) -> None:
         self.servers: list[RedisServer] = []
 
-    def __call__(self) -> RedisServer:
+    def __call__(
+        self, *, username: str | None = None, password: str | None = None, tls: Any = None
+    ) -> RedisServer:
         if shutil.which("redis-server") is None:
             _unavailable(f"redis-server is not installed; {INSTALL_HINT}")
-        server = RedisServer.launch()
+        server = RedisServer.launch(username=username, password=password, tls=tls)
         self.servers.append(server)
         return server
 

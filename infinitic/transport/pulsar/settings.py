@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,18 @@ class PulsarSettings:
 
     def topic(self, name: str) -> str:
         return f"persistent://{self.tenant}/{self.namespace}/{name}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS trust of the binary client, for Python's own connections (admin, probe)."""
+        context = ssl.create_default_context(cafile=self.tls_trust_certs_file_path)
+        if self.tls_allow_insecure_connection:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context.check_hostname = self.tls_validate_hostname
+        if self.tls_certificate_file_path and self.tls_key_file_path:
+            context.load_cert_chain(self.tls_certificate_file_path, self.tls_key_file_path)
+        return context
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], source: str = "<dict>") -> PulsarSettings:

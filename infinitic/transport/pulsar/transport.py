@@ -15,9 +15,10 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
-from ...errors import InfiniticError
 from ..base import Handler, Transport
 from .admin import ensure_namespace
+from .errors import PulsarConnectionError, PulsarTransportError
+from .probe import diagnose
 from .settings import PulsarSettings
 
 log = logging.getLogger("infinitic.transport.pulsar")
@@ -25,8 +26,10 @@ log = logging.getLogger("infinitic.transport.pulsar")
 SUBSCRIPTION = "infinitic"
 
 
-class PulsarTransportError(InfiniticError):
-    """Pulsar refused an operation (the message names which, never a credential)."""
+__all__ = ["PulsarConnectionError", "PulsarTransport", "PulsarTransportError"]
+
+# the C++ client's own log lines (connections, lookups, errors), through Python logging
+CLIENT_LOGGER = "infinitic.transport.pulsar.client"
 
 
 class _Subscription:
@@ -128,7 +131,7 @@ class PulsarTransport(Transport):
             "message_listener_threads": s.listener_threads or 1,
             "tls_allow_insecure_connection": s.tls_allow_insecure_connection,
             "tls_validate_hostname": s.tls_validate_hostname,
-            "logger": _quiet_logger(pulsar),
+            "logger": _client_logger(pulsar),
         }
         if s.tls_trust_certs_file_path:
             kwargs["tls_trust_certs_file_path"] = s.tls_trust_certs_file_path
@@ -149,7 +152,33 @@ class PulsarTransport(Transport):
             if "audience" in s.oauth2:
                 params["audience"] = s.oauth2["audience"]
             kwargs["authentication"] = pulsar.AuthenticationOauth2(json.dumps(params))
-        self._client = pulsar.Client(s.broker_service_url, **kwargs)
+        try:
+            client = pulsar.Client(s.broker_service_url, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unreadable trust file
+            raise PulsarConnectionError(
+                f"pulsar broker {s.broker_service_url}: cannot create the client: {exc}"
+            ) from None
+        try:
+            await self.loop.run_in_executor(None, self._check_connection, client)
+        except BaseException:
+            await self.loop.run_in_executor(None, client.close)
+            raise
+        self._client = client
+
+    def _check_connection(self, client: Any) -> None:
+        """Fail at start, saying why, rather than at the first send or subscribe: the
+        client only connects then, and reports a refused token as a timeout."""
+        import pulsar
+
+        try:
+            client.get_topic_partitions(self.settings.topic("infinitic-connection-check"))
+        except (pulsar.Timeout, pulsar.ConnectError, pulsar.AuthenticationError) as exc:
+            log.debug("pulsar connection check failed: %s", type(exc).__name__)
+            raise diagnose(
+                self.settings, max(1.0, min(10.0, self.settings.connection_timeout_seconds))
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. no such namespace: reported on use
+            log.debug("pulsar connection check: %s: %s", type(exc).__name__, exc)
 
     async def close(self) -> None:
         self.users -= 1
@@ -310,8 +339,14 @@ def _close_client(client: Any, producers: list[Any], consumers: list[Any]) -> No
     client.close()
 
 
-def _quiet_logger(pulsar: Any) -> Any:
-    """The C++ client logs to stdout by default; route it to Python logging at WARNING."""
+def _client_logger(pulsar: Any) -> Any:
+    """Where the C++ client logs. To Python logging (logger CLIENT_LOGGER) when the
+    application enabled INFO or DEBUG there, e.g. to trace connections; else, as before, its
+    warnings and errors to stdout: a Python logger gets every C++ record through the GIL
+    even when Python drops it, and that cost is not worth paying on the hot path."""
+    logger = logging.getLogger(CLIENT_LOGGER)
+    if logger.isEnabledFor(logging.INFO):
+        return logger
     try:
         return pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
     except AttributeError:  # pragma: no cover - older clients
