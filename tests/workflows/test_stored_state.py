@@ -104,3 +104,14 @@ def test_a_long_fan_out_completes_reading_its_state_back_at_every_message(
     with workflow_worker(storage, transport=transport, stateCacheSize=0) as worker:
         flow = worker.client.new_workflow(sw.BasicWorkflow)
         assert flow.parallel(COMMANDS) == [2 * i for i in range(COMMANDS)]
+
+
+def test_a_long_sequential_run_completes_reading_its_state_back_at_every_message(
+    setup: tuple[Any, Any],
+) -> None:
+    # one step per task: each workflow task's result adds to the last segments of both lists
+    transport, storage = setup
+    with workflow_worker(storage, transport=transport, stateCacheSize=0) as worker:
+        flow = worker.client.new_workflow(sw.BasicWorkflow)
+        steps = stored.SEGMENT + 30
+        assert flow.sequential(steps) == sum(range(steps))

@@ -55,7 +55,8 @@ HANDLED = (
 def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowState | None:
     """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
     kind = type(msg)
-    if state is not None and kind not in _OUTCOMES:
+    if state is not None and kind not in _OUTCOMES and kind is not w.WorkflowTaskCompleted:
+        # (a workflow task's result tells the index what it adds: handlers/workflow_task.py)
         waiting.reset(state)  # it may change the state in other ways than outcomes
     was_running = state is not None and state.status == "running"
     if kind is w.DispatchWorkflow:

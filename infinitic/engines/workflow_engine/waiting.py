@@ -220,6 +220,21 @@ def saved(state: w.WorkflowState) -> None:
         index.changed = set()
 
 
+def extended(state: w.WorkflowState, run: w.MethodRun, commands_from: int, steps_from: int) -> None:
+    """`run` got commands from index `commands_from` and steps from index `steps_from` on."""
+    index = getattr(state, "index", None)
+    if index is None:
+        index = state.index = StateIndex()
+    if index.changed is None:
+        return
+    for kind, start, size in (
+        ("commands", commands_from, len(run.commands)),
+        ("steps", steps_from, len(run.steps)),
+    ):
+        for number in range(start // SEGMENT, (size + SEGMENT - 1) // SEGMENT):
+            index.changed.add((run.method_run_id, kind, number))
+
+
 def find_command(state: w.WorkflowState, run: w.MethodRun, command_id: str) -> w.Command | None:
     return index_of(state).find_command(run, command_id)
 

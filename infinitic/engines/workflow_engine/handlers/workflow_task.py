@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ....common import workflow_messages as w
+from .. import waiting
 from ..outbox import Outbox
 from ..state_ops import find_run
 from .dispatching import dispatch_command
@@ -26,11 +27,15 @@ def workflow_task_completed(
         return
     state.properties = msg.properties
     state.props_store.update(msg.props_store)
+    steps_from = len(run.steps)
     if msg.new_steps:
         by_position = {step.position: step for step in run.steps}
         for step in msg.new_steps:
             by_position[step.position] = step
         run.steps = sorted(by_position.values(), key=lambda s: s.position)
+        first = min(step.position for step in msg.new_steps)
+        steps_from = next(i for i, step in enumerate(run.steps) if step.position >= first)
+    waiting.extended(state, run, len(run.commands), steps_from)
     for cmd in msg.new_commands:
         run.commands.append(cmd)
         dispatch_command(state, run, cmd, out)
