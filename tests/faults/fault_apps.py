@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -22,7 +23,7 @@ from typing import Any
 import orjson
 import yaml
 
-from infinitic import Channel, InfiniticClient, Workflow, name, task
+from infinitic import Channel, InfiniticClient, Workflow, name, retry, task, timeout
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.engines.workflow_engine import stored
@@ -124,6 +125,96 @@ def fault_config(
                 "concurrency": concurrency,
             }
         ],
+    }
+
+
+# -- failures to recover from: a service and a workflow, each with a fixed version -----------
+
+
+@name("Fragile")
+class FragileService:
+    def hang(self, key: str) -> str: ...
+    def flaky(self, key: str) -> str: ...
+    def echo(self, value: int) -> int: ...
+
+
+class FragileServiceImpl(FragileService):
+    @timeout(seconds=0.3)
+    @retry(minimum_seconds=0.05, random_factor=0.0, maximum_retries=1)
+    def hang(self, key: str) -> str:
+        _record("hang")
+        threading.Event().wait(2.0)  # past the timeout; bounded, so a closing worker can join
+        return "late"
+
+    @retry(minimum_seconds=0.05, random_factor=0.0, maximum_retries=2)
+    def flaky(self, key: str) -> str:
+        _record("flaky")
+        raise ConnectionError(f"{key} is down (attempt {task.retry_index})")
+
+    def echo(self, value: int) -> int:
+        return value
+
+
+class FragileServiceFixed(FragileServiceImpl):
+    def hang(self, key: str) -> str:
+        _record("hang")
+        return f"{key} answered"
+
+    def flaky(self, key: str) -> str:
+        _record("flaky")
+        return f"{key} up at retry {task.retry_index}, sequence {task.retry_sequence}"
+
+
+@name("FragileFlow")
+class FragileFlow(Workflow):
+    def hanging(self) -> str: ...
+    def flaky(self) -> str: ...
+    def buggy(self, n: int) -> int: ...
+    def evolving(self) -> int: ...
+
+
+class FragileFlowImpl(FragileFlow):
+    def hanging(self) -> str:
+        return self.new_service(FragileService).hang("h")
+
+    def flaky(self) -> str:
+        return self.new_service(FragileService).flaky("db")
+
+    def buggy(self, n: int) -> int:
+        first = self.new_service(FragileService).echo(100)
+        return first // n  # a bug in the workflow's own code when n == 0
+
+    def evolving(self) -> int:
+        svc = self.new_service(FragileService)
+        first = svc.echo(1)
+        self.timer(timedelta(seconds=3600)).result()
+        return first + svc.echo(2)
+
+
+class FragileFlowChanged(FragileFlowImpl):
+    """A non-deterministic change: a task where running instances have a timer."""
+
+    def evolving(self) -> int:
+        svc = self.new_service(FragileService)
+        return svc.echo(1) + svc.echo(5)
+
+
+class FragileFlowFixed(FragileFlowImpl):
+    def buggy(self, n: int) -> int:
+        first = self.new_service(FragileService).echo(100)
+        return first // (n or 1)
+
+
+def fragile_config(
+    transport: Any, storage: Any, service: str, workflow: str, *, worker: str = "fragile"
+) -> dict[str, Any]:
+    here = "tests.faults.fault_apps"
+    return {
+        "name": worker,
+        "transport": transport,
+        "storage": storage,
+        "services": [{"name": "Fragile", "class": f"{here}.{service}", "concurrency": 4}],
+        "workflows": [{"name": "FragileFlow", "class": f"{here}.{workflow}"}],
     }
 
 
@@ -282,6 +373,18 @@ def read_states(storage: Any, workflow_name: str, ids: Iterable[str]) -> dict[st
     return asyncio.run(read())
 
 
+def settled_states(storage: Any, workflow_name: str, ids: list[str], timeout: float = 60) -> Any:
+    """The states once all are saved as completed (or the timeout passed): an engine tells the
+    client before it saves, so a state read right after a result may lag it briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = read_states(storage, workflow_name, ids)
+        pending = [i for i, s in states.items() if s is None or s.status != "completed"]
+        if not pending or time.monotonic() > deadline:
+            return states
+        time.sleep(0.2)
+
+
 @dataclass
 class StateAudit:
     """What the final states say: tasks completed, and any result applied twice."""
@@ -435,17 +538,19 @@ def run_through_fault(
             time.sleep(0.05)
         fault()
         results = wait_all(handles, deadline)
-        assert all(p.poll() is None for p in procs.procs), "a worker died in the fault"
+        ids = [h.id for h in handles]
+        states = settled_states(storage, "FaultWorkflow", ids)  # read while workers still run
+        dead = [p.pid for p in procs.procs if p.poll() is not None]
+        assert not dead, f"worker processes died in the fault: {dead}"
     finally:
         if client is not None:
             client.close()
         procs.stop_all()
-    ids = [h.id for h in handles]
     return LoadReport(
         results,
         ids,
         counter,
-        audit_states(read_states(storage, "FaultWorkflow", ids)),
+        audit_states(states),
         executions(record),
         time.monotonic() - started,
     )

@@ -26,9 +26,9 @@ from tests.faults.fault_apps import (
     expected,
     fault_config,
     mode_of,
-    read_states,
     redis_storage,
     robust_transport,
+    settled_states,
     wait_all,
     write_config,
 )
@@ -75,16 +75,17 @@ def test_kill_9_workers_at_random_moments_under_1000_workflows(
             for _ in victims:
                 workers.start()
         results = wait_all(handles, time.monotonic() + 300)
+        ids = [h.id for h in handles]
+        states = settled_states(storage, "FaultWorkflow", ids)  # read while workers still run
     finally:
         if client is not None:
             client.close()
         workers.stop_all()
     elapsed = time.monotonic() - started
     assert results == [expected(i) for i in range(COUNT)]
-    ids = [h.id for h in handles]
     # each completion reached its handle once; copies (re-sent by a re-driving engine) dropped
     assert {counter.delivered[(i, i)] for i in ids} == {1}
-    audit = audit_states(read_states(storage, "FaultWorkflow", ids))
+    audit = audit_states(states)
     assert audit.problems() == []
     runs = executions(record)
     tasks = audit.task_commands
