@@ -94,6 +94,7 @@ def run(workload: str, size: int, budget: float, folder: str) -> dict[str, Any]:
         futures = [pool.submit(one, h, start) for h, start in started]
         done, pending = wait(futures, timeout=max(0.0, budget - (time.perf_counter() - t0)))
         results = [f.result() for f in done if f.exception() is None]
+        errors = [repr(f.exception())[:300] for f in done if f.exception() is not None]
         completed, finished = len(results), not pending and len(started) == size
     else:
         expected = {sum(range(1, size + 1))}
@@ -101,7 +102,9 @@ def run(workload: str, size: int, budget: float, folder: str) -> dict[str, Any]:
         handle = DBOS.start_workflow(fanout, size)
         waiter = ThreadPoolExecutor(max_workers=1).submit(handle.get_result)
         done, _ = wait([waiter], timeout=budget)
-        results = [waiter.result()] if done else []
+        failure = waiter.exception() if done else None
+        errors = [repr(failure)[:300]] if failure is not None else []
+        results = [waiter.result()] if done and failure is None else []
         completed, finished = min(PROGRESS[0] - before, size), bool(done)
         if done:
             latencies.append(time.perf_counter() - t0)
@@ -121,7 +124,8 @@ def run(workload: str, size: int, budget: float, folder: str) -> dict[str, Any]:
         "budget_s": budget,
         "finished": finished,
         "completed": completed,
-        "failed": 0,
+        "failed": len(errors),
+        "first_error": errors[0] if errors else None,
         "seconds": round(elapsed, 3),
         "per_second": round(completed / elapsed, 1) if elapsed else None,
         "p50_ms": None if not latencies else round(percentile(latencies, 0.5) * 1000, 2),  # type: ignore[operator]
