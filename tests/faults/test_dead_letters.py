@@ -258,7 +258,7 @@ def test_well_formed_but_meaningless_messages_are_dead_lettered(
 
 def test_an_oversized_envelope_is_dead_lettered_unread(setup: Setup) -> None:
     if setup.transport_name != "inMemory":
-        pytest.skip("Pulsar refuses a message over its own 5 MB limit at the producer")
+        pytest.skip("over Pulsar's own maxMessageSize (5 MB by default): the producer refuses it")
     topic = Topics.task_executor("Echo")
     huge = m.encode(m.ExecuteTask(f"m-{uuid.uuid4().hex}", "t", "Echo", "echo", bytes(65 << 20)))
     _send(setup, topic, huge)

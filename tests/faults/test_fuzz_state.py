@@ -1,6 +1,7 @@
-"""Hostile stored state: a corrupt WorkflowState, raw or behind the compression wrapper, is
-refused with EnvelopeError or StorageError, never another error, a crash or a bomb's worth of
-memory. The fuzzing runs in a child process, like tests/faults/test_fuzz_envelope.py."""
+"""Hostile stored state: a corrupt WorkflowState, raw or behind the compression wrapper, or one
+record of a segmented state, is refused with EnvelopeError, StorageError or the engine's
+NotAState, never another error, a crash or a bomb's worth of memory. The fuzzing runs in a
+child process, like tests/faults/test_fuzz_envelope.py."""
 
 from __future__ import annotations
 
@@ -34,6 +35,22 @@ def test_corrupt_stored_states_are_refused_with_a_typed_error(impl: str, tmp_pat
     # both layers refused some: the decompressor and the envelope decoder
     assert "a stored value" in " ".join(stats["errors"]), stats["errors"]
     assert any(k.startswith("envelope") for k in stats["errors"]), stats["errors"]
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_corrupt_segmented_state_is_refused_by_the_engines_reader(
+    impl: str, tmp_path: Path
+) -> None:
+    # a long state is a head and segments (engines/workflow_engine/stored.py): one of them
+    # mutated is an EnvelopeError, NotAState or StorageError, never an AttributeError
+    core_module("envelope", impl)
+    result = run_child("stored", impl, EXAMPLES, tmp_path, CHILD_TIMEOUT)
+    assert result.returncode == 0, explain(result)
+    stats = result.stats
+    assert stats is not None, result.stderr
+    assert stats["inputs"] >= min(EXAMPLES, 1000)
+    assert stats["decoded"] > 0 and stats["refused"] > 0
+    assert any("is not" in k for k in stats["errors"]), stats["errors"]  # NotAState
 
 
 def _read(value: bytes) -> bytes:

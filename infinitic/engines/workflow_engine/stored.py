@@ -39,15 +39,37 @@ class NotAState(Exception):
     """The value under a state key is not a workflow state."""
 
 
+# `N` fields may hold any registered message: what a corrupt record puts there is refused on
+# load, not met later as an AttributeError in a handler
+_ITEMS = {"commands": w.Command, "steps": w.Step}
+
+
+def _check(state: w.WorkflowState, key: str) -> None:
+    for run in state.method_runs:
+        if type(run) is not w.MethodRun:
+            raise NotAState(f"state under {key} holds a {type(run).__name__} as a method run")
+        for kind, cls in _ITEMS.items():
+            for item in getattr(run, kind):
+                if type(item) is not cls:
+                    raise NotAState(
+                        f"state under {key} holds a {type(item).__name__} among the {kind} "
+                        f"of method run {run.method_run_id}"
+                    )
+
+
 async def load(storage: Storage, key: str) -> tuple[w.WorkflowState, int, Layout] | None:
     stored = await storage.get(key)
     if stored is None:
         return None
     decoded = m.decode(stored[0])
     if isinstance(decoded, w.WorkflowState):
+        _check(decoded, key)
         return decoded, stored[1], Layout()
     if not isinstance(decoded, w.StoredState):
         raise NotAState(f"state under {key} is not a workflow state")
+    _check(decoded.state, key)
+    if any(not k.startswith(f"{key}#") or "\x00" in k for k in decoded.segments):
+        raise NotAState(f"state under {key} names segments that are not its own")
     found = await storage.get_many(decoded.segments) if decoded.segments else {}
     missing = [k for k in decoded.segments if k not in found]
     if missing:
@@ -57,7 +79,12 @@ async def load(storage: Storage, key: str) -> tuple[w.WorkflowState, int, Layout
     parts: dict[tuple[str, str], list[w.StateSegment]] = {}
     for segment_key in decoded.segments:
         segment = m.decode(found[segment_key][0])
-        if not isinstance(segment, w.StateSegment) or segment.method_run_id not in runs:
+        if (
+            not isinstance(segment, w.StateSegment)
+            or segment.method_run_id not in runs
+            or segment.kind not in _ITEMS
+            or any(type(item) is not _ITEMS[segment.kind] for item in segment.items)
+        ):
             raise NotAState(f"{segment_key} is not a segment of the state under {key}")
         layout.keys[(segment.method_run_id, segment.kind, segment.first // SEGMENT)] = segment_key
         count = layout.counts.get((segment.method_run_id, segment.kind), 0)
