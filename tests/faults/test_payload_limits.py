@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from infinitic import ConfigError, InfiniticWorker, SerializationError
+from infinitic import ConfigError, InfiniticWorker, SerializationError, WorkflowFailedError
 from infinitic.common import messages as m
 from infinitic.common import serialization
+from infinitic.common import workflow_messages as w
 from infinitic.config import load_config
 from infinitic.transport.base import Topics
 from tests import sample_services as s
+from tests import sample_workflows as sw
 
 LIMIT = 64 * 1024
 WAIT = 30.0
@@ -46,7 +48,9 @@ def worker(small_limit: None) -> Iterator[InfiniticWorker]:
     config = {
         "name": "limits",
         "maxPayloadBytes": LIMIT,
-        "services": [{"name": "Echo", "class": "tests.sample_services.EchoServiceImpl"}],
+        "services": [{"name": "Echo", "class": "tests.sample_services.EchoServiceImpl"}]
+        + [{"name": "Math", "class": "tests.sample_workflows.MathServiceImpl"}],
+        "workflows": [{"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl"}],
     }
     with InfiniticWorker.from_config(config) as started:
         yield started
@@ -164,6 +168,25 @@ def test_the_worker_fails_the_task_instead_of_decoding(
     assert s.RUNS == []  # never ran
     ok = _run_raw(worker, b'["fine"]')  # and the executor goes on
     assert isinstance(ok, m.TaskCompleted) and ok.result == b'"fine"'
+
+
+def test_a_workflow_started_with_oversized_arguments_fails_clearly(
+    worker: InfiniticWorker,
+) -> None:
+    # as a client with a larger limit (or anyone writing to the topic) would start it
+    client = worker.client
+    workflow_id = f"wf-{time.monotonic_ns()}"
+    start = w.DispatchWorkflow(
+        f"m-{workflow_id}", workflow_id, "Basic", "sequential", b"[" + b" " * LIMIT + b"3]"
+    )
+    client._runtime.run(
+        worker.transport.send(Topics.workflow_engine("Basic"), m.encode(start), key=workflow_id)
+    )
+    stub = client.get_workflow_by_id(sw.BasicWorkflow, workflow_id)
+    with pytest.raises(WorkflowFailedError) as info:
+        client.wait(stub, timeout=WAIT)
+    assert f"over the limit of {LIMIT} bytes" in str(info.value)
+    assert client.new_workflow(sw.BasicWorkflow).sequential(3) == 3  # the next one runs
 
 
 def test_an_oversized_payload_is_refused_before_it_is_parsed() -> None:
