@@ -39,7 +39,9 @@ def _memory_dead_letters(worker: InfiniticWorker) -> Callable[[str, set[bytes]],
     def read(topic: str, payloads: set[bytes]) -> dict[bytes, str]:
         found: dict[bytes, str] = {}
         deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
+        for _ in range(100_000):
+            if time.monotonic() > deadline:
+                break
             found = {
                 d.payload: d.reason
                 for d in worker.transport.dead_letters  # type: ignore[attr-defined]
@@ -153,8 +155,11 @@ def _workflow_tag(setup: Setup) -> None:
     )
     deadline = time.monotonic() + WAIT
     ids: list[str] = []
-    while time.monotonic() < deadline and handle.id not in ids:
+    for _ in range(1000):  # the tag is added once the engine handled the start: poll
         ids = setup.client.get_ids_by_tag(sw.BasicWorkflow, tag, timeout=WAIT)
+        if handle.id in ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert ids == [handle.id]
     setup.client.cancel(setup.client.get_workflow_by_id(sw.BasicWorkflow, handle.id))
 

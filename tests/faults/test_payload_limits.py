@@ -138,8 +138,10 @@ def _run_raw(worker: InfiniticWorker, args: bytes) -> m.TaskFailed | m.TaskCompl
         await transport.subscribe(reply_to, collect)
         await transport.send(Topics.task_executor("Echo"), m.encode(task))
         deadline = time.monotonic() + WAIT
-        while not answers and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)  # poll with a deadline for the executor's reply
+        for _ in range(100_000):  # poll with a deadline for the executor's reply
+            if answers or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
         return answers[0] if answers else None
 
     answer = worker.client._runtime.run(go())
