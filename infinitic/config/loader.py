@@ -13,6 +13,7 @@ import yaml
 from ..common import serialization
 from ..errors import ConfigError
 from .model import RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
+from .secrets import mask_text
 
 _TOP = {
     "name",
@@ -52,7 +53,8 @@ class _Ctx:
         self.source = source
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key or 'the top level'}: {problem}")
+        # a value shown in `problem` may be a URL with a password in it
+        return ConfigError(mask_text(f"{self.source}: {key or 'the top level'}: {problem}"))
 
     def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._core.backoff import ExponentialBackoff
+from .secrets import masked
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,7 @@ class WorkerConfig:
     workflows: tuple[WorkflowConfig, ...] = ()
     shutdown_grace_period_seconds: float = 5.0
     source: str = "<dict>"  # the file it came from, for error messages
+
+    def __repr__(self) -> str:  # the options hold credentials: masked (see config/secrets.py)
+        shown = ", ".join(f"{f.name}={masked(getattr(self, f.name))!r}" for f in fields(self))
+        return f"WorkerConfig({shown})"

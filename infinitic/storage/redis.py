@@ -152,7 +152,8 @@ def _str(name: str, value: object, *, optional: bool = False, empty: bool = Fals
         return None
     if not isinstance(value, str) or (not value and not empty):
         kind = "a string" if empty else "a non-empty string"
-        raise ConfigError(f"{_NAMES.get(name, name)} must be {kind}, not {value!r}")
+        shown = "***" if name in ("password", "url") else repr(value)  # a secret, if mistyped
+        raise ConfigError(f"{_NAMES.get(name, name)} must be {kind}, not {shown}")
     return value
 
 

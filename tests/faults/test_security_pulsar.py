@@ -9,8 +9,12 @@ token too, which the first test checks, so a broker that does not enforce anythi
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import socket
 import ssl
+import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -22,15 +26,19 @@ from typing import Any
 import pytest
 
 from infinitic import InfiniticWorker
+from infinitic.errors import ConfigError, StorageError
 from infinitic.transport.pulsar.errors import (
     PulsarAuthenticationError,
     PulsarConnectionError,
     PulsarTlsError,
 )
+from infinitic.transport.pulsar.transport import CLIENT_LOGGER
 from tests import sample_services as s
 from tests import sample_workflows as sw
-from tests.faults.security_material import TlsFiles, hs256_token, make_tls
+from tests.faults.security_material import TlsFiles, hs256_token, make_tls, unique_secret
 from tests.pulsar_server import started_broker
+from tests.storage.mysql_server import MariaDBServer, Server
+from tests.storage.redis_server import RedisServerFactory
 from tests.workflow_helpers import config
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.slow]
@@ -180,3 +188,159 @@ def test_plain_protocol_on_the_tls_port_is_refused_clearly(secure_broker: Secure
     }
     error = start_failure(secure_broker.transport(**overrides))
     assert "pulsar+ssl://" in str(error) and "handshake" in str(error)
+
+
+# --- no secret in any log line, error or repr ---------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_worker(worker_config: dict[str, Any]) -> None:
+    worker = InfiniticWorker.from_config(worker_config)
+    try:
+        worker.start()
+    finally:
+        worker.close()
+
+
+def record_texts(records: list[logging.LogRecord]) -> list[str]:
+    formatter = logging.Formatter()
+    texts = []
+    for record in records:
+        text = record.getMessage()
+        if record.exc_info:
+            text += formatter.formatException(record.exc_info)
+        texts.append(text + (record.exc_text or "") + (record.stack_info or ""))
+    return texts
+
+
+def test_no_secret_in_logs_errors_or_reprs(
+    secure_broker: SecureBroker,
+    redis_server_factory: RedisServerFactory,
+    mysql_server: Server,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    if not isinstance(mysql_server, MariaDBServer):
+        pytest.skip("adding a MySQL user needs the local MariaDB (not INFINITIC_MYSQL_URL)")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger=CLIENT_LOGGER)  # the C++ client's own lines too
+    redis_password, mysql_password = unique_secret("redis-pw"), unique_secret("mysql-pw")
+    wrong_redis, wrong_mysql = unique_secret("wrong-redis-pw"), unique_secret("wrong-mysql-pw")
+    token = secure_broker.token
+    secrets = {
+        "pulsar token": token,
+        "pulsar token signature": token.rsplit(".", 1)[1],
+        "wrong pulsar token": secure_broker.wrong_token,
+        "redis password": redis_password,
+        "wrong redis password": wrong_redis,
+        "mysql password": mysql_password,
+        "wrong mysql password": wrong_mysql,
+    }
+    redis = redis_server_factory(
+        username="app", password=redis_password, tls=make_tls(tmp_path / "redis-tls")
+    )
+    redis_storage = {
+        "redis": {
+            "host": redis.host,
+            "port": redis.port,
+            "username": "app",
+            "password": redis_password,
+            "ssl": True,
+            "sslCaCerts": str(redis.tls.ca_cert),
+        }
+    }
+    user = f"scan_{uuid.uuid4().hex[:8]}"
+    shown: list[str] = []  # reprs and error texts
+    with mysql_server.add_user(user, mysql_password).fresh_database() as endpoint:
+        mysql_storage = {"mysql": endpoint.options(retryTimeoutSeconds=0.5, timeoutSeconds=2)}
+        # workflows on Pulsar over TLS with the token, state in Redis; then in MySQL
+        for transport, storage in (
+            (secure_broker.transport(), redis_storage),
+            ("inMemory", mysql_storage),
+        ):
+            with InfiniticWorker.from_config(config(storage, transport)) as worker:
+                flow = worker.client.new_workflow(sw.BasicWorkflow)
+                assert flow.sequential(3) == 3
+                assert worker.client.new_service(s.EchoService).echo("e") == "e"
+                shown += [repr(worker), repr(worker.config), str(worker.config)]
+                shown += [repr(worker.transport), repr(worker._storage)]
+
+        # failures: wrong credentials, unreachable servers, bad configs
+        failures: list[BaseException] = []
+
+        def expect(kind: type[BaseException], worker_config: dict[str, Any]) -> None:
+            with pytest.raises(kind) as caught:
+                start_worker(worker_config)
+            failures.append(caught.value)
+
+        wrong_token = {"authentication": {"token": secure_broker.wrong_token}}
+        expect(
+            PulsarAuthenticationError, {"transport": secure_broker.transport(client=wrong_token)}
+        )
+        binary_only = {"webServiceUrl": None, "createTenantAndNamespace": False}
+        quick = {**wrong_token, "operationTimeoutSeconds": 2}
+        expect(
+            PulsarAuthenticationError,
+            {"transport": secure_broker.transport(client=quick, **binary_only)},
+        )
+        nowhere = f"pulsar+ssl://127.0.0.1:{free_port()}"
+        expect(
+            PulsarConnectionError,
+            {
+                "transport": secure_broker.transport(
+                    brokerServiceUrl=nowhere, client={"operationTimeoutSeconds": 2}, **binary_only
+                )
+            },
+        )
+        expect(
+            PulsarConnectionError,
+            {
+                "transport": secure_broker.transport(
+                    webServiceUrl=f"https://127.0.0.1:{free_port()}"
+                )
+            },
+        )
+        expect(
+            ConfigError,
+            {
+                "transport": secure_broker.transport(
+                    client={"authentication": {"token": token, "oauth2": {}}}
+                )
+            },
+        )
+        redis_options = redis_storage["redis"]
+        for options in ({"password": wrong_redis}, {"port": free_port(), "retrySeconds": 0}):
+            expect(StorageError, config({"redis": {**redis_options, **options}}))
+        expect(ConfigError, config({"redis": {**redis_options, "password": [redis_password]}}))
+        url = f"redis://app:{redis_password}@127.0.0.1:{redis.port}/0"
+        expect(ConfigError, config({"redis": {"url": url, "host": "elsewhere"}}))
+        expect(ConfigError, {"storage": url})  # a URL where a backend name goes
+        for options in ({"password": wrong_mysql}, {"port": free_port()}):
+            expect(StorageError, config({"mysql": {**mysql_storage["mysql"], **options}}))
+        expect(ConfigError, config({"mysql": {**mysql_storage["mysql"], "prt": 1}}))
+
+    assert len(failures) == 13
+    texts = shown + record_texts(caplog.records)
+    for failure in failures:
+        texts += [str(failure), repr(failure), "".join(traceback.format_exception(failure))]
+    captured = capfd.readouterr()
+    texts += [captured.out, captured.err]
+    # the scan saw what it is meant to: records of infinitic and lines of the Pulsar client.
+    # The C++ client keeps the first logger a process gave it: ours when this test runs first
+    # (CLIENT_LOGGER enabled at DEBUG), else the console (Warn), which capfd holds.
+    names = {record.name for record in caplog.records}
+    assert "infinitic.worker" in names and "infinitic.storage.redis" in names, sorted(names)
+    console = re.search(r"Client(Impl|Connection)", captured.out + captured.err)
+    assert CLIENT_LOGGER in names or console, sorted(names)
+    print(f"scanned {len(caplog.records)} log records, {len(failures)} errors, {len(texts)} texts")
+    for what, secret in secrets.items():
+        for text in texts:
+            if secret in text:
+                pytest.fail(f"the {what} appears in: {text.replace(secret, '<SECRET>')[:2000]}")
