@@ -80,7 +80,7 @@ def e2e_table(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r.get('home')} | {r['workload']} | {r.get('size')} | {r['error']} |")
+            lines.append(f"| {_where(r)} | {r['workload']} | {r.get('size')} | {r['error']} |")
             continue
         done = _cell(r["completed"]) + ("" if r["finished"] else f" (budget {r['budget_s']:g} s)")
         lines.append(
