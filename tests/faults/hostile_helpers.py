@@ -242,6 +242,22 @@ def check_decode(
 # ---------------------------------------------------------------------------------- targets
 
 
+def outcome(codec: Any, data: bytes) -> tuple[str, object]:
+    try:
+        return "ok", codec.encode(codec.decode(data))
+    except EnvelopeError as exc:
+        return "error", str(exc)
+
+
+def same_as_twin(codec: Any, twin: Any, data: bytes) -> None:
+    """The compiled codec decodes to the same message, or fails with the same words."""
+    if twin is not None and outcome(codec, data) != outcome(twin, data):
+        raise AssertionError(
+            f"compiled and twin disagree on {data.hex()}: "
+            f"{outcome(codec, data)!r} != {outcome(twin, data)!r}"
+        )
+
+
 def fuzz_settings(examples: int, seed: int) -> Callable[[Any], Any]:
     """CI (seed 0): derandomized, no example database, so every run tries the same inputs.
     By hand (scripts/fuzz): a seed per run, so longer runs explore new inputs."""
@@ -290,7 +306,9 @@ def run_envelope(impl: str, examples: int, recorder: Recorder, seed: int = 0) ->
     @given(data=inputs)
     def fuzz(data: bytes) -> None:
         check_decode(codec.decode, codec.encode, data, stats, recorder)
+        same_as_twin(codec, twin, data)
 
+    twin = codec_of("py") if impl == "c" else None
     fuzz()
     return stats
 
@@ -312,11 +330,13 @@ def length_claims(seeds: list[bytes], seed: int = 0) -> Iterator[bytes]:
 
 def run_lengths(impl: str, examples: int, recorder: Recorder, seed: int = 0) -> Stats:
     codec = codec_of(impl)
+    twin = codec_of("py") if impl == "c" else None
     stats = Stats()
     for count, data in enumerate(length_claims(seed_envelopes(codec), seed)):
         if count >= examples:
             break
         check_decode(codec.decode, codec.encode, data, stats, recorder, measure=True)
+        same_as_twin(codec, twin, data)
     return stats
 
 
