@@ -295,6 +295,21 @@ class OutcomeCounter:
         return sum(n - 1 for n in self.received.values() if n > 1)
 
 
+def poll_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Polls an observable condition, bounded in time and in count; fails naming `what`."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 1):
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(interval)
+    if not condition():
+        raise AssertionError(f"{what} (after {timeout:g}s)")
+
+
 # -- worker processes ----------------------------------------------------------------------
 
 
@@ -321,12 +336,16 @@ class WorkerProcesses:
                 stderr=out,
             )
         self.procs.append(proc)  # stopped by stop_all whatever happens next
-        deadline = time.monotonic() + timeout
-        while b"started" not in log_file.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_file.read_bytes()[-4000:].decode(errors="replace")
-                raise AssertionError(f"worker {self.started} did not start:\n{tail}")
-            time.sleep(0.05)
+        try:
+            poll_until(
+                lambda: proc.poll() is not None or b"started" in log_file.read_bytes(),
+                timeout,
+                f"worker {self.started} did not start",
+            )
+            assert proc.poll() is None, f"worker {self.started} exited"
+        except AssertionError as exc:
+            tail = log_file.read_bytes()[-4000:].decode(errors="replace")
+            raise AssertionError(f"{exc}:\n{tail}") from None
         return proc
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
@@ -376,13 +395,17 @@ def read_states(storage: Any, workflow_name: str, ids: Iterable[str]) -> dict[st
 def settled_states(storage: Any, workflow_name: str, ids: list[str], timeout: float = 60) -> Any:
     """The states once all are saved as completed (or the timeout passed): an engine tells the
     client before it saves, so a state read right after a result may lag it briefly."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = read_states(storage, workflow_name, ids)
-        pending = [i for i, s in states.items() if s is None or s.status != "completed"]
-        if not pending or time.monotonic() > deadline:
-            return states
-        time.sleep(0.2)
+    found: dict[str, Any] = {}
+
+    def settled() -> bool:
+        found.update(read_states(storage, workflow_name, ids))
+        return all(s is not None and s.status == "completed" for s in found.values())
+
+    try:
+        poll_until(settled, timeout, "states not all saved as completed", interval=0.2)
+    except AssertionError:
+        pass  # the audit names what is not completed
+    return found
 
 
 @dataclass
@@ -533,9 +556,11 @@ def run_through_fault(
         flow = client.new_workflow(FaultWorkflow)
         handles = [client.dispatch(flow.run, i, mode_of(i)) for i in range(count)]
         deadline = time.monotonic() + timeout
-        while sum(h.done() for h in handles) < count * fault_after:
-            assert time.monotonic() < deadline, "the workflows did not get going"
-            time.sleep(0.05)
+        poll_until(
+            lambda: sum(h.done() for h in handles) >= count * fault_after,
+            timeout,
+            "the workflows did not get going",
+        )
         fault()
         results = wait_all(handles, deadline)
         ids = [h.id for h in handles]

@@ -19,7 +19,12 @@ from infinitic.transport.base import Transport
 from infinitic.worker import worker as worker_module
 from tests import sample_services as s
 from tests import sample_workflows as sw
-from tests.faults.fault_apps import DuplicatingTransport, OutcomeCounter, audit_states
+from tests.faults.fault_apps import (
+    DuplicatingTransport,
+    OutcomeCounter,
+    audit_states,
+    poll_until,
+)
 from tests.workflow_helpers import workflow_worker
 from tests.workflow_probe import (
     probe_for,
@@ -288,10 +293,12 @@ def test_a_redelivered_failure_does_not_reach_a_wait_after_retry_tasks(
         waited: list[Any] = []
         waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
         waiter.start()
-        deadline = time.monotonic() + WAIT
-        while not client._waiting.get((failing.id, failing.id)):
-            assert time.monotonic() < deadline, "the wait was never registered"
-            time.sleep(0.01)
+        poll_until(
+            lambda: bool(client._waiting.get((failing.id, failing.id))),
+            WAIT,
+            "the wait was never registered",
+            interval=0.01,
+        )
         # the broker redelivers the old failure while the retried task still runs
         worker._runtime.run(transport.send(topic, failure))  # type: ignore[union-attr]
         release.set()
@@ -335,13 +342,15 @@ def test_a_redelivered_task_failure_does_not_fail_the_retried_task(
         monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
         stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
         client.retry_tasks(stub)
-        deadline = time.monotonic() + WAIT
         waited: list[Any] = []
         waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
         waiter.start()
-        while not client._waiting.get((failing.id, failing.id)):
-            assert time.monotonic() < deadline, "the wait was never registered"
-            time.sleep(0.01)
+        poll_until(
+            lambda: bool(client._waiting.get((failing.id, failing.id))),
+            WAIT,
+            "the wait was never registered",
+            interval=0.01,
+        )
         # the broker redelivers the first attempt's failure while the retried task still runs
         worker._runtime.run(transport.send(topic, failure, key=failing.id))  # type: ignore[union-attr]
         release.set()

@@ -7,7 +7,6 @@ within one worker; here the fix is another implementation, in another worker.)""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from tests.faults.fault_apps import (
     RECORD_ENV,
     FragileFlow,
     fragile_config,
+    poll_until,
     read_states,
     redis_storage,
 )
@@ -57,15 +57,14 @@ def deployed(setup: tuple[Any, Any, Path], service: str, workflow: str) -> Itera
 
 def stored_status(setup: tuple[Any, Any, Path], workflow_id: str, status: str) -> Any:
     """The stored state once it has `status`: the engine tells the client before it saves."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        state = state_of_or_none(setup, workflow_id)
-        if state is not None and state.status == status:
-            return state
-        assert time.monotonic() < deadline, (
-            f"{workflow_id} is not {status}: {state and state.status}"
-        )
-        time.sleep(0.05)
+    seen: list[Any] = [None]
+
+    def reached() -> bool:
+        seen[0] = state_of_or_none(setup, workflow_id)
+        return seen[0] is not None and seen[0].status == status
+
+    poll_until(reached, WAIT, f"{workflow_id} is not stored as {status}")
+    return seen[0]
 
 
 def attempts(setup: tuple[Any, Any, Path], task_id: str) -> list[tuple[int, int]]:
@@ -139,10 +138,11 @@ def test_a_non_deterministic_change_deployed_mid_run_then_rolled_back(
 ) -> None:
     with deployed(setup, "FragileServiceImpl", "FragileFlowImpl") as client:
         handle = client.dispatch(client.new_workflow(FragileFlow).evolving)
-        deadline = time.monotonic() + WAIT
-        while not _waits_on_timer(state_of_or_none(setup, handle.id)):
-            assert time.monotonic() < deadline, "the workflow never reached its timer"
-            time.sleep(0.05)
+        poll_until(
+            lambda: _waits_on_timer(state_of_or_none(setup, handle.id)),
+            WAIT,
+            "the workflow never reached its timer",
+        )
     with deployed(setup, "FragileServiceImpl", "FragileFlowChanged") as client:
         stub = client.get_workflow_by_id(FragileFlow, handle.id)
         client.complete_timers(stub)  # the running instance replays on the changed code
