@@ -88,7 +88,9 @@ def _pulsar_dead_letters(settings: dict[str, Any]) -> Iterator[Any]:
 
 @pytest.fixture(
     scope="module",
-    params=["inMemory", pytest.param("pulsar", marks=pytest.mark.pulsar)],
+    # slow on Pulsar: the transport's behaviour does not depend on the codec, so CI's second
+    # pass (on the twins, -m "not slow") need not start a broker again for it
+    params=["inMemory", pytest.param("pulsar", marks=[pytest.mark.pulsar, pytest.mark.slow])],
 )
 def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
     readers: Iterator[Any] | None = None

@@ -43,6 +43,9 @@ def explain(result: ChildResult) -> str:
     return f"{what}{crash}\n{result.stderr[-6000:]}"
 
 
+# slow: both implementations run in their own child processes whatever the pass, so CI's
+# second pass (on the twins, -m "not slow") would only repeat them
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("target", ["envelope", "lengths"])
 def test_hostile_bytes_give_a_message_or_an_envelope_error(

@@ -23,6 +23,7 @@ from tests.faults.test_fuzz_envelope import CHILD_TIMEOUT, explain
 EXAMPLES = int(os.environ.get("INFINITIC_FUZZ_EXAMPLES", "2000"))
 
 
+@pytest.mark.slow  # the child picks the implementation: see test_fuzz_envelope.py
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_corrupt_stored_states_are_refused_with_a_typed_error(impl: str, tmp_path: Path) -> None:
     core_module("envelope", impl)
@@ -37,6 +38,7 @@ def test_corrupt_stored_states_are_refused_with_a_typed_error(impl: str, tmp_pat
     assert any(k.startswith("envelope") for k in stats["errors"]), stats["errors"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_a_corrupt_segmented_state_is_refused_by_the_engines_reader(
     impl: str, tmp_path: Path
