@@ -82,7 +82,10 @@ def e2e_table(rows: list[dict[str, Any]]) -> list[str]:
         if "error" in r:
             lines.append(f"| {_where(r)} | {r['workload']} | {r.get('size')} | {r['error']} |")
             continue
-        done = _cell(r["completed"]) + ("" if r["finished"] else f" (budget {r['budget_s']:g} s)")
+        done = _cell(r["completed"])
+        if not r["finished"]:
+            ran_out = r["seconds"] >= r["budget_s"]
+            done += f" (budget {r['budget_s']:g} s)" if ran_out else " (failed: first_error)"
         lines.append(
             "| "
             + " | ".join(
@@ -124,7 +127,7 @@ def peer_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["| ours (home) | peer | workload | ours/peer throughput |", "|---|---|---|---|"]
     lines += [
         f"| {r['home']} | {r['peer']} | {r['workload']} | {r['ratio']:.1f}x"
-        + ("" if r["both_finished"] else " (a budget ran out: partial throughputs)")
+        + ("" if r["both_finished"] else " (one did not finish: partial throughputs)")
         + " |"
         for r in rows
     ]
