@@ -131,6 +131,8 @@ class Servers:
                 from benchmarks.e2e_pulsar import start_broker
 
                 url, admin, self.broker_pid, data_dir = start_broker()
+                # callbacks run last-in first-out: the broker stops, then its data goes
+                self._stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
                 self._stack.callback(
                     subprocess.run,
                     [str(ROOT / "scripts/stop-pulsar"), "--data-dir", data_dir],
