@@ -127,8 +127,10 @@ class LiveRuns:
         if run.finished:
             return
         with self._lock:
+            # a copy of the same task run meanwhile (a redelivery) may have left one: keep one
+            replaced = self._runs.pop(key, None)
+            evicted = [replaced] if replaced is not None and replaced is not run else []
             self._runs[key] = run
-            evicted = []
             while len(self._runs) > self.capacity:
                 evicted.append(self._runs.popitem(last=False)[1])
         for old in evicted:

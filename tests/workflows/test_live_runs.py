@@ -99,3 +99,19 @@ def test_runs_evicted_for_lack_of_room_are_replayed(
         assert [h.result(timeout=WAIT) for h in handles] == [
             sum(range(steps + i)) for i in range(3)
         ]
+
+
+def test_a_second_live_run_of_the_same_key_evicts_the_first() -> None:
+    class Stub:
+        finished = False
+        evicted = 0
+
+        def evict(self) -> None:
+            self.evicted += 1
+
+    runs = live_runs.LiveRuns(capacity=4)
+    first, second = Stub(), Stub()
+    runs.keep(("wf", "run"), first)  # type: ignore[arg-type]
+    runs.keep(("wf", "run"), second)  # type: ignore[arg-type]
+    assert (first.evicted, second.evicted, len(runs)) == (1, 0, 1)
+    assert runs.take(("wf", "run")) is second
