@@ -85,6 +85,22 @@ class TaskFailed:
 
 Message = ExecuteTask | TaskCompleted | TaskFailed
 
+# A task result names the manual retry (`client.retry_tasks`) it answers under this key of its
+# meta, so a late copy of an earlier attempt's result is told apart; the names of task meta
+# starting with "infinitic." are reserved. (Format version 1 of the envelope is frozen: a field
+# would need a new type id.)
+RETRY_SEQUENCE_META = "infinitic.retrySequence"
+
+
+def result_retry_sequence(result: TaskCompleted | TaskFailed) -> int:
+    """The manual retry a task result answers (0: the first run)."""
+    raw = result.meta.get(RETRY_SEQUENCE_META)
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        return -1  # not one of ours: matches no retry
+
+
 _ROUTING = (
     ("reply_to", "S"),
     ("workflow_id", "S"),

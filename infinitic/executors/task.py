@@ -302,6 +302,11 @@ class TaskExecutor:
         )
 
     async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+        if msg.retry_sequence or m.RETRY_SEQUENCE_META in reply.meta:
+            # ours to set (a task's own entry under the reserved name would mislead the engine)
+            reply.meta = {k: v for k, v in reply.meta.items() if k != m.RETRY_SEQUENCE_META}
+            if msg.retry_sequence:
+                reply.meta[m.RETRY_SEQUENCE_META] = str(msg.retry_sequence).encode()
         if msg.tags:
             await self._tags(msg, "remove")
         payload = m.encode(reply)

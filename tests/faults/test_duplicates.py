@@ -313,11 +313,6 @@ def _outcome(client: Any, stub: Any) -> Any:
         return exc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TaskCompleted/TaskFailed carry no retry sequence (envelope format), so the engine "
-    "cannot tell a redelivered failure of the first attempt from one of the manual retry",
-)
 def test_a_redelivered_task_failure_does_not_fail_the_retried_task(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,14 +23,29 @@ def _command(
     return find_command(state, run, command_id) if run is not None else None
 
 
-def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
+def _task_command(state: w.WorkflowState, msg: m.TaskCompleted | m.TaskFailed) -> w.Command | None:
     cmd = _command(state, msg.method_run_id, msg.task_id)
+    if cmd is not None and m.result_retry_sequence(msg) != cmd.retry_sequence:
+        # a late copy of the result of an attempt before a manual retry (or after: impossible)
+        log.info(
+            "result of task %s for retry %d ignored: the task is at retry %d (workflow %s)",
+            msg.task_id,
+            m.result_retry_sequence(msg),
+            cmd.retry_sequence,
+            state.workflow_id,
+        )
+        return None
+    return cmd
+
+
+def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
+    cmd = _task_command(state, msg)
     if cmd is not None:
         complete_command(state, cmd, "completed", msg.result)
 
 
 def task_failed(state: w.WorkflowState, msg: m.TaskFailed, out: Outbox) -> None:
-    cmd = _command(state, msg.method_run_id, msg.task_id)
+    cmd = _task_command(state, msg)
     if cmd is not None:
         complete_command(state, cmd, "failed", error=msg.error)
 
