@@ -17,6 +17,7 @@ from ..config import WorkerConfig, load_config, load_config_file
 from ..engines.service_tag import ServiceTagEngine
 from ..engines.workflow_engine import WorkflowEngine
 from ..engines.workflow_tag import WorkflowTagEngine
+from ..errors import ConfigError
 from ..executors.task import TaskExecutor
 from ..executors.workflow_task import WorkflowTaskExecutor
 from ..storage import Storage, create_storage
@@ -93,6 +94,18 @@ class InfiniticWorker:
     def start(self) -> InfiniticWorker:
         if self._runtime is not None:
             return self
+        try:
+            return self._start()
+        except BaseException as exc:
+            self.close()  # what started is stopped: nothing is left running half set up
+            self._client, self._transport, self._storage = None, None, None
+            self._engines.clear()
+            if isinstance(exc, ConfigError) and not str(exc).startswith(self.config.source):
+                # backend options are checked by the backend: name the file they came from
+                raise ConfigError(f"{self.config.source}: {exc}") from None
+            raise
+
+    def _start(self) -> InfiniticWorker:
         runtime = Runtime.acquire()
         self._runtime = runtime
         transport = create_transport(self.config.transport, self.config.transport_options)
@@ -129,8 +142,8 @@ class InfiniticWorker:
             else self.config.storage,
             clock=self._clock,
         )
+        self._storage = storage  # closed by close() even if it fails to start
         runtime.run(storage.start())
-        self._storage = storage
         for entry, registration in self._workflows:
             engine = WorkflowEngine(
                 transport,

@@ -212,3 +212,24 @@ def test_a_good_config_still_loads() -> None:
         {**svc(concurrency=2, retry={"maximumRetries": 0}), **wf(stateCacheSize=0)}
     )
     worker.close()
+
+
+@pytest.mark.parametrize(
+    ("storage", "key"),
+    [
+        ({"sqlite": {"pth": "state.db"}}, "storage.sqlite.pth"),
+        ({"inMemory": {"size": 1}}, "storage.inMemory"),
+    ],
+)
+def test_unknown_storage_options_name_the_file_at_start(
+    storage: dict[str, Any], key: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "infinitic.yml"
+    workflows = [{"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl"}]
+    path.write_text(yaml.safe_dump({"name": "w", "storage": storage, "workflows": workflows}))
+    worker = InfiniticWorker.from_config_file(path)
+    with pytest.raises(ConfigError) as caught:
+        worker.start()
+    assert str(caught.value).startswith(f"{path}: {key}")
+    with pytest.raises(RuntimeError, match="not started"):
+        worker.client  # noqa: B018 - nothing was left half started
