@@ -133,6 +133,17 @@ WF_ERROR = ErrorInfo("worker-2", "app.errors.OutOfStock", "no stock", "Traceback
 
 WORKFLOW_EXPECTED: dict[str, object] = {
     "tag_ids_minimal": w.TagIds("m", "W", "t", ["wf-1", "é"], "r", 0.0),
+    # the segmented state layout (engines/workflow_engine/stored.py), types 24 and 25
+    "stored_state": w.StoredState(
+        w.WorkflowState("wf-1", "W", method_runs=[w.MethodRun("wf-1", "run", b"[]")]),
+        ["workflow.state:W:wf-1#0c0.1", "workflow.state:W:wf-1#0s0.1"],
+    ),
+    "state_segment": w.StateSegment(
+        "wf-1",
+        "commands",
+        128,
+        [w.Command("c-128", 128, "task", "S", "m", b"[1]", "h", status="completed", result=b"2")],
+    ),
     "workflow_state_minimal": w.WorkflowState(
         "",
         "",
