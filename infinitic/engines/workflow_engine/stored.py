@@ -10,7 +10,8 @@ save, head and segments, is a compare-and-set applied all at once by `Storage.pu
 Small states (most) stay one `WorkflowState` record, as before.
 
 What changed is told by the state's waiting index (waiting.py): outcomes mark the segment of
-their command; any other message replaces the index with one that marks everything changed.
+their command, a workflow task's result the segments it extends; any other message replaces the
+index with one that marks everything changed.
 """
 
 from __future__ import annotations

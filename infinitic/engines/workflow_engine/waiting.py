@@ -4,8 +4,9 @@ Re-evaluating a run's waiting step over its whole history at every outcome made 
 tasks cost O(n²). The index maps command ids to commands and keeps, for the step each run waits
 on, how many members of each all/any node are decided; an outcome updates only the nodes above
 its leaf. It lives in `WorkflowState.index`, only in memory: a state decoded from storage has
-none and builds it on first use, and the engine drops it before any message that may change a
-state in other ways than recording outcomes (see `process`). `_core.replay`'s full evaluation
+none and builds it on first use, and the engine replaces it before any message that may change
+a state in other ways than recording outcomes or adding a workflow task's commands and steps
+(see `process`). It also tracks which storage segments changed since the last save (stored.py). `_core.replay`'s full evaluation
 stays the reference: with `VERIFY` set (the tests set it) every answer of the index is checked
 against it (INFINITIC_VERIFY_WAITING=1).
 """
