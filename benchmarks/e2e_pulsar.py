@@ -27,6 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.e2e import worker_config  # noqa: E402
 from benchmarks.workloads import BenchFlow, BenchTask  # noqa: E402
 from infinitic import InfiniticClient  # noqa: E402
 
@@ -65,25 +66,7 @@ def run(
             "namespace": f"n{uuid.uuid4().hex[:8]}",
         }
     }
-    config = {
-        "name": "bench",
-        "transport": transport,
-        "storage": {"sqlite": {"path": str(folder / "state.db")}},
-        "services": [
-            {
-                "name": "BenchTask",
-                "class": "benchmarks.workloads.BenchTaskImpl",
-                "concurrency": 8,
-            }
-        ],
-        "workflows": [
-            {
-                "name": "BenchFlow",
-                "class": "benchmarks.workloads.BenchFlowImpl",
-                "concurrency": 2,
-            }
-        ],
-    }
+    config = worker_config(transport, {"sqlite": {"path": str(folder / "state.db")}})
     (folder / "worker.yml").write_text(yaml.safe_dump(config))
     procs = []
     for _ in range(workers):
@@ -96,7 +79,7 @@ def run(
         )
         assert proc.stderr is not None and "started" in proc.stderr.readline()
         procs.append(proc)
-    client = InfiniticClient.from_config({"name": "bench-client", "transport": transport})
+    client = InfiniticClient.from_config({"name": "bench-client", "transport": config["transport"]})
     try:
         common = {
             "workers": workers,
