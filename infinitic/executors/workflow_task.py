@@ -151,11 +151,11 @@ class WorkflowTaskExecutor:
             return self._report(msg, "updated", error=error_info(exc, self.worker_name))
         except Exception as exc:  # noqa: BLE001 - the workflow code failed
             outcome, result, error = "failed", b"", error_info(exc, self.worker_name)
-        if live is not None and outcome == "waiting":
-            self.live_runs.keep(key, live)
         try:
             properties = replay.snapshot()
         except errors.SerializationError as exc:
+            if live is not None:
+                live.evict()
             return self._report(msg, "failed", error=error_info(exc, self.worker_name))
         completed = w.WorkflowTaskCompleted(
             message_id=new_id(),
@@ -173,7 +173,10 @@ class WorkflowTaskExecutor:
             emitted_at=time.time(),
         )
         if VERIFY_LIVE and live is not None:
-            return self._verified(msg, completed)
+            completed = self._verified(msg, completed)
+        if live is not None and outcome == "waiting":
+            # kept only once this task is done with it: the next task may take it at once
+            self.live_runs.keep(key, live)
         return completed
 
     def _verified(
