@@ -264,14 +264,17 @@ class _Recording(DuplicatingTransport):
         await self.inner.send(topic, payload, key=key, delay=delay)
 
 
-def test_a_redelivered_failure_does_not_reach_a_wait_after_retry_tasks(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _redeliver_after_retry_tasks(
+    monkeypatch: pytest.MonkeyPatch, prefix: str, is_failure: Callable[[Any], bool], keyed: bool
+) -> list[Any]:
+    """A workflow fails on a task; `retry_tasks` retries it and a client waits; then the
+    broker redelivers the first failure message (recorded on topics starting with `prefix`)
+    while the retried task still runs. Returns what the wait gave."""
     made: list[_Recording] = []
     real: Callable[..., Transport] = worker_module.create_transport
 
     def recording(kind: str, options: Any) -> Transport:
-        made.append(_Recording(real(kind, options)))
+        made.append(_Recording(real(kind, options), prefix=prefix))
         return made[-1]
 
     monkeypatch.setattr(worker_module, "create_transport", recording)
@@ -282,11 +285,7 @@ def test_a_redelivered_failure_does_not_reach_a_wait_after_retry_tasks(
         with pytest.raises(WorkflowFailedError):
             failing.result(timeout=WAIT)
         (transport,) = made
-        [(topic, failure)] = [
-            (t, p)
-            for t, p in transport.responses
-            if isinstance(m.decode(p), MethodOutcome) and m.decode(p).status == "failed"
-        ]
+        [(topic, failure)] = [(t, p) for t, p in transport.responses if is_failure(m.decode(p))]
         monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
         stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
         client.retry_tasks(stub)
@@ -299,10 +298,23 @@ def test_a_redelivered_failure_does_not_reach_a_wait_after_retry_tasks(
             "the wait was never registered",
             interval=0.01,
         )
-        # the broker redelivers the old failure while the retried task still runs
-        worker._runtime.run(transport.send(topic, failure))  # type: ignore[union-attr]
+        key = failing.id if keyed else None
+        worker._runtime.run(transport.send(topic, failure, key=key))  # type: ignore[union-attr]
         release.set()
         waiter.join(WAIT)
+    return waited
+
+
+def test_a_redelivered_failure_does_not_reach_a_wait_after_retry_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the workflow's failed outcome, redelivered to the client
+    waited = _redeliver_after_retry_tasks(
+        monkeypatch,
+        "response:",
+        lambda msg: isinstance(msg, MethodOutcome) and msg.status == "failed",
+        keyed=False,
+    )
     assert waited == [42]
 
 
@@ -316,38 +328,8 @@ def _outcome(client: Any, stub: Any) -> Any:
 def test_a_redelivered_task_failure_does_not_fail_the_retried_task(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    made: list[_Recording] = []
-    real: Callable[..., Transport] = worker_module.create_transport
-
-    def recording(kind: str, options: Any) -> Transport:
-        made.append(_Recording(real(kind, options), prefix="workflow-engine:"))
-        return made[-1]
-
-    monkeypatch.setattr(worker_module, "create_transport", recording)
-    release = threading.Event()
-    with workflow_worker("inMemory") as worker:
-        client = worker.client
-        failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
-        with pytest.raises(WorkflowFailedError):
-            failing.result(timeout=WAIT)
-        (transport,) = made
-        [(topic, failure)] = [
-            (t, p) for t, p in transport.responses if isinstance(m.decode(p), m.TaskFailed)
-        ]
-        monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
-        stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
-        client.retry_tasks(stub)
-        waited: list[Any] = []
-        waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
-        waiter.start()
-        poll_until(
-            lambda: bool(client._waiting.get((failing.id, failing.id))),
-            WAIT,
-            "the wait was never registered",
-            interval=0.01,
-        )
-        # the broker redelivers the first attempt's failure while the retried task still runs
-        worker._runtime.run(transport.send(topic, failure, key=failing.id))  # type: ignore[union-attr]
-        release.set()
-        waiter.join(WAIT)
+    # the first attempt's TaskFailed, redelivered to the workflow engine
+    waited = _redeliver_after_retry_tasks(
+        monkeypatch, "workflow-engine:", lambda msg: isinstance(msg, m.TaskFailed), keyed=True
+    )
     assert waited == [42]

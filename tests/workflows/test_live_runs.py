@@ -22,17 +22,21 @@ from tests.workflow_probe import is_waiting, probe_for, wait_until_waiting, wait
 WAIT = 60
 
 
-@pytest.fixture
-def long_worker(setup: tuple[Any, Any]) -> Iterator[InfiniticWorker]:
+def _config(setup: tuple[Any, Any], **workflow_extra: Any) -> dict[str, Any]:
     transport, storage = setup
-    config = {
+    workflow = {"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl", **workflow_extra}
+    return {
         "name": "live-worker",
         "transport": transport,
         "storage": storage,
         "services": SERVICES,
-        "workflows": [{"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl"}],
+        "workflows": [workflow],
     }
-    with InfiniticWorker.from_config(config) as worker:
+
+
+@pytest.fixture
+def long_worker(setup: tuple[Any, Any]) -> Iterator[InfiniticWorker]:
+    with InfiniticWorker.from_config(_config(setup)) as worker:
         probe_for(worker)
         yield worker
 
@@ -82,17 +86,7 @@ def test_runs_evicted_for_lack_of_room_are_replayed(
     setup: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(live_runs, "DEFAULT_CAPACITY", 1)
-    transport, storage = setup
-    config = {
-        "name": "live-worker",
-        "transport": transport,
-        "storage": storage,
-        "services": SERVICES,
-        "workflows": [
-            {"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl", "concurrency": 2}
-        ],
-    }
-    with InfiniticWorker.from_config(config) as worker:
+    with InfiniticWorker.from_config(_config(setup, concurrency=2)) as worker:
         flow = worker.client.new_workflow(LongWorkflow)
         steps = 2 * live_runs.LIVE_MIN_COMMANDS
         handles = [worker.client.dispatch(flow.steps, steps + i) for i in range(3)]
