@@ -6,9 +6,9 @@ import concurrent.futures
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from .. import errors
 from .._core.envelope import EnvelopeError
@@ -25,6 +25,8 @@ from .workflows import WorkflowStub, WorkflowStubMethod
 
 log = logging.getLogger("infinitic.client")
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 # outcome message ids remembered, so a redelivered copy cannot reach a later wait()
 SEEN_OUTCOMES = 10_000
 
@@ -72,7 +74,7 @@ class InfiniticClient:
 
     def new_service(
         self,
-        interface: type[T],
+        interface: type[T] | Callable[..., T],
         tags: Iterable[str] | None = None,
         meta: Mapping[str, bytes] | None = None,
     ) -> T:
@@ -80,6 +82,15 @@ class InfiniticClient:
         stub = ServiceStub(self, describe(interface), _tags(tags), _meta(meta))
         return stub  # type: ignore[return-value]
 
+    # an `async def` method's result is what it returns once awaited
+    @overload
+    def dispatch(
+        self, method: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskHandle[R]: ...
+    @overload
+    def dispatch(
+        self, method: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskHandle[R]: ...
     def dispatch(self, method: Any, *args: Any, **kwargs: Any) -> TaskHandle[Any]:
         """Starts `stub.method(*args)` (a task or a workflow method) and returns at once with a
         handle on its result."""
@@ -144,7 +155,7 @@ class InfiniticClient:
 
     def new_workflow(
         self,
-        interface: type[T],
+        interface: type[T] | Callable[..., T],
         tags: Iterable[str] | None = None,
         meta: Mapping[str, bytes] | None = None,
     ) -> T:
@@ -155,13 +166,13 @@ class InfiniticClient:
         stub = WorkflowStub(self, describe(interface), tag_set, _meta(meta))
         return stub  # type: ignore[return-value]
 
-    def get_workflow_by_id(self, interface: type[T], workflow_id: str) -> T:
+    def get_workflow_by_id(self, interface: type[T] | Callable[..., T], workflow_id: str) -> T:
         """A stub on an existing instance: run more methods, send signals, cancel, wait."""
         if not isinstance(workflow_id, str) or not workflow_id:
             raise TypeError(f"a workflow id is a non-empty string, got {workflow_id!r}")
         return WorkflowStub(self, describe(interface), workflow_id=workflow_id)  # type: ignore[return-value]
 
-    def get_workflow_by_tag(self, interface: type[T], tag: str) -> T:
+    def get_workflow_by_tag(self, interface: type[T] | Callable[..., T], tag: str) -> T:
         """A stub on every instance with `tag`: send signals, cancel."""
         if not isinstance(tag, str) or not tag:
             raise TypeError(f"a tag is a non-empty string, got {tag!r}")

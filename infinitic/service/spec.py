@@ -83,13 +83,18 @@ class EntitySpec:
             raise AttributeError(f"{self.name} has no method {attribute!r}") from None
 
 
-_SPECS: dict[type, EntitySpec] = {}
+_SPECS: dict[object, EntitySpec] = {}
 
 
-def describe(cls: type[Any]) -> EntitySpec:
-    """The spec of the interface of `cls` (an interface or an implementation), cached."""
+def describe(cls: object) -> EntitySpec:
+    """The spec of the interface of `cls` (an interface or an implementation), cached.
+
+    `object`: the public signatures take `type[T] | Callable[..., T]` so that abstract classes
+    and Protocols type-check (docs/typing.md); anything but a class is refused here."""
     spec = _SPECS.get(cls)
     if spec is None:
+        if not isinstance(cls, type):
+            raise TypeError(f"expected an interface class, got {cls!r}")
         spec = _SPECS[cls] = _describe(cls)
     return spec
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from ..common import serialization
 from .deferred import Deferred
@@ -13,6 +13,8 @@ from .replay import current_run
 from .stubs import ServiceStub, StubMethod, WorkflowStub
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 def _return_hint(fn: Callable[..., Any]) -> Any:
@@ -36,7 +38,7 @@ class Workflow:
 
     def new_service(
         self,
-        interface: type[T],
+        interface: type[T] | Callable[..., T],
         tags: Iterable[str] | None = None,
         meta: Mapping[str, bytes] | None = None,
         timeout: float | None = None,
@@ -46,7 +48,7 @@ class Workflow:
 
     def new_workflow(
         self,
-        interface: type[T],
+        interface: type[T] | Callable[..., T],
         tags: Iterable[str] | None = None,
         meta: Mapping[str, bytes] | None = None,
         timeout: float | None = None,
@@ -55,17 +57,26 @@ class Workflow:
         return WorkflowStub(interface, frozenset(tags or ()), meta or {}, timeout)  # type: ignore[return-value]
 
     def get_workflow_by_id(
-        self, interface: type[T], workflow_id: str, timeout: float | None = None
+        self, interface: type[T] | Callable[..., T], workflow_id: str, timeout: float | None = None
     ) -> T:
         """A stub on an existing workflow: dispatch its methods, send to its channels."""
         return WorkflowStub(interface, frozenset(), {}, timeout, target_id=workflow_id)  # type: ignore[return-value]
 
-    def get_workflow_by_tag(self, interface: type[T], tag: str) -> T:
+    def get_workflow_by_tag(self, interface: type[T] | Callable[..., T], tag: str) -> T:
         """A stub on every workflow with `tag`: send to their channels."""
         return WorkflowStub(interface, frozenset(), {}, None, target_tag=tag)  # type: ignore[return-value]
 
     # -- commands ---------------------------------------------------------------------------
 
+    # an `async def` method's result is what it returns once awaited
+    @overload
+    def dispatch(
+        self, method: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[R]: ...
+    @overload
+    def dispatch(
+        self, method: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[R]: ...
     def dispatch(self, method: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
         """Starts `stub.method(*args)` without waiting; returns its Deferred."""
         if not isinstance(method, StubMethod):

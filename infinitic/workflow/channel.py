@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
     from .deferred import Deferred
@@ -36,6 +36,12 @@ class Channel(Generic[T]):
         args = typing.get_args(origin) if origin is not None else ()
         return args[0] if args else Any
 
+    # On the class, the Channel itself; on an instance (workflow code, or a stub typed as the
+    # interface), a channel with receive() and send() typed by T.
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> Channel[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> BoundChannel[T]: ...
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         if instance is None:
             return self

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
     from .replay import WorkflowRun
 
+# covariant: a Deferred[bool] is a Deferred[int], so all_of/any_of of mixed members type-check
+T_co = TypeVar("T_co", covariant=True)
 T = TypeVar("T")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+T5 = TypeVar("T5")
 
 
 class DeferredStatus(str, enum.Enum):
@@ -20,7 +27,7 @@ class DeferredStatus(str, enum.Enum):
     COMPLETED = "completed"
 
 
-class Deferred(Generic[T]):
+class Deferred(Generic[T_co]):
     """The future result of a command dispatched by a workflow.
 
     `result()` waits for it (a durable step: the workflow task ends here until it is known) and
@@ -36,8 +43,8 @@ class Deferred(Generic[T]):
         self._return_type = return_type
         self._receives = 0  # for channel receives: how many signals were awaited already
 
-    def result(self) -> T:
-        value: T = self._run.await_deferred(self)
+    def result(self) -> T_co:
+        value: T_co = self._run.await_deferred(self)
         return value
 
     def status(self) -> DeferredStatus:
@@ -47,12 +54,49 @@ class Deferred(Generic[T]):
         return f"<Deferred {self._leaf!r}>"
 
 
+# The overloads keep the members' types: all_of(Deferred[str], Deferred[int]) is a
+# Deferred[list[str | int]], any_of of the same a Deferred[str | int]; more members than the
+# overloads list (or `*deferreds` from a list) fall back to their common type.
+@overload
+def all_of(d1: Deferred[T1], /) -> Deferred[list[T1]]: ...
+@overload
+def all_of(d1: Deferred[T1], d2: Deferred[T2], /) -> Deferred[list[T1 | T2]]: ...
+@overload
+def all_of(
+    d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], /
+) -> Deferred[list[T1 | T2 | T3]]: ...
+@overload
+def all_of(
+    d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], d4: Deferred[T4], /
+) -> Deferred[list[T1 | T2 | T3 | T4]]: ...
+@overload
+def all_of(
+    d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], d4: Deferred[T4], d5: Deferred[T5], /
+) -> Deferred[list[T1 | T2 | T3 | T4 | T5]]: ...
+@overload
+def all_of(*deferreds: Deferred[T]) -> Deferred[list[T]]: ...
 def all_of(*deferreds: Deferred[Any]) -> Deferred[list[Any]]:
     """Completes when every member completes (with the list of their results); fails with the
     first member that fails."""
     return _combine("all", deferreds)
 
 
+@overload
+def any_of(d1: Deferred[T1], /) -> Deferred[T1]: ...
+@overload
+def any_of(d1: Deferred[T1], d2: Deferred[T2], /) -> Deferred[T1 | T2]: ...
+@overload
+def any_of(d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], /) -> Deferred[T1 | T2 | T3]: ...
+@overload
+def any_of(
+    d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], d4: Deferred[T4], /
+) -> Deferred[T1 | T2 | T3 | T4]: ...
+@overload
+def any_of(
+    d1: Deferred[T1], d2: Deferred[T2], d3: Deferred[T3], d4: Deferred[T4], d5: Deferred[T5], /
+) -> Deferred[T1 | T2 | T3 | T4 | T5]: ...
+@overload
+def any_of(*deferreds: Deferred[T]) -> Deferred[T]: ...
 def any_of(*deferreds: Deferred[Any]) -> Deferred[Any]:
     """Completes with the first member that completes; fails only if every member fails."""
     return _combine("any", deferreds)

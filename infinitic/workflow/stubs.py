@@ -20,7 +20,7 @@ class _Stub:
 
     def __init__(
         self,
-        interface: type,
+        interface: object,
         tags: frozenset[str],
         meta: Mapping[str, bytes],
         timeout: float | None,
@@ -101,7 +101,7 @@ class WorkflowStub(_Stub):
 
     def __init__(
         self,
-        interface: type,
+        interface: object,
         tags: frozenset[str],
         meta: Mapping[str, bytes],
         timeout: float | None,
