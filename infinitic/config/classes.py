@@ -7,8 +7,11 @@ Every error reads "<file>: <key>: <what is wrong>: <the fix>".
 
 from __future__ import annotations
 
+import dis
 import importlib
 import inspect
+import typing
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ConfigError
@@ -19,17 +22,35 @@ _FIX = {
 }
 
 
-def _stub() -> None: ...
+# what a declared-not-implemented body compiles to: `...`, a docstring, `pass`,
+# `raise NotImplementedError` / `raise NotImplementedError("message")`, also inside `async def`
+_DECLARATION_OPS = {
+    "RESUME", "NOP", "RETURN_VALUE", "RETURN_CONST", "RETURN_GENERATOR", "POP_TOP",
+    "LOAD_CONST", "LOAD_GLOBAL", "LOAD_NAME", "PUSH_NULL", "PRECALL", "CALL",
+    "CALL_FUNCTION", "RAISE_VARARGS", "GEN_START", "COPY_FREE_VARS", "LOAD_COMMON_CONSTANT",
+    "CALL_INTRINSIC_1", "RERAISE",  # the StopIteration guard of an `async def`
+}  # fmt: skip
 
 
-def _stub_doc() -> None:
-    """A docstring and no body."""
-
-
-async def _async_stub() -> None: ...
-
-
-_EMPTY_BODIES = {f.__code__.co_code for f in (_stub, _stub_doc, _async_stub)}
+def has_no_body(fn: Any) -> bool:
+    """True for a method declared, not implemented: abstract, `...`, or `raise NotImplementedError`."""
+    if getattr(fn, "__isabstractmethod__", False):
+        return True
+    if not inspect.isfunction(fn):
+        return False
+    raises = False
+    constants = []
+    for ins in dis.get_instructions(fn):
+        if ins.opname not in _DECLARATION_OPS:
+            return False
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_COMMON_CONSTANT"):  # 3.14: the latter
+            if "NotImplementedError" not in str(ins.argval):
+                return False
+            raises = True
+        elif ins.opname in ("LOAD_CONST", "RETURN_CONST"):
+            constants.append(ins.argval)
+    # a constant other than None only as the message of the NotImplementedError
+    return all(c is None or c is Ellipsis or (raises and isinstance(c, str)) for c in constants)
 
 
 def _article(word: str) -> str:
@@ -98,7 +119,7 @@ def is_interface(cls: type, base: type | None = None) -> bool:
         for k, v in vars(cls).items()
         if not k.startswith("_") and inspect.isfunction(v) and (base is None or k not in vars(base))
     ]
-    if not own or not all(f.__code__.co_code in _EMPTY_BODIES for f in own):
+    if not own or not all(has_no_body(f) for f in own):
         return False
     return bool(cls.__subclasses__())
 
@@ -107,3 +128,73 @@ def implementations(cls: type) -> list[str]:
     """The qualified paths of the classes that subclass `cls`, for the error's fix."""
     subclasses: list[type] = cls.__subclasses__()
     return sorted(f"{c.__module__}.{c.__qualname__}" for c in subclasses)
+
+
+def check_implementation(
+    impl: type, interface: type, attributes: Iterable[str], path: str, key: str, source: str
+) -> None:
+    """Refuses an implementation that does not implement the interface's methods with the same
+    signatures (names, kinds, order and defaults of the parameters; their annotations where
+    both sides write one): a ConfigError naming both methods."""
+    if interface is impl:
+        return
+    where = f"{interface.__module__}.{interface.__qualname__}"
+    problems = []
+    for attribute in attributes:
+        declared = getattr(interface, attribute)
+        implemented = getattr(impl, attribute, None)
+        if implemented is declared or implemented is None:
+            if has_no_body(declared):
+                problems.append(f"{path} does not implement {where}.{attribute}")
+            continue
+        if not callable(implemented):
+            problems.append(f"{path}.{attribute} is not a method")
+            continue
+        theirs, ours = _shape(declared), _shape(implemented)
+        if theirs is None or ours is None or theirs[:2] == ours[:2]:
+            continue
+        problems.append(
+            f"{path}.{attribute}{ours[2]} differs from the interface's "
+            f"{where}.{attribute}{theirs[2]}"
+        )
+    if problems:
+        raise ConfigError(
+            f"{source}: {key}: {'; '.join(problems)}: give the implementation the interface's "
+            "signatures (parameter names, order and defaults, and the same annotations)"
+        )
+
+
+def _shape(fn: Any) -> tuple[Any, Any, str] | None:
+    """(parameters, annotations, text) of a method; None when it cannot be inspected."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - unresolvable annotations are not compared
+        hints = {}
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in list(signature.parameters.values())[1:]
+    ]
+    shape = tuple((p.name, p.kind, p.default is not p.empty) for p in params)
+    shown = signature.replace(
+        parameters=params, return_annotation=hints.get("return", signature.return_annotation)
+    )
+    return shape, _Annotations(hints), str(shown)
+
+
+class _Annotations:
+    """Equal when every name annotated on both sides has the same type."""
+
+    def __init__(self, hints: dict[str, Any]) -> None:
+        self.hints = hints
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Annotations):
+            return NotImplemented
+        common = self.hints.keys() & other.hints.keys()
+        return all(self.hints[k] == other.hints[k] for k in common)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config.classes import implementations, import_class, is_interface
+from ..config.classes import check_implementation, implementations, import_class, is_interface
 from ..config.model import ServiceConfig, WorkerConfig, WorkflowConfig
 from ..errors import ConfigError
 from ..executors.task import ServiceRegistration
@@ -24,6 +24,7 @@ def service_registration(
             "infinitic.Workflow), not a service: declare it under workflows"
         )
     _check_not_interface(cls, entry.class_path, key, config.source, "service")
+    _check_implementation(cls, entry.class_path, key, config.source)
     if not describe(cls).methods:
         raise ConfigError(
             f"{config.source}: {key}: {entry.class_path} has no public method: it is not a service"
@@ -64,6 +65,7 @@ def workflow_registration(
             f"it must subclass infinitic.Workflow{hint}"
         )
     _check_not_interface(cls, entry.class_path, key, config.source, "workflow")
+    _check_implementation(cls, entry.class_path, key, config.source)
     try:
         return WorkflowRegistration(
             implementation=cls,
@@ -83,3 +85,8 @@ def _check_not_interface(cls: type, path: str, key: str, source: str, role: str)
             f"{source}: {key}: {path} is the {role}'s interface (its methods have no body): "
             f"give the implementation class, e.g. {found[0]!r}"
         )
+
+
+def _check_implementation(cls: type, path: str, key: str, source: str) -> None:
+    spec = describe(cls)
+    check_implementation(cls, spec.interface, spec.by_attribute, path, key, source)
