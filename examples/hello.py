@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 from infinitic import name, task, timeout
@@ -15,8 +16,10 @@ class Greeting:
 
 @name("HelloService")
 class HelloService:
+    @abstractmethod
     def greet(self, who: str) -> Greeting: ...
 
+    @abstractmethod
     def add(self, a: int, b: int) -> int: ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import timedelta
 
 from infinitic import Channel, Workflow, any_of, name
@@ -12,7 +13,9 @@ from infinitic.workflow import DeferredStatus
 class LoyaltyProgram(Workflow):
     points = Channel[int]()
 
+    @abstractmethod
     def run(self, periods: int, period_seconds: float) -> int: ...
+    @abstractmethod
     def balance(self) -> int: ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,9 @@ def _book(kind: str, request: BookingRequest) -> BookingResult:
 
 @name("CarRental")
 class CarRentalService:
+    @abstractmethod
     def book(self, request: BookingRequest) -> BookingResult: ...
+    @abstractmethod
     def cancel(self, request: BookingRequest) -> None: ...
 
 
@@ -42,7 +45,9 @@ class CarRentalServiceImpl(CarRentalService):
 
 @name("Flight")
 class FlightService:
+    @abstractmethod
     def book(self, request: BookingRequest) -> BookingResult: ...
+    @abstractmethod
     def cancel(self, request: BookingRequest) -> None: ...
 
 
@@ -56,7 +61,9 @@ class FlightServiceImpl(FlightService):
 
 @name("Hotel")
 class HotelService:
+    @abstractmethod
     def book(self, request: BookingRequest) -> BookingResult: ...
+    @abstractmethod
     def cancel(self, request: BookingRequest) -> None: ...
 
 
@@ -70,6 +77,7 @@ class HotelServiceImpl(HotelService):
 
 @name("BookingWorkflow")
 class BookingWorkflow(Workflow):
+    @abstractmethod
     def book(self, request: BookingRequest) -> list[str]: ...
 
 

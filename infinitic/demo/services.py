@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 from .. import task
@@ -10,12 +11,16 @@ from ..service import name, retry, timeout
 
 @name("DemoService")
 class DemoService:
+    @abstractmethod
     def greet(self, who: str) -> str: ...
 
+    @abstractmethod
     def flaky(self, failures: int) -> str: ...
 
+    @abstractmethod
     def slow(self, seconds: float) -> str: ...
 
+    @abstractmethod
     def broken(self) -> str: ...
 
 

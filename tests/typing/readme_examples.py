@@ -13,6 +13,7 @@ from typing import Protocol
 from infinitic import (
     Channel,
     InfiniticClient,
+    InfiniticWorker,
     Workflow,
     all_of,
     any_of,
@@ -103,6 +104,21 @@ class OnboardingImpl(Onboarding):
 
     def receipt(self, skus: list[str]) -> Receipt:
         return Receipt(total=0.0, lines=skus)
+
+
+def service_in_20_lines() -> None:
+    config = {
+        "name": "hello-worker",
+        "services": [
+            {"name": "HelloService", "class": "__main__.HelloServiceImpl", "concurrency": 4}
+        ],
+    }
+    with InfiniticWorker.from_config(config) as worker:
+        hello = worker.client.new_service(HelloService, tags={"user:42"})
+        print(hello.greet("world"))
+        handle = worker.client.dispatch(hello.greet, "async")
+        print(handle.id, handle.result(timeout=30))
+        reveal_type(handle)  # revealed: infinitic.client.handles.TaskHandle[str]
 
 
 # -- a client -----------------------------------------------------------------------------------
