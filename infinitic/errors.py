@@ -32,7 +32,14 @@ class InfiniticError(Exception):
 
 
 class ConfigError(InfiniticError, ValueError):
-    """A configuration that cannot be used; the message names the file, the key and the fix."""
+    """A configuration that cannot be used; the message names the file, the key and the fix.
+
+    `errors` lists each error of the file on its own ("<file>: <key>: <problem>"): a config
+    with several mistakes reports them all at once."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors if errors is not None else [message]
 
 
 class SerializationError(InfiniticError, TypeError):

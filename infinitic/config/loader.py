@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import yaml
 
@@ -14,6 +14,10 @@ from ..common import serialization
 from ..errors import ConfigError
 from .model import RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
 from .secrets import mask_text
+from .substitution import substitute
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 _TOP = {
     "name",
@@ -49,14 +53,38 @@ _CHECK_MODES = {"none", "simple", "strict"}
 
 
 class _Ctx:
+    """Validation state of one config: every error is collected, so a file with several
+    mistakes reports them all at once (`check` records the error of one part and goes on)."""
+
     def __init__(self, source: str) -> None:
         self.source = source
+        self.problems: list[ConfigError] = []
 
     def error(self, key: str, problem: str) -> ConfigError:
         # a value shown in `problem` may be a URL with a password in it
         return ConfigError(mask_text(f"{self.source}: {key or 'the top level'}: {problem}"))
 
+    def check(self, default: T, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`build(*args, **kwargs)`, or `default` once its ConfigError is recorded."""
+        try:
+            return build(*args, **kwargs)
+        except ConfigError as exc:
+            self.problems.extend(_each(exc))
+            return default
+
+    def raise_problems(self) -> None:
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            prefix = f"{self.source}: "
+            lines = [str(e).removeprefix(prefix) for e in self.problems]
+            raise ConfigError(
+                f"{self.source}: {len(lines)} errors\n" + "\n".join(f"  {line}" for line in lines),
+                errors=[str(e) for e in self.problems],
+            )
+
     def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
+        """`value` if it is a mapping; its unknown keys are recorded (and left out)."""
         if not isinstance(value, Mapping):
             what = "a mapping" if key else "a mapping of worker settings (name, services, ...)"
             raise self.error(key, f"expected {what}, got {type(value).__name__}")
@@ -68,7 +96,9 @@ class _Ctx:
                     if hint
                     else f"allowed keys: {', '.join(sorted(allowed))}"
                 )
-                raise self.error(f"{key}.{k}" if key else str(k), f"unknown key; {fix}")
+                self.problems.append(
+                    self.error(f"{key}.{k}" if key else str(k), f"unknown key; {fix}")
+                )
         return value
 
     def string(self, value: Any, key: str) -> str:
@@ -92,6 +122,8 @@ class _Ctx:
 
 
 def load_config_file(path: str | os.PathLike[str]) -> WorkerConfig:
+    """Loads a YAML file; `${VAR}` and `${VAR:-default}` in its values come from the
+    environment (see docs/configuration.md)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -101,44 +133,57 @@ def load_config_file(path: str | os.PathLike[str]) -> WorkerConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    return load_config(data if data is not None else {}, source=source)
+    ctx = _Ctx(source)
+    data = substitute(data if data is not None else {}, ctx.problems, source)
+    if ctx.problems:
+        ctx.raise_problems()
+    return load_config(data, source=source)
 
 
 def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") -> WorkerConfig:
+    """The validated config; a ConfigError lists every error found (`.errors`, one per key)."""
     if isinstance(data, WorkerConfig):
         return data
     ctx = _Ctx(source)
     top = ctx.mapping(data, "", _TOP)
-    name = ctx.string(top.get("name", "infinitic-worker"), "name")
-    transport, transport_options = _backend(
-        ctx, top.get("transport", "inMemory"), "transport", _TRANSPORTS
+    name = ctx.check("", ctx.string, top.get("name", "infinitic-worker"), "name")
+    nothing: tuple[str, dict[str, Any]] = ("inMemory", {})
+    transport, transport_options = ctx.check(
+        nothing, _backend, ctx, top.get("transport", "inMemory"), "transport", _TRANSPORTS
     )
-    storage, storage_options = _backend(ctx, top.get("storage", "inMemory"), "storage", _STORAGES)
+    storage, storage_options = ctx.check(
+        nothing, _backend, ctx, top.get("storage", "inMemory"), "storage", _STORAGES
+    )
     services = tuple(
-        _service(ctx, entry, f"services[{i}]")
-        for i, entry in enumerate(_list(ctx, top, "services"))
+        ctx.check(None, _service, ctx, entry, f"services[{i}]")
+        for i, entry in enumerate(ctx.check([], _list, ctx, top, "services"))
     )
     workflows = tuple(
-        _workflow(ctx, entry, f"workflows[{i}]")
-        for i, entry in enumerate(_list(ctx, top, "workflows"))
+        ctx.check(None, _workflow, ctx, entry, f"workflows[{i}]")
+        for i, entry in enumerate(ctx.check([], _list, ctx, top, "workflows"))
     )
-    _unique(ctx, [s.name for s in services], "services")
-    _unique(ctx, [w.name for w in workflows], "workflows")
-    grace = top.get("shutdownGracePeriodSeconds", 5.0)
+    ctx.check(None, _unique, ctx, [s.name for s in services if s], "services")
+    ctx.check(None, _unique, ctx, [w.name for w in workflows if w], "workflows")
+    grace = ctx.check(
+        5.0,
+        ctx.number,
+        top.get("shutdownGracePeriodSeconds", 5.0),
+        "shutdownGracePeriodSeconds",
+        positive=False,
+    )
     limit = top.get("maxPayloadBytes")
     if limit is not None:
-        ctx.number(limit, "maxPayloadBytes", integer=True)
+        ctx.check(None, ctx.number, limit, "maxPayloadBytes", integer=True)
+    ctx.raise_problems()
     config = WorkerConfig(
         name=name,
         transport=transport,
         transport_options=transport_options,
         storage=storage,
         storage_options=storage_options,
-        services=services,
-        workflows=workflows,
-        shutdown_grace_period_seconds=float(
-            ctx.number(grace, "shutdownGracePeriodSeconds", positive=False)
-        ),
+        services=tuple(s for s in services if s is not None),
+        workflows=tuple(w for w in workflows if w is not None),
+        shutdown_grace_period_seconds=float(grace),
         source=source,
     )
     if limit is not None:
@@ -189,64 +234,74 @@ def _timeout(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> float | None:
     return None
 
 
+def _name(ctx: _Ctx, entry: Mapping[str, Any], key: str, what: str) -> str:
+    if "name" not in entry:
+        raise ctx.error(f"{key}.name", f"missing: {what}")
+    return ctx.string(entry["name"], f"{key}.name")
+
+
+def _class(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> str | None:
+    return ctx.string(entry["class"], f"{key}.class") if "class" in entry else None
+
+
 def _service(ctx: _Ctx, value: Any, key: str) -> ServiceConfig:
     entry = ctx.mapping(value, key, _SERVICE)
-    if "name" not in entry:
-        raise ctx.error(
-            f"{key}.name",
-            "missing: the service's name (its @name, or its interface's qualified name)",
-        )
-    retry = _retry(ctx, entry["retry"], f"{key}.retry") if entry.get("retry") is not None else None
+    what = "the service's name (its @name, or its interface's qualified name)"
+    raw_retry = entry.get("retry")
     return ServiceConfig(
-        name=ctx.string(entry["name"], f"{key}.name"),
-        class_path=ctx.string(entry["class"], f"{key}.class") if "class" in entry else None,
-        concurrency=ctx.number(entry.get("concurrency", 1), f"{key}.concurrency", integer=True),
-        timeout_seconds=_timeout(ctx, entry, key),
-        retry=retry,
+        name=ctx.check("", _name, ctx, entry, key, what),
+        class_path=ctx.check(None, _class, ctx, entry, key),
+        concurrency=_concurrency(ctx, entry, key),
+        timeout_seconds=ctx.check(None, _timeout, ctx, entry, key),
+        retry=None
+        if raw_retry is None
+        else ctx.check(None, _retry, ctx, raw_retry, f"{key}.retry"),
     )
 
 
 def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
     entry = ctx.mapping(value, key, _WORKFLOW)
-    if "name" not in entry:
-        raise ctx.error(f"{key}.name", "missing: the workflow's name")
     mode = entry.get("checkMode", "simple")
     if mode not in _CHECK_MODES:
-        raise ctx.error(f"{key}.checkMode", f"must be one of {sorted(_CHECK_MODES)}, got {mode!r}")
-    timeout = _timeout(ctx, entry, key)
+        ctx.problems.append(
+            ctx.error(f"{key}.checkMode", f"must be one of {sorted(_CHECK_MODES)}, got {mode!r}")
+        )
+    timeout = ctx.check(None, _timeout, ctx, entry, key)
+    retention = entry.get("retentionSeconds", 86400.0)
+    cache_size = entry.get("stateCacheSize", 10_000)
     return WorkflowConfig(
-        name=ctx.string(entry["name"], f"{key}.name"),
-        class_path=ctx.string(entry["class"], f"{key}.class") if "class" in entry else None,
-        concurrency=ctx.number(entry.get("concurrency", 1), f"{key}.concurrency", integer=True),
+        name=ctx.check("", _name, ctx, entry, key, "the workflow's name"),
+        class_path=ctx.check(None, _class, ctx, entry, key),
+        concurrency=_concurrency(ctx, entry, key),
         timeout_seconds=60.0 if timeout is None else timeout,
         check_mode=mode,
         retention_seconds=float(
-            ctx.number(entry.get("retentionSeconds", 86400.0), f"{key}.retentionSeconds")
+            ctx.check(86400.0, ctx.number, retention, f"{key}.retentionSeconds")
         ),
-        state_cache_size=ctx.number(
-            entry.get("stateCacheSize", 10_000),
-            f"{key}.stateCacheSize",
-            integer=True,
-            positive=False,
+        state_cache_size=ctx.check(
+            10_000, ctx.number, cache_size, f"{key}.stateCacheSize", integer=True, positive=False
         ),
     )
+
+
+def _concurrency(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> int:
+    value = entry.get("concurrency", 1)
+    return int(ctx.check(1, ctx.number, value, f"{key}.concurrency", integer=True))
 
 
 def _retry(ctx: _Ctx, value: Any, key: str) -> RetryConfig:
     entry = ctx.mapping(value, key, set(_RETRY))
     kwargs: dict[str, Any] = {}
+    wrong = False
     for yaml_key, attr in _RETRY.items():
-        if yaml_key not in entry:
-            continue
-        raw = entry[yaml_key]
-        if attr == "ignored_exceptions":
-            if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
-                raise ctx.error(f"{key}.{yaml_key}", "expected a list of qualified exception names")
-            kwargs[attr] = tuple(raw)
-        elif attr == "maximum_retries":
-            kwargs[attr] = ctx.number(raw, f"{key}.{yaml_key}", integer=True, positive=False)
-        else:
-            kwargs[attr] = float(ctx.number(raw, f"{key}.{yaml_key}", positive=False))
+        if yaml_key in entry:
+            try:
+                kwargs[attr] = _retry_value(ctx, entry, key, yaml_key)
+            except ConfigError as exc:
+                ctx.problems.append(exc)
+                wrong = True
+    if wrong:
+        raise _Recorded("")  # a field is wrong: the policy as a whole is not checked
     if "minimum_seconds" in kwargs and "maximum_seconds" not in kwargs:
         kwargs["maximum_seconds"] = 1000 * kwargs["minimum_seconds"]
     config = RetryConfig(**kwargs)
@@ -255,3 +310,22 @@ def _retry(ctx: _Ctx, value: Any, key: str) -> RetryConfig:
     except ValueError as exc:
         raise ctx.error(key, str(exc)) from None
     return config
+
+
+def _retry_value(ctx: _Ctx, entry: Mapping[str, Any], key: str, yaml_key: str) -> Any:
+    raw = entry[yaml_key]
+    if yaml_key == "ignoredExceptions":
+        if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+            raise ctx.error(f"{key}.{yaml_key}", "expected a list of qualified exception names")
+        return tuple(raw)
+    if yaml_key == "maximumRetries":
+        return ctx.number(raw, f"{key}.{yaml_key}", integer=True, positive=False)
+    return float(ctx.number(raw, f"{key}.{yaml_key}", positive=False))
+
+
+class _Recorded(ConfigError):
+    """Raised where the errors are already recorded: nothing more to report."""
+
+
+def _each(exc: ConfigError) -> list[ConfigError]:
+    return [] if isinstance(exc, _Recorded) else [exc]
