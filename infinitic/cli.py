@@ -20,7 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "demo", help="run a sample service on the embedded default and show what happens"
     )
+    config = sub.add_parser("config", help="about config files")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("schema", help="print the JSON Schema of a worker config file")
     args = parser.parse_args(argv)
+    if args.command == "config":
+        return _config_schema()
     logging.basicConfig(
         # the demo narrates failures itself; elsewhere a failed task is worth a warning
         level=logging.DEBUG
@@ -51,6 +56,15 @@ def _worker(path: str) -> int:
             flush=True,
         )
     )
+    return 0
+
+
+def _config_schema() -> int:
+    import json
+
+    from .config.schema import config_schema
+
+    print(json.dumps(config_schema(), indent=2))
     return 0
 
 
