@@ -7,6 +7,8 @@ Each class is a slotted dataclass whose field order is its wire order: the envel
 
 from __future__ import annotations
 
+import builtins
+import sys
 from dataclasses import dataclass, field
 
 from .._core import envelope
@@ -15,6 +17,23 @@ from .._core import envelope
 #   s str, S optional str, b bytes, i int (signed 64-bit), f float,
 #   t frozenset[str] (tags), m dict[str, bytes] (meta), n optional nested message,
 #   L list[str], N list of nested messages
+
+
+def resolve_exception(name: str) -> type[BaseException] | None:
+    """The exception class of a qualified name ("pkg.module.Outer.Error", builtins bare) if
+    its module is in sys.modules, else None."""
+    parts = name.split(".")
+    for split in range(len(parts) - 1, -1, -1):
+        module = sys.modules.get(".".join(parts[:split])) if split else builtins
+        if module is None:
+            continue
+        found: object = module
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+        return None
+    return None
 
 
 @dataclass(slots=True)
@@ -26,6 +45,13 @@ class ErrorInfo:
     message: str
     stack_trace: str
     cause: ErrorInfo | None = None
+
+    @property
+    def exception_type(self) -> type[BaseException] | None:
+        """The class named `name`, when this process has imported its module already (else
+        None): `issubclass(err.last_error.exception_type, CardDeclined)` matches a remote
+        exception by type, subclasses included. Nothing is imported on behalf of a message."""
+        return resolve_exception(self.name)
 
 
 @dataclass(slots=True)

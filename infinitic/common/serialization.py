@@ -1,9 +1,13 @@
 """JSON payloads through orjson, decoded back into the annotated Python types.
 
-Supported: None, bool, int, float, str, bytes (base64), dataclasses, enums, datetime/date/time,
-UUID, Decimal, list/tuple/set/frozenset/dict of those, Optional/Union, Literal, TypedDict-free
-plain dicts, and pydantic models when pydantic is installed. Annotations drive decoding; a value
-with no annotation (or `Any`) comes back as plain JSON data.
+Supported: None, bool, int, float, str, bytes (base64), dataclasses, NamedTuples (a JSON array),
+TypedDicts, enums, datetime/date/time, timedelta (an ISO 8601 duration, "P1DT3600S"; a number of
+seconds is also read), UUID, Decimal, list/tuple/set/frozenset/dict and their abstract
+collections.abc forms, Optional/Union, Literal, NewType, Annotated, and pydantic models when
+pydantic is installed. Annotations drive decoding; a value with no annotation (or `Any`) comes back
+as plain JSON data. An annotation of any other type is refused (`unsupported` finds it): a stub
+call with such a parameter or result raises SerializationError at the call, and a decoder never
+hands raw JSON to code that expects that type.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import datetime as dt
 import decimal
 import enum
 import inspect
+import re
 import types
 import typing
 import uuid
+from collections import abc
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -54,6 +60,8 @@ def _too_large(what: str, size: int, limit: int) -> SerializationError:
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, dt.timedelta):
+        return format_duration(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr) if value else []
     if isinstance(value, bytes):
@@ -133,40 +141,124 @@ def _identity(value: Any) -> Any:
     return value
 
 
+_SEQUENCES = (list, abc.Sequence, abc.MutableSequence, abc.Iterable, abc.Collection)
+_SETS = (set, frozenset, abc.Set, abc.MutableSet)
+_MAPPINGS = (dict, abc.Mapping, abc.MutableMapping)
+
+
+def _unwrap(tp: Any) -> Any:
+    """The type a decoder works with: Annotated[T, ...] -> T, NewType -> its base, TypeVar ->
+    its bound (else Any)."""
+    while True:
+        if typing.get_origin(tp) is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif isinstance(tp, typing.TypeVar):
+            tp = tp.__bound__ if tp.__bound__ is not None else Any
+        elif callable(tp) and hasattr(tp, "__supertype__"):  # NewType
+            tp = tp.__supertype__
+        else:
+            return tp
+
+
 @lru_cache(maxsize=1024)
 def converter_for(tp: Any) -> Converter:
     """A function that turns decoded JSON into an instance of `tp` (cached per type)."""
+    tp = _unwrap(tp)
     if tp is Any or tp is inspect.Parameter.empty or tp is object:
         return _identity
     if tp is None or tp is type(None):
         return _expect_none
-    origin = typing.get_origin(tp)
+    origin = typing.get_origin(tp) or (tp if isinstance(tp, type) else None)
     if origin is typing.Union or origin is types.UnionType:
         return _union_converter(typing.get_args(tp))
     if origin is typing.Literal:
         allowed = typing.get_args(tp)
         return lambda v: _check(v in allowed, v, tp)
-    if origin in (list, Sequence, typing.Sequence) or tp is list:
+    if origin in _SEQUENCES:
         item = _arg(tp, 0)
         return lambda v: [item(x) for x in _expect(v, list, tp)]
-    if origin in (set, frozenset) or tp in (set, frozenset):
+    if origin in _SETS:
         item = _arg(tp, 0)
-        kind = frozenset if (origin or tp) is frozenset else set
+        kind = frozenset if origin is frozenset else set
         return lambda v: kind(item(x) for x in _expect(v, list, tp))
-    if origin is tuple or tp is tuple:
+    if origin is tuple:
         return _tuple_converter(tp)
-    if origin is dict or tp is dict or origin is typing.Mapping:
+    if origin in _MAPPINGS:
         args = typing.get_args(tp)
         key = _key_converter(args[0]) if args else _identity
         val = _arg(tp, 1)
         return lambda v: {key(k): val(x) for k, x in _expect(v, dict, tp).items()}
     if isinstance(tp, type):
-        return _class_converter(tp)
-    return _identity
+        return _class_converter(tp) or _unsupported_converter(tp)
+    return _unsupported_converter(tp)
+
+
+def unsupported(tp: Any, _seen: frozenset[Any] = frozenset()) -> Any | None:
+    """The first type in annotation `tp` (its members, fields and items included) that the
+    decoder does not know, else None."""
+    tp = _unwrap(tp)
+    if tp in (Any, None, type(None), object, inspect.Parameter.empty, Ellipsis):
+        return None
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return None
+    if origin is not None:
+        if origin not in (typing.Union, types.UnionType, tuple) + _SEQUENCES + _SETS + _MAPPINGS:
+            return tp
+        for arg in typing.get_args(tp):
+            found = unsupported(arg, _seen)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(tp, type) or tp in _seen:
+        return None if isinstance(tp, type) else tp
+    if _class_converter(tp) is None and tp not in _SEQUENCES + _SETS + _MAPPINGS + (tuple,):
+        return tp
+    fields = _field_types(tp)
+    for field_type in fields.values():
+        found = unsupported(field_type, _seen | {tp})
+        if found is not None:
+            return found
+    return None
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The annotated fields of a dataclass, NamedTuple or TypedDict, else nothing."""
+    if not (dataclasses.is_dataclass(cls) or _is_named_tuple(cls) or typing.is_typeddict(cls)):
+        return {}
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - unresolvable field annotations decode as plain JSON
+        return {}
+
+
+def _unsupported_converter(tp: Any) -> Converter:
+    def refuse(value: Any) -> Any:
+        raise SerializationError(f"no decoder for {_type_name(tp)}: {_SUPPORTED}")
+
+    return refuse
+
+
+_SUPPORTED = (
+    "use a JSON type, a dataclass, a NamedTuple, a TypedDict, an enum, datetime/date/time/"
+    "timedelta, UUID, Decimal, bytes, a pydantic model, or collections of those"
+)
+
+
+def check_annotations(types: Sequence[Any], names: Sequence[str], where: str) -> str | None:
+    """Why a method with these annotations (the parameters', then the result's) cannot be
+    called, or None: the message of the SerializationError its call raises."""
+    for i, tp in enumerate(types):
+        found = unsupported(tp)
+        if found is not None:
+            what = f"parameter '{names[i]}'" if i < len(names) else "the result"
+            return f"cannot call {where}: {what} is annotated {_type_name(found)}; {_SUPPORTED}"
+    return None
 
 
 def _key_converter(tp: Any) -> Converter:
     # JSON object keys are strings: numbers used as keys come back from their text
+    tp = _unwrap(tp)
     if tp is int:
         return lambda k: int(k)
     if tp is float:
@@ -240,7 +332,12 @@ def _tuple_converter(tp: Any) -> Converter:
     return convert
 
 
-def _class_converter(cls: type) -> Converter:
+def _is_named_tuple(cls: type) -> bool:
+    return issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _class_converter(cls: type) -> Converter | None:
+    """The converter of a class the decoder knows, else None."""
     if cls is bool:
         return lambda v: _check(isinstance(v, bool), v, cls)
     if cls is int:
@@ -261,16 +358,86 @@ def _class_converter(cls: type) -> Converter:
         return lambda v: dt.date.fromisoformat(_expect(v, str, cls))
     if cls is dt.time:
         return lambda v: dt.time.fromisoformat(_expect(v, str, cls))
+    if cls is dt.timedelta:
+        return parse_duration
     if cls is uuid.UUID:
         return lambda v: uuid.UUID(_expect(v, str, cls))
     if cls is decimal.Decimal:
         return lambda v: decimal.Decimal(str(v))
     if dataclasses.is_dataclass(cls):
         return _dataclass_converter(cls)
+    if _is_named_tuple(cls):
+        return _named_tuple_converter(cls)
+    if typing.is_typeddict(cls):
+        return _typed_dict_converter(cls)
     validate = getattr(cls, "model_validate", None)  # pydantic v2
     if callable(validate):
         return lambda v: validate(v)
-    return _identity
+    return None
+
+
+def _named_tuple_converter(cls: type) -> Converter:
+    # encoded as a JSON array (orjson's tuple); an object keyed by field names is read too
+    def convert(value: Any) -> Any:
+        hints = _field_types(cls)
+        names: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
+        if isinstance(value, dict):
+            items = {k: v for k, v in value.items() if k in names}
+        else:
+            seq = _expect(value, list, cls)
+            if len(seq) > len(names):
+                raise SerializationError(
+                    f"expected at most {len(names)} items for {cls.__qualname__}, got {len(seq)}"
+                )
+            items = dict(zip(names, seq, strict=False))  # fewer: defaults
+        try:
+            return cls(**{k: converter_for(hints.get(k, Any))(v) for k, v in items.items()})
+        except TypeError as exc:
+            raise SerializationError(f"cannot build {cls.__qualname__}: {exc}") from None
+
+    return convert
+
+
+def _typed_dict_converter(cls: type) -> Converter:
+    def convert(value: Any) -> Any:
+        hints = _field_types(cls)
+        data = _expect(value, dict, cls)
+        return {k: converter_for(hints.get(k, Any))(v) for k, v in data.items()}
+
+    return convert
+
+
+_DURATION = re.compile(
+    r"(?P<sign>[-+])?P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """A timedelta as an exact ISO 8601 duration: days, then seconds ("-P1DT3600.5S", "PT0S")."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    value = abs(value)
+    text = f"{sign}P{value.days}D" if value.days else f"{sign}P"
+    if value.seconds or value.microseconds or not value.days:
+        fraction = f".{value.microseconds:06d}".rstrip("0") if value.microseconds else ""
+        text += f"T{value.seconds}{fraction}S"
+    return text
+
+
+def parse_duration(value: Any) -> dt.timedelta:
+    """An ISO 8601 duration without years and months (their length varies), or seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    match = _DURATION.fullmatch(_expect(value, str, dt.timedelta))
+    if match is None or value.endswith(("P", "T")):
+        raise SerializationError(
+            f"{value!r} is not an ISO 8601 duration such as 'P1DT2H30M' (years and months are "
+            "not accepted: their length varies)"
+        )
+    parts = {k: float(v) for k, v in match.groupdict().items() if v and k != "sign"}
+    delta = dt.timedelta(**parts)
+    return -delta if match.group("sign") == "-" else delta
 
 
 def _dataclass_converter(cls: type) -> Converter:

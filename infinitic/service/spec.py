@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.serialization import check_annotations
+from ..errors import SerializationError
 from .decorators import NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
 from .policies import DEFAULT_RETRY, WithRetry, WithTimeout
 
@@ -54,9 +56,13 @@ class MethodSpec:
     # the number of parameters when all are plain positional-or-keyword ones, else -1: a call
     # with exactly that many positional arguments needs no binding
     positional_count: int = -1
+    # why a call cannot be made: an annotation the decoder does not know (SerializationError)
+    type_error: str | None = None
 
     def bind(self, owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         """Positional argument values, checked against the signature."""
+        if self.type_error is not None:
+            raise SerializationError(self.type_error)
         if not kwargs and len(args) == self.positional_count:
             return list(args)  # the common case, without inspect's general machinery
         try:
@@ -101,6 +107,7 @@ def describe(cls: object) -> EntitySpec:
 
 def _describe(cls: type) -> EntitySpec:
     interface = find_interface(cls)
+    name = entity_name(cls)
     methods: dict[str, MethodSpec] = {}
     by_attribute: dict[str, MethodSpec] = {}
     for attribute, fn in _public_methods(interface):
@@ -113,6 +120,8 @@ def _describe(cls: type) -> EntitySpec:
         except Exception:  # noqa: BLE001 - unresolvable annotations decode as plain JSON
             hints = {}
         params = list(signature.parameters.values())[1:]
+        param_types = tuple(hints.get(p.name, Any) for p in params)
+        return_type = hints.get("return", Any)
         caller_timeout = _static_timeout(
             getattr(fn, TIMEOUT_ATTR, None) or vars(interface).get(TIMEOUT_ATTR)
         )
@@ -121,16 +130,19 @@ def _describe(cls: type) -> EntitySpec:
             attribute=attribute,
             signature=signature,
             param_names=tuple(p.name for p in params),
-            param_types=tuple(hints.get(p.name, Any) for p in params),
-            return_type=hints.get("return", Any),
+            param_types=param_types,
+            return_type=return_type,
             caller_timeout=caller_timeout,
             positional_count=_positional_count(signature),
+            type_error=check_annotations(
+                (*param_types, return_type), [p.name for p in params], f"{name}.{wire}"
+            ),
         )
         if wire in methods:
             raise TypeError(f"{qualified_name(interface)}: two methods are named {wire!r}")
         methods[wire] = spec
         by_attribute[attribute] = spec
-    return EntitySpec(entity_name(cls), interface, methods, by_attribute)
+    return EntitySpec(name, interface, methods, by_attribute)
 
 
 def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
