@@ -34,7 +34,7 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001 - any compiler failure means "no extensions"
             if REQUIRE_EXTENSIONS:
                 raise
-            _say(f"building the extensions failed ({exc}); using the pure-Python twins")
+            _fallback(f"building the extensions failed ({exc})")
 
     def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -42,11 +42,20 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001
             if REQUIRE_EXTENSIONS:
                 raise
-            _say(f"building {ext.name} failed ({exc}); using its pure-Python twin")
+            _fallback(f"building {ext.name} failed ({exc})")
 
 
-def _say(message: str) -> None:
-    print(f"infinitic: {message}", file=sys.stderr)
+def _fallback(reason: str) -> None:
+    # pip shows a build's output only with -v; the installed package also logs a warning at its
+    # first import (infinitic/_core/_compat.py), so a fallback is never silent
+    bar = "*" * 78
+    print(
+        f"\n{bar}\nWARNING: infinitic: {reason}.\nThis install falls back to the pure-Python "
+        "twins of the compiled kernels: it works, several times slower.\nInstall a C compiler "
+        "(and Cython) and reinstall, or use a binary wheel; INFINITIC_REQUIRE_EXTENSIONS=1 makes "
+        f"this an error.\n{bar}\n",
+        file=sys.stderr,
+    )
 
 
 def _extensions() -> list:  # type: ignore[type-arg]
@@ -60,7 +69,7 @@ def _extensions() -> list:  # type: ignore[type-arg]
                 "INFINITIC_REQUIRE_EXTENSIONS=1 but Cython is not installed: "
                 "install Cython (see build-system.requires) or unset the variable"
             ) from exc
-        _say("Cython is not installed; using the pure-Python twins")
+        _fallback("Cython is not installed")
         return []
     sources = sorted(glob.glob("infinitic/_core/_*_c.pyx"))
     return cythonize(

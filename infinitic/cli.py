@@ -14,7 +14,10 @@ from .errors import ConfigError
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infinitic", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="store_true", help="print the version and the kernels in use"
+    )
+    sub = parser.add_subparsers(dest="command")
     worker = sub.add_parser("worker", help="run a worker from a YAML config until interrupted")
     worker.add_argument("-c", "--config", required=True, help="path of the worker's YAML config")
     sub.add_parser(
@@ -24,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("schema", help="print the JSON Schema of a worker config file")
     args = parser.parse_args(argv)
+    if args.version:
+        print(_version())
+        return 0
+    if args.command is None:
+        parser.error("a command is required (worker, demo, config)")
     if args.command == "config":
         return _config_schema()
     logging.basicConfig(
@@ -42,6 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"infinitic: configuration error: {exc}", file=sys.stderr)
         return 2
+
+
+def _version() -> str:
+    from . import __version__
+    from ._core import kernels_summary
+
+    return f"infinitic {__version__} (Python {sys.version.split()[0]}; {kernels_summary()})"
 
 
 def _worker(path: str) -> int:

@@ -363,12 +363,16 @@ def test_build_wheels_gives_an_sdist_and_a_wheel_that_install_and_run(tmp_path: 
         assert f"infinitic/_core/_{kernel}_c.pyi" in names
         assert f"infinitic/_core/_{kernel}_py.py" in names
     assert "infinitic/py.typed" in names and "infinitic/cli.py" in names
+    assert "infinitic-0.1.0.dist-info/licenses/LICENSE" in names
+    metadata = zipfile.ZipFile(wheel).read("infinitic-0.1.0.dist-info/METADATA").decode()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.14" in metadata
     assert not [n for n in names if n.endswith(".c") or n.startswith("tests/") or "/tests/" in n]
 
     [sdist] = out.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         members = {m.split("/", 1)[1] for m in archive.getnames() if "/" in m}
-    assert {"setup.py", "pyproject.toml", "MANIFEST.in", "wheels/smoke.py"} <= members
+    assert {"setup.py", "pyproject.toml", "MANIFEST.in", "wheels/smoke.py", "LICENSE"} <= members
     assert {f"infinitic/_core/_{k}_c.{ext}" for k in KERNELS for ext in ("pyx", "pyi")} <= members
     assert not [m for m in members if m.endswith(".c") or m.startswith("tests/")]
 
@@ -384,3 +388,38 @@ def test_build_wheels_gives_an_sdist_and_a_wheel_that_install_and_run(tmp_path: 
         demo = _run([venv / "bin" / "infinitic", "demo"], elsewhere, 120)
         assert demo.returncode == 0, demo.stderr
         assert "     canceled the car" in demo.stdout
+
+
+def test_package_metadata_has_the_license_and_classifiers(tmp_path: Path) -> None:
+    """What a wheel's METADATA says (the slow test above checks a real wheel): the SPDX license
+    with its file, the classifiers of every supported CPython, no deprecated license table."""
+    code = (
+        "import sys; from setuptools import build_meta; "
+        "print(build_meta.prepare_metadata_for_build_wheel(sys.argv[1]))"
+    )
+    env = {**os.environ, "INFINITIC_NO_EXTENSIONS": "1"}  # metadata only: nothing to compile
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "deprecated" not in run.stderr.lower(), run.stderr[-3000:]
+    info = tmp_path / run.stdout.split()[-1]
+    metadata = (info / "METADATA").read_text()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "License-File: LICENSE" in metadata
+    assert (info / "licenses" / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
+    classifiers = {
+        line.removeprefix("Classifier: ")
+        for line in metadata.splitlines()
+        if line.startswith("Classifier: ")
+    }
+    versions = {f"Programming Language :: Python :: 3.{minor}" for minor in range(10, 15)}
+    assert versions | {"Typing :: Typed"} <= classifiers
+    assert not [c for c in classifiers if c.startswith("License ::")]  # SPDX replaces them
+    assert "Project-URL: " in metadata

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._compat import USE_EXTENSIONS
+from ._compat import USE_EXTENSIONS, fell_back
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._backoff_py import (
@@ -37,7 +37,8 @@ else:
         )
 
         IMPLEMENTATION = "c"
-    except ImportError:
+    except ImportError as exc:
+        fell_back("backoff", exc)
         from ._backoff_py import (
             DEFAULT_BACKOFF_COEFFICIENT,
             DEFAULT_MAXIMUM_RETRIES,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._compat import USE_EXTENSIONS
+from ._compat import USE_EXTENSIONS, fell_back
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._envelope_py import (
@@ -34,7 +34,8 @@ else:
         )
 
         IMPLEMENTATION = "c"
-    except ImportError:
+    except ImportError as exc:
+        fell_back("envelope", exc)
         from ._envelope_py import (
             DEFAULT_MAX_SIZE,
             FORMAT_VERSION,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._compat import USE_EXTENSIONS
+from ._compat import USE_EXTENSIONS, fell_back
 
 if TYPE_CHECKING or not USE_EXTENSIONS:
     from ._replay_py import (
@@ -41,7 +41,8 @@ else:
         )
 
         IMPLEMENTATION = "c"
-    except ImportError:  # pragma: no cover - a build without a compiler
+    except ImportError as exc:  # pragma: no cover - a build without a compiler
+        fell_back("replay", exc)
         from ._replay_py import (
             CANCELED,
             CHECK_NONE,
