@@ -73,15 +73,7 @@ class _Ctx:
             return default
 
     def raise_problems(self) -> None:
-        if len(self.problems) == 1:
-            raise self.problems[0]
-        if self.problems:
-            prefix = f"{self.source}: "
-            lines = [str(e).removeprefix(prefix) for e in self.problems]
-            raise ConfigError(
-                f"{self.source}: {len(lines)} errors\n" + "\n".join(f"  {line}" for line in lines),
-                errors=[str(e) for e in self.problems],
-            )
+        raise_all(self.problems, self.source)
 
     def mapping(self, value: Any, key: str, allowed: set[str]) -> Mapping[str, Any]:
         """`value` if it is a mapping; its unknown keys are recorded (and left out)."""
@@ -119,6 +111,20 @@ class _Ctx:
         if not positive and value < 0:
             raise self.error(key, f"must be 0 or more, got {value!r}")
         return value
+
+
+def raise_all(problems: list[ConfigError], source: str) -> None:
+    """Raises one ConfigError for every problem of a config: a single one as it is, several
+    as "<file>: <n> errors" and one "<key>: <problem>" per line (each also in `.errors`)."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        prefix = f"{source}: "
+        lines = [str(e).removeprefix(prefix) for e in problems]
+        raise ConfigError(
+            f"{source}: {len(lines)} errors\n" + "\n".join(f"  {line}" for line in lines),
+            errors=[str(e) for e in problems],
+        )
 
 
 def load_config_file(path: str | os.PathLike[str]) -> WorkerConfig:

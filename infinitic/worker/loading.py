@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config.classes import check_implementation, implementations, import_class, is_interface
+from ..config.loader import raise_all
 from ..config.model import ServiceConfig, WorkerConfig, WorkflowConfig
 from ..errors import ConfigError
 from ..executors.task import ServiceRegistration
@@ -10,6 +11,31 @@ from ..executors.workflow_task import WorkflowRegistration
 from ..service.policies import FixedTimeout
 from ..service.spec import describe
 from ..workflow import Workflow
+
+
+def load_classes(
+    config: WorkerConfig,
+) -> tuple[list[tuple[WorkflowConfig, WorkflowRegistration | None]], list[ServiceRegistration]]:
+    """The registrations of every class the config names; a ConfigError lists every entry
+    that cannot be loaded, not only the first."""
+    problems: list[ConfigError] = []
+    workflows: list[tuple[WorkflowConfig, WorkflowRegistration | None]] = []
+    services: list[ServiceRegistration] = []
+    for i, workflow in enumerate(config.workflows):
+        try:
+            loaded = workflow_registration(workflow, i, config) if workflow.class_path else None
+        except ConfigError as exc:
+            problems.append(exc)
+            continue
+        workflows.append((workflow, loaded))
+    for i, service in enumerate(config.services):
+        if service.class_path is not None:
+            try:
+                services.append(service_registration(service, i, config))
+            except ConfigError as exc:
+                problems.append(exc)
+    raise_all(problems, config.source)
+    return workflows, services
 
 
 def service_registration(

@@ -23,7 +23,7 @@ from ..executors.workflow_task import WorkflowTaskExecutor
 from ..storage import Storage, create_storage
 from ..transport.base import Transport
 from ..transport.factory import create_transport
-from .loading import service_registration, workflow_registration
+from .loading import load_classes
 
 PURGE_INTERVAL_SECONDS = 300.0
 
@@ -42,15 +42,7 @@ class InfiniticWorker:
         pass a fake one."""
         self.config = config
         self._clock = clock
-        self._workflows = [
-            (entry, workflow_registration(entry, i, config) if entry.class_path else None)
-            for i, entry in enumerate(config.workflows)
-        ]
-        self._registrations = [
-            service_registration(entry, i, config)
-            for i, entry in enumerate(config.services)
-            if entry.class_path is not None
-        ]
+        self._workflows, self._registrations = load_classes(config)
         self._runtime: Runtime | None = None
         self._transport: Transport | None = None
         self._executors: list[TaskExecutor | WorkflowTaskExecutor] = []

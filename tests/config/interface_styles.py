@@ -69,11 +69,11 @@ class OtherAnnotation(AbstractHello):
 
 
 class Unannotated(AbstractHello):
-    def greet(self, who, punctuation="!"):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def greet(self, who, punctuation="!"):  # type: ignore[no-untyped-def]
         return who
 
 
-class NotImplemented_(RaisingHello):
+class Unimplemented(RaisingHello):
     def other(self) -> None:
         pass
 

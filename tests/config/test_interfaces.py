@@ -71,9 +71,9 @@ def test_annotations_may_be_omitted_by_the_implementation() -> None:
 def test_a_method_left_unimplemented_is_refused() -> None:
     with pytest.raises(
         ConfigError,
-        match=f"{MODULE}.NotImplemented_ does not implement {MODULE}.RaisingHello.greet",
+        match=f"{MODULE}.Unimplemented does not implement {MODULE}.RaisingHello.greet",
     ):
-        InfiniticWorker.from_config({"services": [_service("RaisingHello", "NotImplemented_")]})
+        InfiniticWorker.from_config({"services": [_service("RaisingHello", "Unimplemented")]})
 
 
 def test_a_workflow_with_a_different_signature_is_refused() -> None:
@@ -84,3 +84,22 @@ def test_a_workflow_with_a_different_signature_is_refused() -> None:
         InfiniticWorker.from_config(
             {"workflows": [{"name": "Greeter", "class": f"{MODULE}.ExtraParameter"}]}
         )
+
+
+def test_every_class_error_of_a_config_is_reported_at_once() -> None:
+    config = {
+        "services": [
+            _service("AbstractHello", "RenamedParameter"),
+            _service("RaisingHello", "RaisingHelloImpl"),
+            {"name": "Echo", "class": "tests.no_such_module.X"},
+        ],
+        "workflows": [{"name": "Greeter", "class": f"{MODULE}.ExtraParameter"}],
+    }
+    with pytest.raises(ConfigError) as info:
+        InfiniticWorker.from_config(config)
+    assert str(info.value).startswith("<dict>: 3 errors\n")
+    assert [e.split(": ", 2)[1] for e in info.value.errors] == [
+        "workflows[0].class",
+        "services[0].class",
+        "services[2].class",
+    ]
