@@ -35,6 +35,9 @@ def test_each_interface_style_runs() -> None:
         handle = client.dispatch(client.new_service(styles.RaisingHello).greet, "cy")
         assert handle.result(timeout=30) == "hey cy"
         assert client.new_workflow(styles.Greeter).run("dee") == "hello dee?"
+        # the signatures take `type[T] | Callable[..., T]` for mypy's sake: a class is required
+        with pytest.raises(TypeError, match="expected an interface class"):
+            client.new_service(styles.AbstractHelloImpl().greet)
 
 
 @pytest.mark.parametrize("interface", ["AbstractHello", "ProtocolHello", "RaisingHello"])

@@ -137,6 +137,8 @@ def client_side(client: InfiniticClient) -> None:
     stub = client.get_workflow_by_id(Onboarding, started.id)
     stub.approvals.send("ann")
     client.get_workflow_by_tag(Onboarding, "user:42").approvals.send("bob")
+    reveal_type(client.get_ids_by_tag(Onboarding, "user:42"))  # revealed: list[str]
+    client.cancel(stub)
     reveal_type(client.new_service(PriceService).price("x"))  # revealed: float
 
 
