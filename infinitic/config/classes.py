@@ -19,6 +19,7 @@ from ..errors import ConfigError
 _FIX = {
     "service": "give the implementation class of the service",
     "workflow": "give the implementation class of the workflow (a subclass of infinitic.Workflow)",
+    "listener": "give a class with an on_events(self, events) method",
 }
 
 

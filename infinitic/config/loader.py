@@ -12,6 +12,7 @@ import yaml
 
 from ..common import serialization
 from ..errors import ConfigError
+from . import observability
 from .model import RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
 from .secrets import mask_text
 from .substitution import substitute
@@ -27,6 +28,8 @@ _TOP = {
     "workflows",
     "shutdownGracePeriodSeconds",
     "maxPayloadBytes",
+    "eventListener",
+    "metrics",
 }
 _SERVICE = {"name", "class", "concurrency", "timeoutInSeconds", "timeoutSeconds", "retry"}
 _WORKFLOW = {
@@ -180,6 +183,16 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
     limit = top.get("maxPayloadBytes")
     if limit is not None:
         ctx.check(None, ctx.number, limit, "maxPayloadBytes", integer=True)
+    event_listener = (
+        ctx.check(None, observability.event_listener, ctx, top["eventListener"])
+        if top.get("eventListener") is not None
+        else None
+    )
+    metrics = (
+        ctx.check(None, observability.metrics, ctx, top["metrics"])
+        if top.get("metrics") is not None
+        else None
+    )
     ctx.raise_problems()
     config = WorkerConfig(
         name=name,
@@ -190,6 +203,8 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         services=tuple(s for s in services if s is not None),
         workflows=tuple(w for w in workflows if w is not None),
         shutdown_grace_period_seconds=float(grace),
+        event_listener=event_listener,
+        metrics=metrics,
         source=source,
     )
     if limit is not None:

@@ -24,6 +24,7 @@ from ..storage import Storage, create_storage
 from ..transport.base import Transport
 from ..transport.factory import create_transport
 from .loading import load_classes
+from .observability import Observability
 
 PURGE_INTERVAL_SECONDS = 300.0
 
@@ -43,6 +44,7 @@ class InfiniticWorker:
         self.config = config
         self._clock = clock
         self._workflows, self._registrations = load_classes(config)
+        self.observability = Observability(config)  # eventListener and metrics
         self._runtime: Runtime | None = None
         self._transport: Transport | None = None
         self._executors: list[TaskExecutor | WorkflowTaskExecutor] = []
@@ -103,6 +105,8 @@ class InfiniticWorker:
         transport = create_transport(self.config.transport, self.config.transport_options)
         self._transport = transport
         runtime.run(transport.start())
+        transport = self.observability.transport(transport)  # tapped, when observed
+        runtime.run(self.observability.start())
         self._client = InfiniticClient(transport, runtime, name=self.config.name)
         if self._workflows or self._registrations:
             self._start_workflows(runtime, transport)
@@ -136,6 +140,7 @@ class InfiniticWorker:
         )
         self._storage = storage  # closed by close() even if it fails to start
         runtime.run(storage.start())
+        storage = self.observability.storage(storage)
         for entry, registration in self._workflows:
             engine = WorkflowEngine(
                 transport,
@@ -146,6 +151,7 @@ class InfiniticWorker:
                 cache_size=entry.state_cache_size,
             )
             engine.listeners.extend(self._listeners)
+            self.observability.engine(engine)
             self._engines.append(engine)
             runtime.run(
                 WorkflowTagEngine(
@@ -189,6 +195,7 @@ class InfiniticWorker:
         self._executors.clear()
         if self._purger is not None:
             runtime.loop.call_soon_threadsafe(self._purger.cancel)
+        runtime.run(self.observability.close())
         if self._transport is not None:
             runtime.run(self._transport.close())
         if self._storage is not None:

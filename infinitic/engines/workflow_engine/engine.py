@@ -86,6 +86,9 @@ class WorkflowEngine:
         self._cache = StateCache(cache_size)
         # called with each state saved (on the event loop): for monitoring and tests
         self.listeners: list[Callable[[w.WorkflowState], None]] = []
+        # called with (message, saved state or None, outbox) once a message's effects are
+        # saved: the event listener and the metrics read what happened there (infinitic/events)
+        self.taps: list[Callable[[Any, w.WorkflowState | None, Outbox], None]] = []
 
     async def start(self) -> None:
         await self.transport.subscribe(
@@ -125,6 +128,8 @@ class WorkflowEngine:
             new_state = process(state, msg, out)
             try:
                 await self._commit(key, new_state, version, layout, out)
+                for tap in self.taps:
+                    tap(msg, new_state, out)
                 return
             except VersionConflictError:
                 # another engine saved this workflow meanwhile: apply the message to its state

@@ -1,0 +1,186 @@
+"""From the taps to the listener: batches, CloudEvents, retries, all off the hot path.
+
+The taps append to `records` on the event loop. Every `FLUSH_SECONDS` the pipeline takes what
+was noted, in order, decodes the transport's task messages (tap.TaskRecords), and queues the
+events. Up to `concurrency` batches are handed at once to the listener's `on_events`, each on a
+thread of its own pool (user code never runs on the loop); the CloudEvents are built there. A
+batch whose `on_events` raises is retried, after 0.1 s doubling to 30 s, until it passes or the
+worker closes: a failing listener delays its events, never a workflow. What waits is bounded by
+`MAX_BACKLOG` events; past that the oldest are dropped, and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from cloudevents.core.v1.event import CloudEvent
+
+from ..config.observability import EventListenerConfig
+from .record import Record
+from .tap import Observations, TaskRecords
+from .workflow_tap import WorkflowTap
+
+log = logging.getLogger("infinitic.events")
+
+FLUSH_SECONDS = 0.05
+BATCH = 1000
+MAX_BACKLOG = 200_000
+RETRY_FIRST, RETRY_MAX = 0.1, 30.0
+
+
+class CloudEventListener(Protocol):
+    """What `eventListener.class` names: instantiated without arguments by the worker."""
+
+    def on_events(self, events: list[CloudEvent]) -> None: ...
+
+
+def to_cloud_event(prefix: str, record: Record) -> CloudEvent:
+    etype, path, subject, event_id, at, build, arg = record
+    attributes = {
+        "id": event_id,
+        "source": f"{prefix}/{path}",
+        "type": etype,
+        "subject": subject,
+        "time": datetime.fromtimestamp(at, timezone.utc),
+        "datacontenttype": "application/json",
+    }
+    return CloudEvent(attributes, build(arg))
+
+
+class EventPipeline:
+    def __init__(
+        self,
+        *,
+        worker: str,
+        prefix: str,
+        config: EventListenerConfig | None = None,
+        listener: CloudEventListener | None = None,
+        observations: Observations | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self.config = config
+        self.listener = listener
+        self.records: list[Any] = []
+        emit = self._ready_append if listener is not None else None
+        services = config.services.includes if config else _everything
+        workflows = config.workflows.includes if config else _everything
+        self.tasks = TaskRecords(worker, emit, services, observations)
+        self.workflow_tap = WorkflowTap(worker, self.records.append if emit else None,
+                                        workflows, observations)  # fmt: skip
+        self._ready: list[Record] = []
+        self._backlog: deque[Record] = deque()
+        self._inflight = 0
+        self._dropped = 0
+        self._closed = threading.Event()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _ready_append(self, record: Record) -> None:
+        self._ready.append(record)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.listener is not None:
+            workers = self.config.concurrency if self.config else 1
+            self._pool = concurrent.futures.ThreadPoolExecutor(workers, "infinitic-events")
+        self._flusher = self._loop.create_task(self._run(), name="infinitic events")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a bug here must not stop the flushing
+                log.exception("turning messages into events failed")
+
+    def flush(self) -> None:
+        """Takes what the taps noted and hands what is ready to the listener."""
+        if self.records:
+            batch = self.records[:]
+            del self.records[:]
+            ready = self._ready
+            for record in batch:
+                if type(record[0]) is int:
+                    self.tasks.process(record)
+                else:
+                    ready.append(record)
+        if self._ready:
+            self._backlog.extend(self._ready)
+            self._ready.clear()
+            excess = len(self._backlog) - MAX_BACKLOG
+            if excess > 0:
+                for _ in range(excess):
+                    self._backlog.popleft()
+                self._dropped += excess
+                log.error(
+                    "event listener is %d events behind: dropped the %d oldest (%d in all)",
+                    MAX_BACKLOG, excess, self._dropped,
+                )  # fmt: skip
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        limit = self.config.concurrency if self.config else 1
+        while self._backlog and self._inflight < limit and self._pool is not None:
+            chunk = [self._backlog.popleft() for _ in range(min(BATCH, len(self._backlog)))]
+            self._inflight += 1
+            assert self._loop is not None
+            future = self._loop.run_in_executor(self._pool, self._deliver, chunk)
+            future.add_done_callback(self._delivered)
+
+    def _delivered(self, future: asyncio.Future[None]) -> None:
+        self._inflight -= 1
+        if not future.cancelled() and future.exception() is not None:
+            log.error("event delivery stopped: %s", future.exception())
+        if not self._closed.is_set():
+            self._hand_over()
+
+    def _deliver(self, chunk: list[Record]) -> None:
+        events = []
+        for record in chunk:
+            try:
+                events.append(to_cloud_event(self.prefix, record))
+            except Exception:  # noqa: BLE001 - one bad event must not hold the others back
+                log.exception("could not build the %s event of %s", record[0], record[2])
+        delay = RETRY_FIRST
+        assert self.listener is not None
+        while events:
+            try:
+                self.listener.on_events(events)
+                return
+            except Exception as exc:  # noqa: BLE001 - the listener's own failure: retried
+                log.warning(
+                    "event listener %s failed on %d events (%s: %s); retrying in %.1fs",
+                    type(self.listener).__name__, len(events), type(exc).__name__, exc, delay,
+                )  # fmt: skip
+            if self._closed.wait(delay):
+                log.error("worker closed: %d events not delivered to the listener", len(events))
+                return
+            delay = min(RETRY_MAX, delay * 2)
+
+    def pending(self) -> int:
+        """Events noted and not yet handed to the listener, or being handed over."""
+        return len(self.records) + len(self._backlog) + self._inflight
+
+    async def close(self, grace_seconds: float) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        self.flush()
+        deadline = time.monotonic() + grace_seconds
+        while (self._backlog or self._inflight) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            self._hand_over()
+        self._closed.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+
+def _everything(name: str) -> bool:
+    return True

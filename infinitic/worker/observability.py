@@ -1,0 +1,102 @@
+"""The worker's event listener and metrics: built from the config, wrapped around its parts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from ..config.classes import import_class
+from ..config.model import WorkerConfig
+from ..engines.workflow_engine import WorkflowEngine
+from ..errors import ConfigError
+from ..events.pipeline import CloudEventListener, EventPipeline
+from ..events.tap import TappedTransport
+from ..storage import Storage
+from ..transport.base import Transport
+from .metrics import Metrics, TimedStorage
+
+log = logging.getLogger("infinitic.worker")
+
+
+def load_listener(config: WorkerConfig) -> CloudEventListener | None:
+    entry = config.event_listener
+    if entry is None:
+        return None
+    key = "eventListener.class"
+    cls = import_class(entry.class_path, key, config.source, "listener")
+    if not callable(getattr(cls, "on_events", None)):
+        raise ConfigError(
+            f"{config.source}: {key}: {entry.class_path} has no on_events method: "
+            "give a class with on_events(self, events: list[CloudEvent])"
+        )
+    try:
+        listener: CloudEventListener = cls()
+    except Exception as exc:  # noqa: BLE001 - any constructor failure is a config problem
+        raise ConfigError(
+            f"{config.source}: {key}: cannot instantiate {entry.class_path} without arguments: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    return listener
+
+
+def source_prefix(transport: Transport) -> str:
+    """Infinitic's CloudEvents source prefix: `inMemory`, or the broker URL/tenant/namespace."""
+    settings: Any = getattr(transport, "settings", None)
+    url = getattr(settings, "broker_service_url", None)
+    if not url:
+        return "inMemory"
+    return (
+        f"{url.rstrip('/')}/{quote(settings.tenant, safe='')}/{quote(settings.namespace, safe='')}"
+    )
+
+
+class Observability:
+    """Nothing at all when the config has neither `eventListener` nor `metrics`."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.listener = load_listener(config)
+        self.metrics = Metrics(config.metrics) if config.metrics is not None else None
+        self.pipeline: EventPipeline | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.listener is not None or self.metrics is not None
+
+    def transport(self, transport: Transport) -> Transport:
+        """The transport the worker's parts use: the tap around `transport` when enabled."""
+        if not self.enabled:
+            return transport
+        self.pipeline = EventPipeline(
+            worker=self.config.name,
+            prefix=source_prefix(transport),
+            config=self.config.event_listener,
+            listener=self.listener,
+            observations=self.metrics,
+        )
+        if self.metrics is not None and self.listener is not None:
+            self.metrics.track_backlog("events", self.config.name, self.pipeline.pending)
+        return TappedTransport(transport, self.pipeline.records, self.metrics)
+
+    def storage(self, storage: Storage) -> Storage:
+        return TimedStorage(storage, self.metrics) if self.metrics is not None else storage
+
+    def engine(self, engine: WorkflowEngine) -> None:
+        if self.pipeline is not None:
+            engine.taps.append(self.pipeline.workflow_tap)
+        outbox = getattr(engine, "outbox_backlog", None)  # a callable, when the engine has one
+        if self.metrics is not None and callable(outbox):
+            self.metrics.track_backlog("outbox", engine.workflow_name, outbox)
+
+    async def start(self) -> None:
+        if self.pipeline is not None:
+            await self.pipeline.start()
+        if self.metrics is not None:
+            self.metrics.serve()
+
+    async def close(self) -> None:
+        if self.pipeline is not None:
+            await self.pipeline.close(self.config.shutdown_grace_period_seconds)
+        if self.metrics is not None:
+            self.metrics.close()
