@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "engines": {"_core", "common", "service", "workflow", "storage", "transport", "errors"},
     "executors": {"_core", "common", "service", "workflow", "storage", "transport", "errors"},
     "client": {"_core", "common", "service", "workflow", "transport", "config", "errors"},
+    "events": {"_core", "common", "transport", "config", "errors"},
 }
 
 

@@ -54,7 +54,8 @@ class TappedTransport(Transport):
 
     def __getattr__(self, name: str) -> Any:
         if name == "send_nowait":
-            send_nowait = getattr(self.inner, "send_nowait")  # AttributeError if it has none
+            inner: Any = self.inner
+            send_nowait = inner.send_nowait  # AttributeError if it has none
 
             def tapped(
                 topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0

@@ -199,10 +199,10 @@ class WorkflowTap:
                 self._on(state, "remoteMethodDispatched", msg.message_id, now, run_id, detail)
         elif kind is w.TimerCompleted:
             if delay > 0:
-                detail = (msg.command_id, now + delay, now)
+                timer = (msg.command_id, now + delay, now)
                 self._on(
                     state, "timerDispatched", f"{msg.message_id}/dispatched", now,
-                    msg.method_run_id, _lazy(data.timer_dispatched, detail),
+                    msg.method_run_id, _lazy(data.timer_dispatched, timer),
                 )  # fmt: skip
         elif kind is w.SendSignal or (kind is w.TagCommand and msg.action == "signal"):
             self._on(state, "signalDispatched", msg.message_id, now, None,

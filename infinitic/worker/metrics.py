@@ -54,7 +54,7 @@ class Metrics:
             "(ok, or error: the handler raised and the message is redelivered).",
             ["component", "topic", "outcome"], registry=r,
         )  # fmt: skip
-        self.handling = Histogram(
+        self.handling_seconds = Histogram(
             "infinitic_message_handling_seconds", "Time to handle one message, by component "
             "and topic (Infinitic's infinitic.consumer.message.handling).",
             ["component", "topic"], buckets=_FAST, registry=r,
@@ -126,7 +126,7 @@ class Metrics:
         return handled
 
     def handling_child(self, component: str, topic: str) -> Callable[[float], None]:
-        return self.handling.labels(component, topic).observe  # type: ignore[no-any-return]
+        return self.handling_seconds.labels(component, topic).observe
 
     def task_attempt(self, service: str, task: str, outcome: str, seconds: float) -> None:
         self.tasks.labels(service, task, outcome).inc()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,15 +11,7 @@ import pytest
 from infinitic import InfiniticWorker
 from infinitic.events import types
 from tests.events import event_apps as apps
-
-WAIT = 30
-SETUPS = [
-    pytest.param(("inMemory", "inMemory"), id="inMemory"),
-    pytest.param(("inMemory", "sqlite"), id="sqlite"),
-    pytest.param(("pulsar", "inMemory"), id="pulsar", marks=pytest.mark.pulsar),
-    pytest.param(("inMemory", "redis"), id="redis", marks=pytest.mark.redis),
-    pytest.param(("inMemory", "mysql"), id="mysql", marks=pytest.mark.mysql),
-]
+from tests.events.conftest import config, drained, run_parent, until
 
 # what EvParent.run makes happen (event_apps.py), by type; the executor events are checked apart
 EXPECTED = {
@@ -57,98 +46,6 @@ EXPECTED = {
     "infinitic.workflow.signalDiscarded": 1,
     "infinitic.workflow.executorFailed": 1,  # crash
 }
-
-
-def config(transport: Any, storage: Any, listener: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": "events-worker",
-        "transport": transport,
-        "storage": storage,
-        "services": [
-            {
-                "name": "EvTasks",
-                "class": "tests.events.event_apps.EvTasksImpl",
-                "concurrency": 4,
-                "retry": {"maximumRetries": 0},
-            },
-            {
-                "name": "EvFlaky",
-                "class": "tests.events.event_apps.EvFlakyImpl",
-                "retry": {
-                    "minimumSeconds": 0.01,
-                    "maximumSeconds": 0.02,
-                    "randomFactor": 0,
-                    "maximumRetries": 1,
-                },
-            },
-        ],  # fmt: skip
-        "workflows": [
-            {"name": "EvParent", "class": "tests.events.event_apps.EvParentImpl"},
-            {"name": "EvChild", "class": "tests.events.event_apps.EvChildImpl", "concurrency": 2},
-        ],
-        "eventListener": {"class": f"tests.events.event_apps.{listener}"},
-        **extra,
-    }
-
-
-@pytest.fixture(params=SETUPS)
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, Any]:
-    transport, storage = request.param
-    if transport == "pulsar":
-        transport = request.getfixturevalue("pulsar_transport")
-    if storage == "sqlite":
-        storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
-    elif storage == "redis":
-        server = request.getfixturevalue("redis_server")
-        options = {k: v for k, v in server.storage_options().items() if v is not None}
-        storage = {"redis": {**options, "keyPrefix": f"t{uuid.uuid4().hex[:8]}:"}}
-    elif storage == "mysql":
-        storage = {"mysql": request.getfixturevalue("mysql_endpoint").options()}
-    return transport, storage
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> Iterator[None]:
-    apps.Recorder.events = []
-    apps.FailingRecorder.calls = 0
-    apps.BrokenRecorder.calls = 0
-    apps.SLOW_GATE.clear()
-    yield
-    apps.SLOW_GATE.set()  # the slow task's thread ends before the worker closes
-
-
-def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def drained(worker: InfiniticWorker) -> bool:
-    pipeline = worker.observability.pipeline
-    assert pipeline is not None
-    return pipeline.pending() == 0
-
-
-def run_parent(worker: InfiniticWorker) -> str:
-    """Runs EvParent, canceling its fourth child when it waits; returns the parent's id."""
-    client = worker.client
-    key = uuid.uuid4().hex
-    handle = client.dispatch(client.new_workflow(apps.EvParent).run, key)
-    ids: list[str] = []
-
-    def child_started() -> bool:
-        ids[:] = client.get_ids_by_tag(apps.EvChild, f"cancel-me:{key}")
-        return bool(ids)
-
-    until(child_started, "the child to cancel")
-    client.cancel(client.get_workflow_by_id(apps.EvChild, ids[0]))
-    assert handle.result(timeout=WAIT) == [
-        2, "boom caught", "ok at retry 1", "slow timed out", "x", "crash caught", "hi",
-        "child canceled", "child timed out", "pong",
-    ]  # fmt: skip
-    return handle.id
 
 
 def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
@@ -190,3 +87,44 @@ def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
     retry = next(e for e in events if e.get_type() == "infinitic.task.retryScheduled")
     assert retry.get_data()["secondsBeforeRetry"] == pytest.approx(0.01)  # type: ignore[index]
     assert retry.get_source().endswith("/services/executor/EvFlaky")
+
+
+def test_a_failing_listener_is_retried_and_loses_nothing() -> None:
+    with InfiniticWorker.from_config(config("inMemory", "inMemory", "FailingRecorder")) as worker:
+        parent_id = run_parent(worker)  # the workflows went on while the listener failed
+        until(lambda: drained(worker), "the events to be delivered")
+        events = list(apps.Recorder.events)
+    assert apps.FailingRecorder.calls > apps.FailingRecorder.FAILURES
+    counts = Counter(e.get_type() for e in events)
+    assert {t: counts[t] for t in EXPECTED} == EXPECTED  # each batch retried whole, once
+    assert any(e.get_subject() == parent_id for e in events)
+
+
+def test_a_listener_that_always_fails_blocks_no_workflow() -> None:
+    cfg = config("inMemory", "inMemory", "BrokenRecorder", shutdownGracePeriodSeconds=0.2)
+    with InfiniticWorker.from_config(cfg) as worker:
+        run_parent(worker)
+        pipeline = worker.observability.pipeline
+        assert pipeline is not None and pipeline.pending() > 0  # held, waiting for a retry
+    assert apps.BrokenRecorder.calls >= 1
+
+
+def test_allow_and_disallow_choose_what_is_heard() -> None:
+    listener = {
+        "class": "tests.events.event_apps.Recorder",
+        "services": {"disallow": ["EvFlaky"]},
+        "workflows": {"allow": ["EvParent"]},
+    }
+    cfg = {**config("inMemory", "inMemory", None), "eventListener": listener}
+    with InfiniticWorker.from_config(cfg) as worker:
+        run_parent(worker)
+        until(
+            lambda: (
+                any(e.get_type() == "infinitic.workflow.completed" for e in apps.Recorder.events)
+                and drained(worker)
+            ),
+            "the parent's completion",
+        )
+        events = list(apps.Recorder.events)
+    sources = {e.get_source().split("/", 1)[1] for e in events}
+    assert sources == {"services/executor/EvTasks", "workflows/stateEngine/EvParent"}
