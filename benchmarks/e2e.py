@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.workloads import PROGRESS, BenchFlow  # noqa: E402
+from benchmarks.workloads import PROGRESS, BenchFlow, CountingListener  # noqa: E402
 from infinitic import InfiniticWorker  # noqa: E402
 from infinitic._core import envelope, replay  # noqa: E402
 
@@ -45,10 +45,20 @@ UNLOADED = 30
 UNITS = {"a": "workflows", "b": "tasks", "c": "workflows", "d": "steps"}
 
 
+# "1": an event listener and /metrics on the worker; "events" or "metrics": only that one
+OBSERVE_ENV = "INFINITIC_BENCH_OBSERVE"
+
+
 def worker_config(transport: Any, storage: Any) -> dict[str, Any]:
     if isinstance(transport, dict) and "pulsar" in transport:
         # a namespace per run, so no run sees another's messages
         transport = {"pulsar": {**transport["pulsar"], "namespace": f"b{uuid.uuid4().hex[:10]}"}}
+    observe: dict[str, Any] = {}
+    what = os.environ.get(OBSERVE_ENV, "")
+    if what in ("1", "events"):
+        observe["eventListener"] = {"class": "benchmarks.workloads.CountingListener"}
+    if what in ("1", "metrics"):
+        observe["metrics"] = {"prometheus": {"host": "127.0.0.1", "port": 0}}
     return {
         "name": "bench",
         "transport": transport,
@@ -67,6 +77,7 @@ def worker_config(transport: Any, storage: Any) -> dict[str, Any]:
                 "concurrency": 2,
             }
         ],
+        **observe,
     }
 
 
@@ -180,6 +191,7 @@ def run(workload: str, size: int, budget: float, transport: Any, storage: Any) -
         "cpu_ms_per_workflow": round(cpu / workflows * 1000, 3) if workflows else None,
         "cpu_ms_per_unit": round(cpu / out["completed"] * 1000, 4) if out["completed"] else None,
         "kernels": {"envelope": envelope.IMPLEMENTATION, "replay": replay.IMPLEMENTATION},
+        "events_heard": CountingListener.heard,  # 0 unless observed (run.py --observe)
     }
 
 

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import report as rp  # noqa: E402
+from benchmarks.e2e import OBSERVE_ENV  # noqa: E402
 
 FULL_SIZES = {"a": 10_000, "b": 10_000, "c": 1_000, "d": 1_000}
 HOMES = ["memory", "sqlite", "pulsar-redis", "pulsar-mysql"]
@@ -247,7 +248,14 @@ def main() -> None:
     parser.add_argument("--no-micro", action="store_true")
     parser.add_argument("--peers", nargs="*", default=PEERS, choices=PEERS)
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with the peers")
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="workers with an event listener and /metrics (what observing costs)",
+    )
     args = parser.parse_args()
+    if args.observe:
+        os.environ[OBSERVE_ENV] = "1"  # read by e2e.worker_config in each child
     scale = args.scale if args.scale is not None else (0.1 if args.quick else 1.0)
     sizes = {w: max(1, round(n * scale)) for w, n in FULL_SIZES.items() if w in args.workloads}
     folder = Path(tempfile.mkdtemp(prefix="infinitic-bench-"))
@@ -261,6 +269,7 @@ def main() -> None:
             "scale": scale,
             "sizes": sizes,
             "budget_s": args.budget,
+            "observe": args.observe,
         },
         "e2e": [],
         "peers": [],

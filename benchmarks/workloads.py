@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from infinitic import Workflow, all_of, name
 
@@ -69,3 +70,12 @@ class BenchFlowImpl(BenchFlow):
     def sleeper(self, i: int) -> int:
         self.timer(timedelta(seconds=1)).result()
         return i
+
+
+class CountingListener:
+    """The event listener of `run.py --observe`: counts what it hears (a cheap real one)."""
+
+    heard = 0
+
+    def on_events(self, events: list[Any]) -> None:
+        CountingListener.heard += len(events)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -33,7 +32,10 @@ _RESULT_TYPES = (3, 4)  # TaskCompleted, TaskFailed
 class Observations(Protocol):
     """What the metrics module is told (worker/metrics.py implements it)."""
 
-    def handling(self, topic: str) -> Callable[[float, bool], None]: ...
+    def handling(self, topic: str) -> tuple[Callable[[float], None], Callable[[], None]]:
+        """(observe(seconds) of each message handled, failed() when a handler raised)."""
+        ...
+
     def task_attempt(self, service: str, task: str, outcome: str, seconds: float) -> None: ...
     def retry_backlog(self, service: str, delta: int) -> None: ...
     def workflow(self, name: str, transition: str, running_delta: int) -> None: ...
@@ -94,26 +96,27 @@ class TappedTransport(Transport):
     def _wrap(self, topic: str, handler: Handler) -> Handler:
         records = self.records
         starts = topic.startswith(_TASK_EXECUTOR)
-        observe = self.observations.handling(topic) if self.observations is not None else None
-        if observe is None:
+        if self.observations is None:
 
             async def noted(payload: bytes) -> None:
                 records.append((STARTED, topic, payload, 0.0, time.time()))
                 await handler(payload)
 
             return noted if starts else handler
+        observe, failed = self.observations.handling(topic)
         clock = time.perf_counter
 
         async def timed(payload: bytes) -> None:
             if starts:
                 records.append((STARTED, topic, payload, 0.0, time.time()))
             begin = clock()
-            ok = False
             try:
                 await handler(payload)
-                ok = True
+            except Exception:
+                failed()
+                raise
             finally:
-                observe(clock() - begin, ok)
+                observe(clock() - begin)
 
         return timed
 
@@ -135,31 +138,45 @@ class TaskRecords:
         self.emit = emit
         self.includes = includes
         self.observations = observations
-        # a result sent to both the workflow and a waiting client is one event
-        self._results: OrderedDict[str, None] = OrderedDict()
+        # a result sent to both the workflow and a waiting client is one event: the two sends
+        # carry equal bytes, seen within two flushes of each other (rotated by `flushed`)
+        self._results: set[bytes] = set()
+        self._results_before: set[bytes] = set()
+        # an ExecuteTask sent here and started here is decoded once (the bytes are the key)
+        self._sent: dict[bytes, m.ExecuteTask] = {}
         self._running: dict[str, tuple[float, str, str]] = {}  # task id -> (start, service, task)
+        self._sources: dict[str, str | None] = {}  # service -> source path (None: not heard)
+
+    def flushed(self) -> None:
+        self._results_before, self._results = self._results, set()
+        if len(self._sent) > 100_000:  # sent elsewhere's consumers: never started here
+            self._sent.clear()
 
     def process(self, record: tuple[int, str, bytes, float, float]) -> None:
         kind, topic, payload, delay, at = record
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError:
-            return  # the consumer dead-letters it
-        if isinstance(msg, m.ExecuteTask):
+        msg: Any = self._sent.pop(payload, None) if kind == STARTED else None
+        if msg is None:
+            try:
+                msg = m.decode(payload)
+            except EnvelopeError:
+                return  # the consumer dead-letters it
+        kind_of = type(msg)
+        if kind_of is m.ExecuteTask:
             if kind == STARTED:
                 self._started(msg, at)
-            elif msg.retry_index > 0:  # an automatic retry (a manual one starts again at 0)
+                return
+            self._sent[payload] = msg
+            if msg.retry_index > 0:  # an automatic retry (a manual one starts again at 0)
                 self._retry(msg, delay, at)
             else:
                 self._event(t.TASK_DISPATCH, msg, at, data.task_dispatch, msg, msg.message_id)
-        elif isinstance(msg, (m.TaskCompleted, m.TaskFailed)) and kind == SENT:
-            if msg.message_id in self._results:
+        elif kind_of is m.TaskCompleted or kind_of is m.TaskFailed:
+            if payload in self._results or payload in self._results_before:
                 return
-            self._results[msg.message_id] = None
-            if len(self._results) > 4096:
-                self._results.popitem(last=False)
-            completed = isinstance(msg, m.TaskCompleted)
-            self._ended(msg.task_id, "completed" if completed else "failed", at)
+            self._results.add(payload)
+            completed = kind_of is m.TaskCompleted
+            if self.observations is not None:
+                self._ended(msg.task_id, "completed" if completed else "failed", at)
             if completed:
                 self._event(t.TASK_COMPLETED, msg, at, data.task_completed, (msg, self.worker))
             else:
@@ -176,7 +193,7 @@ class TaskRecords:
     def _retry(self, msg: m.ExecuteTask, delay: float, at: float) -> None:
         if self.observations is not None:
             self.observations.retry_backlog(msg.service_name, 1)
-        self._ended(msg.task_id, "retried", at)
+            self._ended(msg.task_id, "retried", at)
         arg = (msg, delay, self.worker)
         self._event(t.TASK_RETRY_SCHEDULED, msg, at, data.task_retry_scheduled, arg)
 
@@ -195,7 +212,14 @@ class TaskRecords:
         arg: Any,
         event_id: str | None = None,
     ) -> None:
-        if self.emit is None or not self.includes(msg.service_name):
+        if self.emit is None:
             return
-        where = source("services/executor", msg.service_name)
-        self.emit((etype, where, msg.task_id, event_id or msg.message_id, at, build, arg))
+        service = msg.service_name
+        try:
+            where = self._sources[service]
+        except KeyError:
+            where = self._sources[service] = (
+                source("services/executor", service) if self.includes(service) else None
+            )
+        if where is not None:
+            self.emit((etype, where, msg.task_id, event_id or msg.message_id, at, build, arg))

@@ -49,6 +49,7 @@ class WorkflowTap:
         self._memo: dict[str, tuple[str, dict[str, str]]] = {}
         # signals and deadlines buffered while a workflow task ran: decided when applied
         self._pending: dict[str, list[w.SendSignal | w.CommandTimedOut]] = {}
+        self._sources: dict[str, str | None] = {}  # workflow -> source path (None: not heard)
 
     def __call__(self, msg: Any, state: w.WorkflowState | None, out: Any) -> None:
         try:
@@ -85,11 +86,16 @@ class WorkflowTap:
         method_name: str | None,
         detail: Any,
     ) -> None:
-        if self.emit is None or not self.includes(name):
+        if self.emit is None:
             return
-        arg = (suffix, name, method_id, method_name, self.worker, detail)
-        where = source("workflows/stateEngine", name)
-        self.emit((t.WORKFLOW + suffix, where, subject, event_id, at, data.workflow, arg))
+        try:
+            where = self._sources[name]
+        except KeyError:
+            heard = self.includes(name)
+            where = self._sources[name] = source("workflows/stateEngine", name) if heard else None
+        if where is not None:
+            arg = (suffix, name, method_id, method_name, self.worker, detail)
+            self.emit((t.WORKFLOW + suffix, where, subject, event_id, at, data.workflow, arg))
 
     @staticmethod
     def _method_name(state: w.WorkflowState | None, run_id: str | None) -> str | None:
@@ -227,6 +233,12 @@ class WorkflowTap:
                 )
             return
         before, runs = memo if memo is not None else ("", {})
+        if not started and state.status == before and len(runs) == len(state.method_runs):
+            for run in state.method_runs:
+                if runs.get(run.method_run_id) != run.status:
+                    break
+            else:
+                return  # the usual case: nothing began or ended
         mid = msg.message_id
         name = state.workflow_name
         if started:

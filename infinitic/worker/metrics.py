@@ -1,25 +1,36 @@
 """Prometheus metrics of a worker, served on `/metrics` (`metrics: {prometheus: {host, port}}`).
 
-Each worker has its own registry (two workers in one process do not mix their series). The hot
-path only times handlers and storage calls and updates pre-bound label children; task and
-workflow counts come from the event taps (infinitic/events), off the hot path.
+prometheus-client serves them (its registry, exposition and HTTP server); the values are kept
+here, in plain counters and bucket lists that the event loop's thread alone updates, and read by
+a collector at each scrape: prometheus-client's own metric objects take a lock per update, which
+on a handler that runs in tens of microseconds was a measurable share of it. Each worker has its
+own registry, so two workers in one process do not mix their series.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from ..config.observability import MetricsConfig
+from ..errors import ConfigError
 from ..storage.base import Storage, Write
 
 log = logging.getLogger("infinitic.metrics")
 
 T = TypeVar("T")
+Labels = tuple[str, ...]
 
 # handlers and storage calls take from tens of microseconds to seconds
 _FAST = (
@@ -42,53 +53,125 @@ _FAST = (
 _TASKS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800)
 
 
+class _Histogram:
+    """One labelled histogram: a count per bucket (the last is +Inf) and the sum."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+
+class _Family:
+    """A metric's series by label values, exported at scrape time."""
+
+    def __init__(self, kind: str, name: str, doc: str, labels: Labels,
+                 bounds: tuple[float, ...] = ()) -> None:  # fmt: skip
+        self.kind, self.name, self.doc, self.labels, self.bounds = kind, name, doc, labels, bounds
+        self.values: dict[Labels, Any] = {}
+        self.functions: dict[Labels, Callable[[], float]] = {}
+
+    def histogram(self, *labels: str) -> _Histogram:
+        found = self.values.get(labels)
+        if found is None:
+            found = self.values[labels] = _Histogram(self.bounds)
+        return found
+
+    def add(self, labels: Labels, amount: float) -> None:
+        self.values[labels] = self.values.get(labels, 0) + amount
+
+    def export(self) -> Metric:
+        labels = list(self.labels)
+        if self.kind == "histogram":
+            family: Any = HistogramMetricFamily(self.name, self.doc, labels=labels)
+            for values, h in list(self.values.items()):
+                counts, running, buckets = list(h.counts), 0, []
+                for bound, count in zip((*map(str, h.bounds), "+Inf"), counts, strict=True):
+                    running += count
+                    buckets.append((bound, running))
+                family.add_metric(list(values), buckets, h.sum)
+            return family  # type: ignore[no-any-return]
+        cls = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = cls(self.name, self.doc, labels=labels)
+        for values, value in list(self.values.items()):
+            family.add_metric(list(values), value)
+        for values, read in list(self.functions.items()):
+            try:
+                family.add_metric(list(values), float(read()))
+            except Exception:  # noqa: BLE001 - a scrape must not fail on one gauge
+                log.exception("reading gauge %s%s failed", self.name, values)
+        return family  # type: ignore[no-any-return]
+
+
 class Metrics:
     """The series (docs/operations.md lists them) and the hooks that feed them."""
 
     def __init__(self, config: MetricsConfig) -> None:
         self.config = config
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.handled = Counter(
-            "infinitic_messages_handled", "Messages handled, by component, topic and outcome "
-            "(ok, or error: the handler raised and the message is redelivered).",
-            ["component", "topic", "outcome"], registry=r,
+        self.handled = _Family(
+            "counter", "infinitic_messages_handled", "Messages handled, by component, topic "
+            "and outcome (ok, or error: the handler raised and the message is redelivered).",
+            ("component", "topic", "outcome"),
         )  # fmt: skip
-        self.handling_seconds = Histogram(
-            "infinitic_message_handling_seconds", "Time to handle one message, by component "
-            "and topic (Infinitic's infinitic.consumer.message.handling).",
-            ["component", "topic"], buckets=_FAST, registry=r,
+        self.handling_seconds = _Family(
+            "histogram", "infinitic_message_handling_seconds", "Time to handle one message, by "
+            "component and topic (Infinitic's infinitic.consumer.message.handling).",
+            ("component", "topic"), _FAST,
         )  # fmt: skip
-        self.tasks = Counter(
-            "infinitic_tasks", "Task attempts by service, task and outcome "
-            "(completed, failed, retried).", ["service", "task", "outcome"], registry=r,
+        self.tasks = _Family(
+            "counter", "infinitic_tasks", "Task attempts by service, task and outcome "
+            "(completed, failed, retried).", ("service", "task", "outcome"),
         )  # fmt: skip
-        self.task_seconds = Histogram(
-            "infinitic_task_duration_seconds", "Duration of task attempts, from start to "
-            "outcome, by service, task and outcome.",
-            ["service", "task", "outcome"], buckets=_TASKS, registry=r,
+        self.task_seconds = _Family(
+            "histogram", "infinitic_task_duration_seconds", "Duration of task attempts, from "
+            "start to outcome, by service, task and outcome.", ("service", "task", "outcome"),
+            _TASKS,
         )  # fmt: skip
-        self.workflows = Counter(
-            "infinitic_workflows", "Workflow instances by name and transition (started, "
-            "completed, failed, canceled, reopened: a failed one retried).",
-            ["workflow", "transition"], registry=r,
+        self.workflows = _Family(
+            "counter", "infinitic_workflows", "Workflow instances by name and transition "
+            "(started, completed, failed, canceled, reopened: a failed one retried).",
+            ("workflow", "transition"),
         )  # fmt: skip
-        self.running = Gauge(
-            "infinitic_workflows_running", "Instances running, as counted by this worker's "
-            "engines (sum over the workers that run a workflow's engine).",
-            ["workflow"], registry=r,
+        self.running = _Family(
+            "gauge", "infinitic_workflows_running", "Instances running, as counted by this "
+            "worker's engines (sum over the workers that run a workflow's engine).",
+            ("workflow",),
         )  # fmt: skip
-        self.storage = Histogram(
-            "infinitic_storage_operation_seconds", "Latency of storage operations, by backend "
-            "and operation.", ["backend", "operation"], buckets=_FAST, registry=r,
+        self.storage = _Family(
+            "histogram", "infinitic_storage_operation_seconds", "Latency of storage "
+            "operations, by backend and operation.", ("backend", "operation"), _FAST,
         )  # fmt: skip
-        self.backlog = Gauge(
-            "infinitic_backlog", "Work waiting, by kind (task-retry: retries scheduled and "
-            "not started; outbox: messages saved and not yet sent; events: events not yet "
-            "handed to the listener) and name.", ["kind", "name"], registry=r,
+        self.backlog = _Family(
+            "gauge", "infinitic_backlog", "Work waiting, by kind (task-retry: retries "
+            "scheduled and not started; outbox: messages saved and not yet sent; events: "
+            "events not yet handed to the listener) and name.", ("kind", "name"),
         )  # fmt: skip
+        self.errors: dict[tuple[str, str], int] = {}  # handlers that raised, by (component, topic)
+        self.families = (
+            self.handled, self.handling_seconds, self.tasks, self.task_seconds,
+            self.workflows, self.running, self.storage, self.backlog,
+        )  # fmt: skip
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
         self._server: Any = None
         self.port: int | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        """prometheus-client's collector protocol: the families, read now."""
+        # messages handled: the handling histogram counts them all; the errors are kept apart
+        handled = self.handled.values
+        for (component, topic), h in list(self.handling_seconds.values.items()):
+            errors = self.errors.get((component, topic), 0)
+            handled[(component, topic, "ok")] = sum(h.counts) - errors
+            handled[(component, topic, "error")] = errors
+        for family in self.families:
+            yield family.export()
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -97,8 +180,6 @@ class Metrics:
         try:
             self._server, _ = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
-            from ..errors import ConfigError
-
             raise ConfigError(
                 f"metrics.prometheus: cannot serve /metrics on {host}:{port}: {exc.strerror}"
             ) from None
@@ -112,41 +193,39 @@ class Metrics:
             self._server = None
 
     # -- hooks (events.tap.Observations, and gauges fed by others) --------------------------
+    # all called on the event loop's thread
 
-    def handling(self, topic: str) -> Callable[[float, bool], None]:
+    def handling(self, topic: str) -> tuple[Callable[[float], None], Callable[[], None]]:
         component = topic.split(":", 1)[0]
-        observe = self.handling_child(component, topic)
-        ok = self.handled.labels(component, topic, "ok").inc
-        error = self.handled.labels(component, topic, "error").inc
+        histogram = self.handling_seconds.histogram(component, topic)
+        errors = self.errors
+        key = (component, topic)
+        errors[key] = 0
 
-        def handled(seconds: float, succeeded: bool) -> None:
-            observe(seconds)
-            (ok if succeeded else error)()
+        def failed() -> None:
+            errors[key] += 1
 
-        return handled
-
-    def handling_child(self, component: str, topic: str) -> Callable[[float], None]:
-        return self.handling_seconds.labels(component, topic).observe
+        return histogram.observe, failed
 
     def task_attempt(self, service: str, task: str, outcome: str, seconds: float) -> None:
-        self.tasks.labels(service, task, outcome).inc()
-        self.task_seconds.labels(service, task, outcome).observe(seconds)
+        self.tasks.add((service, task, outcome), 1)
+        self.task_seconds.histogram(service, task, outcome).observe(seconds)
 
     def retry_backlog(self, service: str, delta: int) -> None:
-        self.backlog.labels("task-retry", service).inc(delta)
+        self.backlog.add(("task-retry", service), delta)
 
     def workflow(self, name: str, transition: str, running_delta: int) -> None:
-        self.workflows.labels(name, transition).inc()
+        self.workflows.add((name, transition), 1)
         if running_delta:
-            self.running.labels(name).inc(running_delta)
+            self.running.add((name,), running_delta)
 
     def set_backlog(self, kind: str, name: str, size: float) -> None:
         """Sets a backlog gauge, e.g. `set_backlog("outbox", "MyWorkflow", 3)`."""
-        self.backlog.labels(kind, name).set(size)
+        self.backlog.values[(kind, name)] = size
 
     def track_backlog(self, kind: str, name: str, size: Callable[[], float]) -> None:
-        """Reads a backlog gauge from `size()` at each scrape (it must be quick and thread-safe)."""
-        self.backlog.labels(kind, name).set_function(size)
+        """Reads a backlog gauge from `size()` at each scrape (quick and thread-safe)."""
+        self.backlog.functions[(kind, name)] = size
 
 
 class TimedStorage(Storage):
@@ -157,7 +236,7 @@ class TimedStorage(Storage):
         self.backend = inner.backend
         label = inner.backend or type(inner).__name__
         self._observe = {
-            op: metrics.storage.labels(label, op).observe
+            op: metrics.storage.histogram(label, op).observe
             for op in (
                 "get",
                 "get_many",

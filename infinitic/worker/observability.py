@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..config.classes import import_class
 from ..config.model import WorkerConfig
 from ..engines.workflow_engine import WorkflowEngine
 from ..errors import ConfigError
-from ..events.pipeline import CloudEventListener, EventPipeline
+from ..events.listener import CloudEventListener
 from ..events.tap import TappedTransport
 from ..storage import Storage
 from ..transport.base import Transport
-from .metrics import Metrics, TimedStorage
+
+if TYPE_CHECKING:
+    from ..events.pipeline import EventPipeline
+    from .metrics import Metrics
 
 log = logging.getLogger("infinitic.worker")
 
@@ -24,6 +28,7 @@ def load_listener(config: WorkerConfig) -> CloudEventListener | None:
     if entry is None:
         return None
     key = "eventListener.class"
+    _needs("cloudevents", "events", "eventListener", config.source)
     cls = import_class(entry.class_path, key, config.source, "listener")
     if not callable(getattr(cls, "on_events", None)):
         raise ConfigError(
@@ -38,6 +43,15 @@ def load_listener(config: WorkerConfig) -> CloudEventListener | None:
             f"{type(exc).__name__}: {exc}"
         ) from None
     return listener
+
+
+def _needs(module: str, extra: str, key: str, source: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{source}: {key}: needs the {extra} extra: pip install 'infinitic[{extra}]'"
+        ) from None
 
 
 def source_prefix(transport: Transport) -> str:
@@ -57,7 +71,12 @@ class Observability:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.listener = load_listener(config)
-        self.metrics = Metrics(config.metrics) if config.metrics is not None else None
+        self.metrics: Metrics | None = None
+        if config.metrics is not None:
+            _needs("prometheus_client", "metrics", "metrics", config.source)
+            from .metrics import Metrics
+
+            self.metrics = Metrics(config.metrics)
         self.pipeline: EventPipeline | None = None
 
     @property
@@ -68,6 +87,8 @@ class Observability:
         """The transport the worker's parts use: the tap around `transport` when enabled."""
         if not self.enabled:
             return transport
+        from ..events.pipeline import EventPipeline
+
         self.pipeline = EventPipeline(
             worker=self.config.name,
             prefix=source_prefix(transport),
@@ -80,7 +101,11 @@ class Observability:
         return TappedTransport(transport, self.pipeline.records, self.metrics)
 
     def storage(self, storage: Storage) -> Storage:
-        return TimedStorage(storage, self.metrics) if self.metrics is not None else storage
+        if self.metrics is None:
+            return storage
+        from .metrics import TimedStorage
+
+        return TimedStorage(storage, self.metrics)
 
     def engine(self, engine: WorkflowEngine) -> None:
         if self.pipeline is not None:

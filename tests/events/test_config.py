@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,16 @@ def test_allow_and_disallow() -> None:
     assert config is not None
     assert [config.services.includes(n) for n in ("A", "B", "C")] == [True, False, False]
     assert config.workflows.includes("C")  # no list: every workflow
+
+
+@pytest.mark.parametrize(
+    ("block", "extra"),
+    [({"eventListener": {"class": "m.C"}}, "events"), ({"metrics": {"prometheus": {}}}, "metrics")],
+)
+def test_a_missing_extra_is_named(
+    block: dict[str, Any], extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for module in ("cloudevents", "prometheus_client"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(ConfigError, match=rf"pip install 'infinitic\[{extra}\]'"):
+        InfiniticWorker.from_config({"name": "w", **block})

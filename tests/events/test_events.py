@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 
 from infinitic import InfiniticWorker
 from infinitic.events import types
@@ -68,8 +71,10 @@ def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
     assert counts["infinitic.workflow.executorCompleted"] + 1 == executors
     assert set(counts) == set(types.ALL_TYPES) - {types.TASK_DELEGATION_COMPLETED}
     assert len({(e.get_source(), e.get_id()) for e in events}) == len(events)  # no duplicate
-    for e in events:
+    for e in events:  # valid by the SDK's own checks (the worker skips them: they cost)
+        CloudEvent._validate_attribute(e.get_attributes())
         assert e.get_specversion() == "1.0" and e.get_datacontenttype() == "application/json"
+        json.loads(JSONFormat().write(e))  # and serializable, data included
     parent = [e for e in events if e.get_subject() == parent_id]
     assert {e.get_source().rsplit("/", 2)[-2:][0] for e in parent} == {"stateEngine"}
     completed = next(e for e in parent if e.get_type() == "infinitic.workflow.completed")
