@@ -1,8 +1,8 @@
 """From the taps to the listener: batches, CloudEvents, retries, all off the hot path.
 
-The taps append to `records` on the event loop. Every `FLUSH_SECONDS` the pipeline takes what
-was noted, in order, decodes the transport's task messages (tap.TaskRecords), and queues the
-events. Up to `concurrency` batches are handed at once to the listener's `on_events`, each on a
+The taps (tap.TaskTap in the task executors, workflow_tap.WorkflowTap in the engines) append
+event records to `records` on the event loop. Every `FLUSH_SECONDS` the pipeline queues what
+was noted, in order. Up to `concurrency` batches are handed at once to the listener's `on_events`, each on a
 thread of its own pool (user code never runs on the loop); the CloudEvents are built there. A
 batch whose `on_events` raises is retried, after 0.1 s doubling to 30 s, until it passes or the
 worker closes: a failing listener delays its events, never a workflow. What waits is bounded by
@@ -27,7 +27,7 @@ from cloudevents.core.v1.event import CloudEvent
 from ..config.observability import EventListenerConfig
 from .listener import CloudEventListener
 from .record import Record
-from .tap import Observations, TaskRecords
+from .tap import Observations, TaskTap
 from .workflow_tap import WorkflowTap
 
 log = logging.getLogger("infinitic.events")
@@ -96,14 +96,12 @@ class EventPipeline:
         self.prefix = prefix
         self.config = config
         self.listener = listener
-        self.records: list[Any] = []
-        emit = self._ready_append if listener is not None else None
+        self.records: list[Record] = []  # appended by the taps, on the event loop's thread
+        emit = self.records.append if listener is not None else None
         services = config.services.includes if config else _everything
         workflows = config.workflows.includes if config else _everything
-        self.tasks = TaskRecords(worker, emit, services, observations)
-        self.workflow_tap = WorkflowTap(worker, self.records.append if emit else None,
-                                        workflows, observations)  # fmt: skip
-        self._ready: list[Record] = []
+        self.task_tap = TaskTap(worker, emit, services, observations)
+        self.workflow_tap = WorkflowTap(worker, emit, workflows, observations)
         self._backlog: deque[Record] = deque()
         self._inflight = 0
         self._dropped = 0
@@ -111,9 +109,6 @@ class EventPipeline:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._flusher: asyncio.Task[None] | None = None
-
-    def _ready_append(self, record: Record) -> None:
-        self._ready.append(record)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -131,21 +126,10 @@ class EventPipeline:
                 log.exception("turning messages into events failed")
 
     def flush(self) -> None:
-        """Takes what the taps noted and hands what is ready to the listener."""
+        """Hands what the taps noted to the listener."""
         if self.records:
-            batch = self.records[:]
+            self._backlog.extend(self.records)
             del self.records[:]
-            ready = self._ready
-            process = self.tasks.process
-            for record in batch:
-                if type(record[0]) is int:
-                    process(record)
-                else:
-                    ready.append(record)
-            self.tasks.flushed()
-        if self._ready:
-            self._backlog.extend(self._ready)
-            self._ready.clear()
             excess = len(self._backlog) - MAX_BACKLOG
             if excess > 0:
                 for _ in range(excess):

@@ -1,9 +1,9 @@
-"""The transport tap: what this worker sends and consumes, seen without touching the transport.
+"""The task tap and the timed transport: what a worker's executors and handlers do.
 
-`TappedTransport` wraps the worker's transport for its engines, executors and client. On the hot
-path it only times handlers and appends `(kind, topic, payload, delay, time)` to a list for the
-messages that make task events (the envelope's type id is read from its header byte: nothing is
-decoded there); `TaskRecords.process` decodes them later, in batches (pipeline.py).
+`TaskTap` is called by each task executor (executors/task.py) with the messages it already
+decoded: a task started, was scheduled for a retry, or ended. It makes the `infinitic.task.*`
+events and the task metrics, without decoding anything again. `TimedTransport` wraps the
+worker's transport when metrics are on: it times each handler, per topic.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .._core.envelope import EnvelopeError
 from ..common import messages as m
 from ..transport.base import Handler, Transport
 from . import data
@@ -21,12 +20,6 @@ from . import types as t
 from .record import Record, source
 
 log = logging.getLogger("infinitic.events")
-
-SENT, STARTED = 0, 1
-_TASK_EXECUTOR = "task-executor:"
-# envelope header: b"IN", format version, then the type id (one byte below 128)
-_TYPE_BYTE = 3
-_RESULT_TYPES = (3, 4)  # TaskCompleted, TaskFailed
 
 
 class Observations(Protocol):
@@ -41,38 +34,15 @@ class Observations(Protocol):
     def workflow(self, name: str, transition: str, running_delta: int) -> None: ...
 
 
-class TappedTransport(Transport):
-    """Forwards everything to `inner`; notes task messages in `records` and times handlers."""
+class TimedTransport(Transport):
+    """Forwards everything to `inner`, timing the handlers it subscribes."""
 
-    def __init__(
-        self,
-        inner: Transport,
-        records: list[Any],
-        observations: Observations | None = None,
-    ) -> None:
+    def __init__(self, inner: Transport, observations: Observations) -> None:
         self.inner = inner
-        self.records = records
         self.observations = observations
 
     def __getattr__(self, name: str) -> Any:
-        if name == "send_nowait":
-            inner: Any = self.inner
-            send_nowait = inner.send_nowait  # AttributeError if it has none
-
-            def tapped(
-                topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
-            ) -> None:
-                self._note(topic, payload, delay)
-                send_nowait(topic, payload, key=key, delay=delay)
-
-            return tapped
-        return getattr(self.inner, name)
-
-    def _note(self, topic: str, payload: bytes, delay: float) -> None:
-        if topic.startswith(_TASK_EXECUTOR) or (
-            len(payload) > _TYPE_BYTE and payload[_TYPE_BYTE] in _RESULT_TYPES
-        ):
-            self.records.append((SENT, topic, payload, delay, time.time()))
+        return getattr(self.inner, name)  # send_nowait, pending, dead_letters...
 
     async def start(self) -> None:
         await self.inner.start()
@@ -83,32 +53,15 @@ class TappedTransport(Transport):
     async def send(
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
-        self._note(topic, payload, delay)
         await self.inner.send(topic, payload, key=key, delay=delay)
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
     ) -> None:
-        await self.inner.subscribe(
-            topic, self._wrap(topic, handler), keyed=keyed, concurrency=concurrency
-        )
-
-    def _wrap(self, topic: str, handler: Handler) -> Handler:
-        records = self.records
-        starts = topic.startswith(_TASK_EXECUTOR)
-        if self.observations is None:
-
-            async def noted(payload: bytes) -> None:
-                records.append((STARTED, topic, payload, 0.0, time.time()))
-                await handler(payload)
-
-            return noted if starts else handler
         observe, failed = self.observations.handling(topic)
         clock = time.perf_counter
 
         async def timed(payload: bytes) -> None:
-            if starts:
-                records.append((STARTED, topic, payload, 0.0, time.time()))
             begin = clock()
             try:
                 await handler(payload)
@@ -118,14 +71,14 @@ class TappedTransport(Transport):
             finally:
                 observe(clock() - begin)
 
-        return timed
+        await self.inner.subscribe(topic, timed, keyed=keyed, concurrency=concurrency)
 
     async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         await self.inner.dead_letter(topic, payload, reason)
 
 
-class TaskRecords:
-    """Turns the tap's task records into `infinitic.task.*` events and task metrics."""
+class TaskTap:
+    """`infinitic.task.*` events and task metrics from an executor's own messages."""
 
     def __init__(
         self,
@@ -138,88 +91,70 @@ class TaskRecords:
         self.emit = emit
         self.includes = includes
         self.observations = observations
-        # a result sent to both the workflow and a waiting client is one event: the two sends
-        # carry equal bytes, seen within two flushes of each other (rotated by `flushed`)
-        self._results: set[bytes] = set()
-        self._results_before: set[bytes] = set()
-        # an ExecuteTask sent here and started here is decoded once (the bytes are the key)
-        self._sent: dict[bytes, m.ExecuteTask] = {}
-        self._running: dict[str, tuple[float, str, str]] = {}  # task id -> (start, service, task)
+        self._running: dict[str, float] = {}  # task id -> when its attempt started
         self._sources: dict[str, str | None] = {}  # service -> source path (None: not heard)
 
-    def flushed(self) -> None:
-        self._results_before, self._results = self._results, set()
-        if len(self._sent) > 100_000:  # sent elsewhere's consumers: never started here
-            self._sent.clear()
-
-    def process(self, record: tuple[int, str, bytes, float, float]) -> None:
-        kind, topic, payload, delay, at = record
-        msg: Any = self._sent.pop(payload, None) if kind == STARTED else None
-        if msg is None:
-            try:
-                msg = m.decode(payload)
-            except EnvelopeError:
-                return  # the consumer dead-letters it
-        kind_of = type(msg)
-        if kind_of is m.ExecuteTask:
-            if kind == STARTED:
-                self._started(msg, at)
-                return
-            self._sent[payload] = msg
-            if msg.retry_index > 0:  # an automatic retry (a manual one starts again at 0)
-                self._retry(msg, delay, at)
-            else:
-                self._event(t.TASK_DISPATCH, msg, at, data.task_dispatch, msg, msg.message_id)
-        elif kind_of is m.TaskCompleted or kind_of is m.TaskFailed:
-            if payload in self._results or payload in self._results_before:
-                return
-            self._results.add(payload)
-            completed = kind_of is m.TaskCompleted
-            if self.observations is not None:
-                self._ended(msg.task_id, "completed" if completed else "failed", at)
-            if completed:
-                self._event(t.TASK_COMPLETED, msg, at, data.task_completed, (msg, self.worker))
-            else:
-                self._event(t.TASK_FAILED, msg, at, data.task_failed, (msg, self.worker))
-
-    def _started(self, msg: m.ExecuteTask, at: float) -> None:
-        if self.observations is not None:
-            self._running[msg.task_id] = (at, msg.service_name, msg.task_name)
-            if msg.retry_index > 0:
-                self.observations.retry_backlog(msg.service_name, -1)
-        event_id = f"{msg.message_id}/started"
-        self._event(t.TASK_STARTED, msg, at, data.task_started, (msg, self.worker), event_id)
-
-    def _retry(self, msg: m.ExecuteTask, delay: float, at: float) -> None:
-        if self.observations is not None:
-            self.observations.retry_backlog(msg.service_name, 1)
-            self._ended(msg.task_id, "retried", at)
-        arg = (msg, delay, self.worker)
-        self._event(t.TASK_RETRY_SCHEDULED, msg, at, data.task_retry_scheduled, arg)
-
-    def _ended(self, task_id: str, outcome: str, at: float) -> None:
-        started = self._running.pop(task_id, None)
-        if started is not None and self.observations is not None:
-            begin, service, task = started
-            self.observations.task_attempt(service, task, outcome, max(0.0, at - begin))
-
-    def _event(
-        self,
-        etype: str,
-        msg: m.ExecuteTask | m.TaskCompleted | m.TaskFailed,
-        at: float,
-        build: Callable[[Any], dict[str, Any]],
-        arg: Any,
-        event_id: str | None = None,
-    ) -> None:
-        if self.emit is None:
-            return
-        service = msg.service_name
+    def __call__(self, what: str, msg: m.ExecuteTask, detail: Any) -> None:
         try:
-            where = self._sources[service]
+            if what == "started":
+                self._started(msg)
+            elif what == "retried":
+                self._retried(msg, *detail)
+            else:
+                self._ended(msg, detail)
+        except Exception:  # noqa: BLE001 - events are a view: never fail the task
+            log.exception("events of task %s (%s)", msg.task_id, what)
+
+    def _started(self, msg: m.ExecuteTask) -> None:
+        now = time.time()
+        obs = self.observations
+        if obs is not None:
+            self._running[msg.task_id] = time.perf_counter()
+            if msg.retry_index > 0:
+                obs.retry_backlog(msg.service_name, -1)
+        where = self._where(msg.service_name)
+        if where is None:
+            return
+        emit, tid, mid = self.emit, msg.task_id, msg.message_id
+        assert emit is not None
+        if msg.retry_index == 0:  # a dispatch (a retry is announced by retryScheduled)
+            emit((t.TASK_DISPATCH, where, tid, mid, msg.emitted_at or now, data.task_dispatch, msg))
+        arg = (msg, self.worker)
+        emit((t.TASK_STARTED, where, tid, f"{mid}/started", now, data.task_started, arg))
+
+    def _retried(self, msg: m.ExecuteTask, retry: m.ExecuteTask, delay: float) -> None:
+        if self.observations is not None:
+            self._attempt(msg, "retried")
+            self.observations.retry_backlog(msg.service_name, 1)
+        where = self._where(msg.service_name)
+        if where is not None and self.emit is not None:
+            arg = (retry, delay, self.worker)
+            self.emit((t.TASK_RETRY_SCHEDULED, where, msg.task_id, retry.message_id,
+                       retry.emitted_at, data.task_retry_scheduled, arg))  # fmt: skip
+
+    def _ended(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+        completed = type(reply) is m.TaskCompleted
+        if self.observations is not None:
+            self._attempt(msg, "completed" if completed else "failed")
+        where = self._where(msg.service_name)
+        if where is not None and self.emit is not None:
+            etype = t.TASK_COMPLETED if completed else t.TASK_FAILED
+            build = data.task_completed if completed else data.task_failed
+            self.emit((etype, where, msg.task_id, reply.message_id, reply.emitted_at, build,
+                       (reply, self.worker)))  # fmt: skip
+
+    def _attempt(self, msg: m.ExecuteTask, outcome: str) -> None:
+        begin = self._running.pop(msg.task_id, None)
+        if begin is not None and self.observations is not None:
+            seconds = time.perf_counter() - begin
+            self.observations.task_attempt(msg.service_name, msg.task_name, outcome, seconds)
+
+    def _where(self, service: str) -> str | None:
+        if self.emit is None:
+            return None
+        try:
+            return self._sources[service]
         except KeyError:
-            where = self._sources[service] = (
-                source("services/executor", service) if self.includes(service) else None
-            )
-        if where is not None:
-            self.emit((etype, where, msg.task_id, event_id or msg.message_id, at, build, arg))
+            heard = self.includes(service)
+            where = self._sources[service] = source("services/executor", service) if heard else None
+            return where

@@ -82,6 +82,9 @@ class TaskExecutor:
         self.topic = Topics.task_executor(service.name)
         self.threads = TaskThreads(service.concurrency, f"infinitic-{service.name}")
         self._policies: dict[str, tuple[WithTimeout | None, WithRetry]] = {}
+        # called with ("started", msg, None), ("retried", msg, (retry, delay)) and ("ended",
+        # msg, TaskCompleted | TaskFailed): the event listener and the metrics (infinitic/events)
+        self.taps: list[Callable[[str, m.ExecuteTask, Any], None]] = []
 
     async def start(self) -> None:
         await self.transport.subscribe(
@@ -113,6 +116,8 @@ class TaskExecutor:
             )
 
     async def execute(self, msg: m.ExecuteTask) -> None:
+        for tap in self.taps:
+            tap("started", msg, None)
         if msg.tags and msg.retry_index == 0 and msg.retry_sequence == 0:
             await self._tags(msg, "add")
         ctx = TaskContext(
@@ -277,6 +282,8 @@ class TaskExecutor:
             method_run_id=msg.method_run_id,
             emitted_at=time.time(),
         )
+        for tap in self.taps:
+            tap("retried", msg, (retry, delay))
         await self.transport.send(self.topic, m.encode(retry), delay=delay)
 
     async def _fail(self, msg: m.ExecuteTask, ctx: TaskContext, exc: BaseException) -> None:
@@ -302,6 +309,8 @@ class TaskExecutor:
         )
 
     async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+        for tap in self.taps:
+            tap("ended", msg, reply)
         if msg.retry_sequence or m.RETRY_SEQUENCE_META in reply.meta:
             # ours to set (a task's own entry under the reserved name would mislead the engine)
             reply.meta = {k: v for k, v in reply.meta.items() if k != m.RETRY_SEQUENCE_META}

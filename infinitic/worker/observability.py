@@ -12,7 +12,8 @@ from ..config.model import WorkerConfig
 from ..engines.workflow_engine import WorkflowEngine
 from ..errors import ConfigError
 from ..events.listener import CloudEventListener
-from ..events.tap import TappedTransport
+from ..events.tap import TimedTransport
+from ..executors.task import TaskExecutor
 from ..storage import Storage
 from ..transport.base import Transport
 
@@ -96,9 +97,11 @@ class Observability:
             listener=self.listener,
             observations=self.metrics,
         )
-        if self.metrics is not None and self.listener is not None:
+        if self.metrics is None:
+            return transport
+        if self.listener is not None:
             self.metrics.track_backlog("events", self.config.name, self.pipeline.pending)
-        return TappedTransport(transport, self.pipeline.records, self.metrics)
+        return TimedTransport(transport, self.metrics)
 
     def storage(self, storage: Storage) -> Storage:
         if self.metrics is None:
@@ -106,6 +109,10 @@ class Observability:
         from .metrics import TimedStorage
 
         return TimedStorage(storage, self.metrics)
+
+    def executor(self, executor: TaskExecutor) -> None:
+        if self.pipeline is not None:
+            executor.taps.append(self.pipeline.task_tap)
 
     def engine(self, engine: WorkflowEngine) -> None:
         if self.pipeline is not None:

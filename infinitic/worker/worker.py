@@ -114,6 +114,7 @@ class InfiniticWorker:
             executor = TaskExecutor(
                 transport, registration, worker_name=self.config.name, client=self._client
             )
+            self.observability.executor(executor)
             self._executors.append(executor)
             runtime.run(executor.start())
             log.info(
