@@ -7,6 +7,7 @@ JSON payloads (arguments, results, signals) are decoded here, so `data` is plain
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from importlib import metadata
 from typing import Any
 
 import orjson
@@ -14,7 +15,15 @@ import orjson
 from ..common import messages as m
 from ..common import workflow_messages as w
 
-VERSION = "infinitic-python"
+
+def _version() -> str:
+    try:
+        return metadata.version("infinitic")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
+VERSION = _version()  # data.infiniticVersion
 
 
 def _json(raw: bytes) -> Any:
