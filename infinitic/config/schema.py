@@ -243,6 +243,30 @@ TRANSPORT = _backend(
     },
 )
 
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_HEARD = _closed({"allow": _NAMES, "disallow": _NAMES})
+EVENT_LISTENER = _closed(
+    {
+        "class": _str("module.Class with on_events(self, events)", minLength=1),
+        "concurrency": _num("batches handed over at once (default 1)", integer=True),
+        "subscriptionName": _str("Infinitic's key: accepted, unused", minLength=1),
+        "services": _HEARD,
+        "workflows": _HEARD,
+    },
+    required=["class"],
+)
+METRICS = _closed(
+    {
+        "prometheus": _closed(
+            {
+                "host": _str("address of /metrics (default 127.0.0.1)", minLength=1),
+                "port": _num("port of /metrics (default 9464; 0: any)", integer=True, minimum=None),
+            }
+        )
+    },
+    required=["prometheus"],
+)
+
 WORKER = _closed(
     {
         "name": _str("worker name: in logs, task.worker_name and error chains", minLength=1),
@@ -252,6 +276,8 @@ WORKER = _closed(
         "workflows": {"type": ["array", "null"], "items": WORKFLOW},
         "shutdownGracePeriodSeconds": _num("time given to running tasks on close", minimum=None),
         "maxPayloadBytes": _num("largest JSON payload (default 16 MiB)", integer=True),
+        "eventListener": EVENT_LISTENER,
+        "metrics": METRICS,
     }
 )
 

@@ -44,6 +44,11 @@ workflows:
     class: booking.BookingWorkflowImpl
     checkMode: strict
     retentionSeconds: 3600
+eventListener:
+  class: audit.Listener
+  concurrency: 2
+  services: {allow: [Echo], disallow: [Noisy]}
+metrics: {prometheus: {host: 0.0.0.0, port: 9464}}
 """
 
 

@@ -22,7 +22,7 @@ from infinitic.config import load_config
         ({"eventListener": {"class": "x.Y", "workflows": {"deny": ["A"]}}}, "eventListener.workflows.deny: unknown key"),
         ({"metrics": {"prometheus": {"port": 70000}}}, "metrics.prometheus.port: must be at most 65535"),
         ({"metrics": {"prometheus": {"port": "9464"}}}, "metrics.prometheus.port: expected an integer"),
-        ({"metrics": {"statsd": {}}}, "metrics.statsd: unknown key"),
+        ({"metrics": {"prometheus": {}, "statsd": {}}}, "metrics.statsd: unknown key"),
     ],
 )  # fmt: skip
 def test_bad_blocks_name_the_key(block: dict[str, Any], message: str) -> None:
