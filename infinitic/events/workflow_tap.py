@@ -61,16 +61,16 @@ class WorkflowTap:
 
     def _tap(self, msg: Any, state: w.WorkflowState | None, out: Any) -> None:
         if state is None:
-            if isinstance(msg, w.DispatchWorkflow | w.DispatchMethod):
+            if self.emit is not None and isinstance(msg, w.DispatchWorkflow | w.DispatchMethod):
                 self._message(msg, None, out.now)  # a command for an instance that is gone
             return
         now = out.now
-        wid = state.workflow_id
-        if wid in self._pending:
-            self._resolve(state, now, msg.message_id)
-        self._message(msg, state, now)
-        for item in out.items:
-            self._sent(item.message, item.delay, state, now)
+        if self.emit is not None:  # else only the metrics listen: transitions are enough
+            if state.workflow_id in self._pending:
+                self._resolve(state, now, msg.message_id)
+            self._message(msg, state, now)
+            for item in out.items:
+                self._sent(item.message, item.delay, state, now)
         self._transitions(msg, state, now)
 
     # -- helpers -------------------------------------------------------------------------
