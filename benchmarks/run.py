@@ -43,6 +43,7 @@ MICRO_FILES = [
     "benchmarks/test_bench_backoff.py",
     "benchmarks/test_bench_replay.py",
     "benchmarks/test_bench_serialization.py",
+    "benchmarks/test_bench_events.py",
 ]
 # a child may take this long beyond its budget (start, warm-up, a broker's first topics)
 GRACE_S = 240
