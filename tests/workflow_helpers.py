@@ -20,6 +20,12 @@ SERVICES = [
 WORKFLOWS = [
     {"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl", "concurrency": 2},
     {"name": "Loyalty", "class": "tests.sample_workflows.LoyaltyWorkflowImpl"},
+    {
+        "name": "AsyncBasic",
+        "class": "tests.sample_workflows.AsyncBasicWorkflowImpl",
+        "concurrency": 2,
+    },
+    {"name": "AsyncLoyalty", "class": "tests.sample_workflows.AsyncLoyaltyWorkflowImpl"},
     {"name": "Sleepy", "class": "tests.sample_workflows.SleepyWorkflowImpl"},
     {"name": "Durable", "class": "tests.sample_workflows.DurableWorkflowImpl", "concurrency": 2},
     {"name": "Simple", "class": "tests.sample_workflows.SimpleCheckImpl", "checkMode": "simple"},

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..service.spec import EntitySpec, MethodSpec
+from ..workflow.aio import declared_async
 
 if TYPE_CHECKING:
     from .client import InfiniticClient
@@ -21,7 +23,9 @@ class StubMethod:
         self.spec = spec
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.stub._client._dispatch_task(self.stub, self.spec, args, kwargs).result()
+        awaitable = awaits(self.stub._client, self.stub._spec, self.spec)
+        handle = self.stub._client._dispatch_task(self.stub, self.spec, args, kwargs)
+        return handle if awaitable else handle.result()
 
     def __repr__(self) -> str:
         return f"<stub method {self.stub._spec.name}.{self.spec.name}>"
@@ -49,3 +53,25 @@ class ServiceStub:
 
     def __repr__(self) -> str:
         return f"<service stub {self._spec.name} tags={sorted(self._tags)}>"
+
+
+def awaits(client: InfiniticClient, entity: EntitySpec, spec: MethodSpec) -> bool:
+    """How a stub call answers: True, an awaitable handle (an `async def` method called from
+    async code); False, the value, waited for on this thread. A wait that would block the very
+    loop the answer comes through (a sync call in an `async def` task of this worker) is refused:
+    it could only end in a timeout."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    if declared_async(entity.interface, spec.attribute):
+        return True
+    if loop is client._runtime.loop:
+        where = f"{entity.name}.{spec.name}"
+        raise RuntimeError(
+            f"{where}() waits for its result, which would block the event loop this call runs "
+            f"on (an `async def` task) and that must deliver that result: in async code, write "
+            f"`await client.dispatch(stub.{spec.attribute}, ...)`, or declare "
+            f"{spec.attribute} `async def` in the interface and `await stub.{spec.attribute}(...)`"
+        )
+    return False

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..common import serialization
 from ..service.spec import EntitySpec, MethodSpec
 from ..workflow.channel import Channel, channels_of
+from .stubs import awaits
 
 if TYPE_CHECKING:
     from .client import InfiniticClient
@@ -23,9 +24,9 @@ class WorkflowStubMethod:
         self.spec = spec
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.stub._client._dispatch_workflow_method(
-            self.stub, self.spec, args, kwargs
-        ).result()
+        awaitable = awaits(self.stub._client, self.stub._spec, self.spec)
+        handle = self.stub._client._dispatch_workflow_method(self.stub, self.spec, args, kwargs)
+        return handle if awaitable else handle.result()
 
     def __repr__(self) -> str:
         return f"<workflow stub method {self.stub._spec.name}.{self.spec.name}>"

@@ -19,6 +19,7 @@ from ..common.errors import error_info
 from ..common.ids import new_id
 from ..service.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport
+from ..workflow.aio import check_workflow_method
 from ..workflow.replay import WorkflowRun
 from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
 from .threads import TaskThreads
@@ -48,6 +49,17 @@ class WorkflowRegistration:
                 f"workflow {self.name!r}: class {self.implementation.__qualname__} is named "
                 f"{self.spec.name!r} (by @name or its interface); use that name in the config"
             )
+        problems = [
+            problem
+            for method in self.spec.methods.values()
+            if (
+                problem := check_workflow_method(
+                    self.name, method.attribute, getattr(self.implementation, method.attribute)
+                )
+            )
+        ]
+        if problems:
+            raise errors.ConfigError("; ".join(problems))
 
 
 class WorkflowTaskExecutor:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ..common import serialization
+from .aio import is_coroutine
 from .deferred import Deferred
 from .replay import current_run
 from .stubs import ServiceStub, StubMethod, WorkflowStub
@@ -22,6 +23,18 @@ def _return_hint(fn: Callable[..., Any]) -> Any:
         return typing.get_type_hints(fn).get("return", Any)
     except Exception:  # noqa: BLE001 - lambdas and unresolvable hints: plain JSON
         return Any
+
+
+def _inline_value(fn: Callable[[], Any]) -> Any:
+    value = fn()
+    if is_coroutine(value):
+        value.close()
+        raise TypeError(
+            f"self.inline takes a plain function, got {fn!r} which returns a coroutine: an "
+            "inline step runs once, synchronously, inside the workflow task; put async I/O in "
+            "a service task and call it through a stub"
+        )
+    return value
 
 
 class Workflow:
@@ -102,7 +115,9 @@ class Workflow:
         command = run.commands[index]
         if command.status != "completed":
             # the first run returns the recorded JSON too, so replays see the same value
-            run.complete_now(index, serialization.dumps(fn(), "the result of an inline step"))
+            run.complete_now(
+                index, serialization.dumps(_inline_value(fn), "the result of an inline step")
+            )
         return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
 
     # -- context ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ class Deferred(Generic[T_co]):
 
     `result()` waits for it (a durable step: the workflow task ends here until it is known) and
     returns the value or raises TaskFailedError, WorkflowFailedError, CanceledError or
-    TimeoutError. `status()` reads the status without waiting.
+    TimeoutError; in an `async def` workflow method, `await deferred` does the same.
+    `status()` reads the status without waiting.
     """
 
     __slots__ = ("_run", "_leaf", "_return_type", "_receives")
@@ -49,6 +51,13 @@ class Deferred(Generic[T_co]):
 
     def status(self) -> DeferredStatus:
         return self._run.deferred_status(self)
+
+    def __await__(self) -> Generator[Any, None, T_co]:
+        """`await deferred` in an `async def` workflow method: the same step as `result()`.
+
+        It never yields to an event loop: the replay decides the step (docs/async.md)."""
+        yield from ()  # a generator, as `__await__` must be, that never yields
+        return self.result()
 
     def __repr__(self) -> str:
         return f"<Deferred {self._leaf!r}>"

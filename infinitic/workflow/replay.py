@@ -25,6 +25,7 @@ from ..common import serialization
 from ..common.ids import deterministic_id
 from ..common.messages import ErrorInfo
 from ..common.workflow_messages import Command, ExecuteWorkflowTask, Step
+from . import aio
 from .channel import Channel
 from .deferred import Deferred, DeferredStatus
 
@@ -303,6 +304,8 @@ class WorkflowRun:
         token = _CURRENT.set(self)
         try:
             value = method(*args)
+            if aio.is_coroutine(value):  # an `async def` method: its awaits are steps too
+                value = aio.run_coroutine(value)
         except _Suspend:
             return "waiting", None
         finally:

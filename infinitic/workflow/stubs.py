@@ -8,6 +8,7 @@ from typing import Any
 from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..service.spec import EntitySpec, MethodSpec, describe
+from .aio import declared_async, in_workflow_coroutine
 from .channel import Channel, channels_of
 from .deferred import Deferred
 from .replay import current_run
@@ -57,7 +58,12 @@ class StubMethod:
         self.spec = spec
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.stub._dispatch(self.spec, args, kwargs).result()
+        deferred = self.stub._dispatch(self.spec, args, kwargs)
+        if in_workflow_coroutine() and declared_async(
+            self.stub._spec.interface, self.spec.attribute
+        ):
+            return deferred  # `await stub.method(...)`: the interface says it is awaitable
+        return deferred.result()
 
     def dispatch(self, *args: Any, **kwargs: Any) -> Deferred[Any]:
         return self.stub._dispatch(self.spec, args, kwargs)

@@ -11,87 +11,101 @@ from infinitic import (
     UnknownWorkflowError,
     WorkflowFailedError,
 )
+from infinitic.service.spec import entity_name
 from tests import sample_workflows as sw
 from tests.workflow_probe import probe_for, wait_until_waiting, waits_after_signals, waits_on_timer
 
 WAIT = 30
 
 
-def test_sequential_tasks(worker: InfiniticWorker) -> None:
-    wf = worker.client.new_workflow(sw.BasicWorkflow)
+# the same workflows written with sync methods and with `async def` methods (sample_workflows.py)
+@pytest.fixture(params=[sw.BasicWorkflow, sw.AsyncBasicWorkflow], ids=["sync", "async"])
+def basic(request: pytest.FixtureRequest) -> type:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[sw.LoyaltyWorkflow, sw.AsyncLoyaltyWorkflow], ids=["sync", "async"])
+def loyalty(request: pytest.FixtureRequest) -> type:
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_sequential_tasks(worker: InfiniticWorker, basic: type) -> None:
+    wf = worker.client.new_workflow(basic)
     assert wf.sequential(5) == 0 + 1 + 2 + 3 + 4
 
 
-def test_parallel_tasks_all_of(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).parallel(20) == [2 * i for i in range(20)]
+def test_parallel_tasks_all_of(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).parallel(20) == [2 * i for i in range(20)]
 
 
-def test_any_of_returns_first_completed(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).racing() == "winner 2"
+def test_any_of_returns_first_completed(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).racing() == "winner 2"
 
 
-def test_task_failure_is_catchable(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).catching() == "caught ValueError: expected"
+def test_task_failure_is_catchable(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).catching() == "caught ValueError: expected"
 
 
-def test_uncaught_task_failure_fails_the_workflow(worker: InfiniticWorker) -> None:
+def test_uncaught_task_failure_fails_the_workflow(worker: InfiniticWorker, basic: type) -> None:
     with pytest.raises(WorkflowFailedError) as info:
-        worker.client.new_workflow(sw.BasicWorkflow).failing()
+        worker.client.new_workflow(basic).failing()
     assert "TaskFailedError" in str(info.value) and "boom" in str(info.value)
 
 
-def test_timer(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).with_timer(0.05) == "fired True"
+def test_timer(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).with_timer(0.05) == "fired True"
 
 
-def test_inline_result_is_recorded_once(worker: InfiniticWorker) -> None:
-    value, again = worker.client.new_workflow(sw.BasicWorkflow).with_inline()
+def test_inline_result_is_recorded_once(worker: InfiniticWorker, basic: type) -> None:
+    value, again = worker.client.new_workflow(basic).with_inline()
     assert value == again  # the replay after the task saw the same random value
 
 
-def test_workflow_context(worker: InfiniticWorker) -> None:
+def test_workflow_context(worker: InfiniticWorker, basic: type) -> None:
     client = worker.client
-    wf = client.new_workflow(sw.BasicWorkflow, tags={"a", "b"}, meta={"k": b"v"})
+    wf = client.new_workflow(basic, tags={"a", "b"}, meta={"k": b"v"})
     handle = client.dispatch(wf.context)
     ctx = handle.result(timeout=WAIT)
     assert ctx == {
         "id": handle.id,
-        "name": "Basic",
+        "name": entity_name(basic),
         "tags": ["a", "b"],
         "meta": {"k": "v"},
         "method": "context",
     }
 
 
-def test_deferred_status(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).statuses() == [
+def test_deferred_status(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).statuses() == [
         "ongoing",
         "completed",
         "completed",
     ]
 
 
-def test_stub_timeout_raises_timeout_error_in_workflow(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).timed() == "timed out"
+def test_stub_timeout_raises_timeout_error_in_workflow(
+    worker: InfiniticWorker, basic: type
+) -> None:
+    assert worker.client.new_workflow(basic).timed() == "timed out"
 
 
-def test_child_workflow(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).child(4) == 1006
+def test_child_workflow(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).child(4) == 1006
 
 
-def test_many_children_in_parallel(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).children(5) == [0, 0, 1, 3, 6]
+def test_many_children_in_parallel(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).children(5) == [0, 0, 1, 3, 6]
 
 
-def test_child_failure_propagates(worker: InfiniticWorker) -> None:
-    out = worker.client.new_workflow(sw.BasicWorkflow).child_fails()
+def test_child_failure_propagates(worker: InfiniticWorker, basic: type) -> None:
+    out = worker.client.new_workflow(basic).child_fails()
     assert out.startswith("child failed: ") and "boom" in out
 
 
-def test_channel_signals_and_properties(worker: InfiniticWorker) -> None:
+def test_channel_signals_and_properties(worker: InfiniticWorker, loyalty: type) -> None:
     client = worker.client
-    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).start, 100)
-    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    handle = client.dispatch(client.new_workflow(loyalty).start, 100)
+    stub = client.get_workflow_by_id(loyalty, handle.id)
     for received, points in enumerate((30, 30, 50)):
         wait_until_waiting(worker, stub, waits_after_signals(received))
         stub.points.send(points)
@@ -99,10 +113,10 @@ def test_channel_signals_and_properties(worker: InfiniticWorker) -> None:
     assert client.wait(stub, timeout=WAIT) == 110  # after the end, within the retention
 
 
-def test_several_methods_share_properties(worker: InfiniticWorker) -> None:
+def test_several_methods_share_properties(worker: InfiniticWorker, loyalty: type) -> None:
     client = worker.client
-    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).start, 100)
-    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    handle = client.dispatch(client.new_workflow(loyalty).start, 100)
+    stub = client.get_workflow_by_id(loyalty, handle.id)
     assert stub.bonus(60) == 60  # a second method run on the same instance
     assert stub.level() == "silver"
     _when_waiting(worker, stub)
@@ -111,10 +125,10 @@ def test_several_methods_share_properties(worker: InfiniticWorker) -> None:
     # the main run saw the bonus method's change: 60 + 50 reached the goal
 
 
-def test_channel_filter(worker: InfiniticWorker) -> None:
+def test_channel_filter(worker: InfiniticWorker, loyalty: type) -> None:
     client = worker.client
-    handle = client.dispatch(client.new_workflow(sw.LoyaltyWorkflow).wait_event)
-    stub = client.get_workflow_by_id(sw.LoyaltyWorkflow, handle.id)
+    handle = client.dispatch(client.new_workflow(loyalty).wait_event)
+    stub = client.get_workflow_by_id(loyalty, handle.id)
     _when_waiting(worker, stub)
     stub.events.send({"type": "visit", "shop": {"id": 7}})
     stub.events.send({"type": "purchase", "shop": {"id": 8}})
@@ -122,9 +136,9 @@ def test_channel_filter(worker: InfiniticWorker) -> None:
     assert handle.result(timeout=WAIT) == {"type": "purchase", "shop": {"id": 7}, "n": 3}
 
 
-def test_any_of_signal_or_timer(worker: InfiniticWorker) -> None:
+def test_any_of_signal_or_timer(worker: InfiniticWorker, loyalty: type) -> None:
     client = worker.client
-    assert client.new_workflow(sw.LoyaltyWorkflow).wait_or_timeout(0.05) == "timeout"
+    assert client.new_workflow(loyalty).wait_or_timeout(0.05) == "timeout"
 
 
 def test_tags_and_signal_by_tag(worker: InfiniticWorker) -> None:
@@ -186,10 +200,10 @@ def test_unknown_workflow(worker: InfiniticWorker) -> None:
         stub.level()
 
 
-def test_non_determinism_then_retry_workflow_task(worker: InfiniticWorker) -> None:
+def test_non_determinism_then_retry_workflow_task(worker: InfiniticWorker, basic: type) -> None:
     client = worker.client
-    handle = client.dispatch(client.new_workflow(sw.BasicWorkflow).changing)
-    stub = client.get_workflow_by_id(sw.BasicWorkflow, handle.id)
+    handle = client.dispatch(client.new_workflow(basic).changing)
+    stub = client.get_workflow_by_id(basic, handle.id)
     wait_until_waiting(worker, stub, waits_on_timer)
     sw.GATES["changed"] = True  # "deploy" a changed workflow
     client.complete_timers(stub)
@@ -201,13 +215,13 @@ def test_non_determinism_then_retry_workflow_task(worker: InfiniticWorker) -> No
 
 
 def test_retry_tasks_after_failure(
-    worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch
+    worker: InfiniticWorker, basic: type, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = worker.client
-    handle = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
+    handle = client.dispatch(client.new_workflow(basic).failing)
     with pytest.raises(WorkflowFailedError):
         handle.result(timeout=WAIT)
-    stub = client.get_workflow_by_id(sw.BasicWorkflow, handle.id)
+    stub = client.get_workflow_by_id(basic, handle.id)
     monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: 42)  # the service is fixed
     client.retry_tasks(stub)
     assert client.wait(stub, timeout=WAIT) == 42
@@ -261,12 +275,12 @@ def _has_child(state: object) -> bool:
     return bool(runs and runs[0].commands and runs[0].commands[0].kind == "workflow")
 
 
-def test_nested_all_of_any_of(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).nested() == [2, [4, 6]]
+def test_nested_all_of_any_of(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).nested() == [2, [4, 6]]
 
 
-def test_timer_until(worker: InfiniticWorker) -> None:
-    assert worker.client.new_workflow(sw.BasicWorkflow).until() is True
+def test_timer_until(worker: InfiniticWorker, basic: type) -> None:
+    assert worker.client.new_workflow(basic).until() is True
 
 
 def test_signal_sent_by_another_workflow(worker: InfiniticWorker) -> None:

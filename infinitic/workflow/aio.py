@@ -1,0 +1,117 @@
+"""`async def` workflow methods, run on a deterministic event loop that the replay drives.
+
+A workflow's awaits are durable steps, decided by its history, not by I/O: awaiting a Deferred
+(a stub call, a dispatch, `all_of`/`any_of`, a timer, a `receive()`) is the same step as
+`deferred.result()`, taken synchronously inside the coroutine. So the driver sends into the
+coroutine once and it runs to its end, or stops at the first undecided step exactly as a sync
+method does (the replay's `_Suspend`, or a live run's wait). Anything else that awaits (an
+`asyncio.sleep`, a socket, `asyncio.gather`, a task) would make the run depend on real time and
+I/O: while the coroutine runs, the running loop is a `WorkflowLoop`, which refuses every
+operation with an error that says what to use instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+REFUSED = (
+    "workflow code is replayed from its history, so it cannot await real time or I/O "
+    "({what}). Await what the workflow API returns instead: a stub call, a Deferred from "
+    "self.dispatch(...), all_of(...)/any_of(...) instead of asyncio.gather/wait, "
+    "self.timer(...) instead of asyncio.sleep, a channel's receive(); put I/O in a service task"
+)
+
+
+class WorkflowAwaitError(RuntimeError):
+    """An `async def` workflow method awaited something the replay cannot reproduce."""
+
+
+def _refuse(what: str) -> NoReturn:
+    raise WorkflowAwaitError(REFUSED.format(what=what))
+
+
+def _refusing(name: str) -> Callable[..., NoReturn]:
+    def method(self: object, *args: Any, **kwargs: Any) -> NoReturn:
+        _refuse(f"the event loop's {name}()")
+
+    method.__name__ = name
+    return method
+
+
+def _loop_class() -> type[asyncio.AbstractEventLoop]:
+    """The running loop seen by workflow code: every scheduling or I/O operation is refused
+    (asyncio.sleep, futures and tasks reach the loop through create_future, create_task and the
+    call_* methods first)."""
+    namespace: dict[str, Any] = {
+        name: _refusing(name)
+        for name, value in vars(asyncio.AbstractEventLoop).items()
+        if callable(value) and not name.startswith("_")
+    }
+    namespace.update(
+        is_running=lambda self: True,
+        is_closed=lambda self: False,
+        get_debug=lambda self: False,
+        __repr__=lambda self: "<infinitic workflow loop (deterministic, no I/O)>",
+    )
+    return type("WorkflowLoop", (asyncio.AbstractEventLoop,), namespace)
+
+
+_LOOP = _loop_class()()
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Runs a workflow method's coroutine to its end; returns its value or raises."""
+    previous = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(_LOOP)
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        asyncio.events._set_running_loop(previous)
+    # a Deferred never yields: this came from some other awaitable (asyncio.sleep(0) yields)
+    coro.close()
+    _refuse(f"it awaited an object that yielded {yielded!r} to the event loop")
+
+
+def is_coroutine(value: object) -> bool:
+    return inspect.iscoroutine(value)
+
+
+def check_workflow_method(owner: str, attribute: str, fn: object) -> str | None:
+    """Why the method cannot be a workflow method (a ConfigError at worker start), else None."""
+    if inspect.isasyncgenfunction(fn):
+        return (
+            f"workflow {owner}: method {attribute} is an async generator (async def with yield); "
+            "a workflow method returns one value: use `async def` without yield, or a channel"
+        )
+    if inspect.isgeneratorfunction(fn):
+        return (
+            f"workflow {owner}: method {attribute} is a generator (def with yield); a workflow "
+            "method returns one value: return a list, or use `async def` to await steps"
+        )
+    return None
+
+
+_DECLARED_ASYNC: dict[tuple[type, str], bool] = {}
+
+
+def in_workflow_coroutine() -> bool:
+    """Whether an `async def` workflow method is running on this thread."""
+    return asyncio.events._get_running_loop() is _LOOP
+
+
+def declared_async(interface: type, attribute: str) -> bool:
+    """Whether the interface declares the method `async def`: called from async code, a stub
+    call then returns an awaitable (a Deferred in a workflow, a TaskHandle in a client), as its
+    type says; sync code cannot await, so there it returns the value."""
+    key = (interface, attribute)
+    found = _DECLARED_ASYNC.get(key)
+    if found is None:
+        found = _DECLARED_ASYNC[key] = inspect.iscoroutinefunction(
+            getattr(interface, attribute, None)
+        )
+    return found
