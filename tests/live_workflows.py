@@ -45,3 +45,43 @@ class LongWorkflowImpl(LongWorkflow):
     def add(self, x: int) -> int:
         self.total += x
         return self.total
+
+
+@name("AsyncLong")
+class AsyncLongWorkflow(Workflow):
+    """LongWorkflow with `async def` methods: live runs keep a coroutine alive the same way."""
+
+    bumps = Channel[int]()
+
+    async def steps(self, n: int) -> int: ...
+    async def steps_then_signals(self, n: int, signals: int) -> list[int]: ...
+    def add(self, x: int) -> int: ...
+
+
+class AsyncLongWorkflowImpl(AsyncLongWorkflow):
+    created: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        type(self).created += 1
+        self.math = self.new_service(MathService)
+        self.total = 0
+
+    async def steps(self, n: int) -> int:
+        for i in range(n):
+            self.total = await self.dispatch(self.math.add, self.total, i)
+            if i % 25 == 24:
+                await self.timer(timedelta(milliseconds=1))
+        return self.total
+
+    async def steps_then_signals(self, n: int, signals: int) -> list[int]:
+        for _ in range(n):
+            self.total = await self.dispatch(self.math.add, self.total, 1)
+        got = []
+        for _ in range(signals):
+            got.append(await self.bumps.receive())
+            self.total += got[-1]
+        return [self.total, *got]
+
+    def add(self, x: int) -> int:
+        self.total += x
+        return self.total

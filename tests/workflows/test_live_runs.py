@@ -15,22 +15,39 @@ import pytest
 from infinitic import InfiniticWorker
 from infinitic.common.workflow_messages import WorkflowState
 from infinitic.executors import live_runs, workflow_task
-from tests.live_workflows import LongWorkflow, LongWorkflowImpl
+from tests.live_workflows import (
+    AsyncLongWorkflow,
+    AsyncLongWorkflowImpl,
+    LongWorkflow,
+    LongWorkflowImpl,
+)
 from tests.workflow_helpers import SERVICES
 from tests.workflow_probe import is_waiting, probe_for, wait_until_waiting, waits_after_signals
 
 WAIT = 60
 
 
+# the same long workflow with sync methods and with `async def` methods (live_workflows.py)
+@pytest.fixture(
+    params=[(LongWorkflow, LongWorkflowImpl), (AsyncLongWorkflow, AsyncLongWorkflowImpl)],
+    ids=["sync", "async"],
+)
+def long(request: pytest.FixtureRequest) -> tuple[type, Any]:
+    return request.param  # type: ignore[no-any-return]
+
+
 def _config(setup: tuple[Any, Any], **workflow_extra: Any) -> dict[str, Any]:
     transport, storage = setup
-    workflow = {"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl", **workflow_extra}
+    workflows = [
+        {"name": "Long", "class": "tests.live_workflows.LongWorkflowImpl", **workflow_extra},
+        {"name": "AsyncLong", "class": "tests.live_workflows.AsyncLongWorkflowImpl"},
+    ]
     return {
         "name": "live-worker",
         "transport": transport,
         "storage": storage,
         "services": SERVICES,
-        "workflows": [workflow],
+        "workflows": workflows,
     }
 
 
@@ -41,24 +58,27 @@ def long_worker(setup: tuple[Any, Any]) -> Iterator[InfiniticWorker]:
         yield worker
 
 
-def test_a_long_run_completes_as_its_replay_would(long_worker: InfiniticWorker) -> None:
-    flow = long_worker.client.new_workflow(LongWorkflow)
+def test_a_long_run_completes_as_its_replay_would(
+    long_worker: InfiniticWorker, long: tuple[type, Any]
+) -> None:
+    flow = long_worker.client.new_workflow(long[0])
     assert flow.steps(3 * live_runs.LIVE_MIN_COMMANDS) == sum(
         range(3 * live_runs.LIVE_MIN_COMMANDS)
     )
 
 
 def test_a_long_run_is_not_replayed_at_every_step(
-    long_worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch
+    long_worker: InfiniticWorker, monkeypatch: pytest.MonkeyPatch, long: tuple[type, Any]
 ) -> None:
     monkeypatch.setattr(workflow_task, "VERIFY_LIVE", False)  # its replays would be counted
-    LongWorkflowImpl.created = 0
+    interface, impl = long
+    impl.created = 0
     steps = 80
-    assert long_worker.client.new_workflow(LongWorkflow).steps(steps) == sum(range(steps))
+    assert long_worker.client.new_workflow(interface).steps(steps) == sum(range(steps))
     # a replay per task until the run has LIVE_MIN_COMMANDS commands, then one live instance
     # (each timer adds a command, so it is live a little sooner)
-    assert LongWorkflowImpl.created <= live_runs.LIVE_MIN_COMMANDS + 1
-    assert LongWorkflowImpl.created < steps // 2
+    assert impl.created <= live_runs.LIVE_MIN_COMMANDS + 1
+    assert impl.created < steps // 2
 
 
 def _waits_on_a_receive(state: WorkflowState) -> bool:
@@ -69,11 +89,13 @@ def _waits_on_a_receive(state: WorkflowState) -> bool:
     )
 
 
-def test_signals_and_other_method_runs_reach_a_live_run(long_worker: InfiniticWorker) -> None:
+def test_signals_and_other_method_runs_reach_a_live_run(
+    long_worker: InfiniticWorker, long: tuple[type, Any]
+) -> None:
     client = long_worker.client
     n = live_runs.LIVE_MIN_COMMANDS + 4
-    handle = client.dispatch(client.new_workflow(LongWorkflow).steps_then_signals, n, 2)
-    stub = client.get_workflow_by_id(LongWorkflow, handle.id)
+    handle = client.dispatch(client.new_workflow(long[0]).steps_then_signals, n, 2)
+    stub = client.get_workflow_by_id(long[0], handle.id)
     wait_until_waiting(long_worker, stub, _waits_on_a_receive)
     assert stub.add(100) == n + 100  # another method run changes the shared properties
     stub.bumps.send(7)

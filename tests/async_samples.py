@@ -1,0 +1,47 @@
+"""An async service calling through the worker's client, and workflows a worker must refuse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from infinitic import Workflow, name, task
+from tests.sample_workflows import AsyncBasicWorkflow, AsyncMathService, MathService
+
+
+@name("Caller")
+class CallerService:
+    async def awaits_stub(self, n: int) -> int: ...
+    async def awaits_dispatch(self, n: int) -> int: ...
+    async def awaits_workflow(self, n: int) -> int: ...
+    async def blocks(self, n: int) -> int: ...
+
+
+class CallerServiceImpl(CallerService):
+    async def awaits_stub(self, n: int) -> int:
+        # an interface method declared `async def`: the call is awaited, the loop goes on
+        return await task.client.new_service(AsyncMathService).add(n, 1)
+
+    async def awaits_dispatch(self, n: int) -> int:
+        client = task.client
+        return await client.dispatch(client.new_service(MathService).add, n, 2)  # type: ignore[no-any-return]
+
+    async def awaits_workflow(self, n: int) -> int:
+        return await task.client.new_workflow(AsyncBasicWorkflow).sequential(n)  # type: ignore[no-any-return]
+
+    async def blocks(self, n: int) -> int:
+        # waits on the very loop that must deliver the result: refused, not a deadlock
+        return task.client.new_service(MathService).add(n, 3)  # type: ignore[no-any-return]
+
+
+@name("Generating")
+class GeneratingWorkflow(Workflow):
+    def numbers(self) -> Iterator[int]: ...
+    def streamed(self) -> AsyncIterator[int]: ...
+
+
+class GeneratingWorkflowImpl(GeneratingWorkflow):
+    def numbers(self) -> Iterator[int]:
+        yield 1
+
+    async def streamed(self) -> AsyncIterator[int]:
+        yield 1

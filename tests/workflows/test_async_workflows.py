@@ -1,0 +1,113 @@
+"""`async def` workflow methods: what they may await, what is refused and how; async services
+awaiting client calls. The workflows' behaviour itself is the workflow suite's, run on sync and
+async twins (test_workflows.py, test_live_runs.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infinitic import ConfigError, InfiniticWorker, TaskFailedError, WorkflowFailedError
+from tests import sample_workflows as sw
+from tests.async_samples import CallerService
+from tests.workflow_helpers import SERVICES, config
+
+WAIT = 30
+GUIDANCE = "self.timer(...) instead of asyncio.sleep"
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[InfiniticWorker]:
+    cfg = config()
+    cfg["services"] = [
+        *SERVICES,
+        {
+            "name": "Caller",
+            "class": "tests.async_samples.CallerServiceImpl",
+            "concurrency": 2,
+            "retry": {"maximumRetries": 0},
+        },
+    ]
+    with InfiniticWorker.from_config(cfg) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("method", "what"),
+    [
+        ("sleeps", "the event loop's create_future()"),  # asyncio.sleep(1)
+        ("sleeps_zero", "yielded None to the event loop"),  # asyncio.sleep(0)
+        ("gathers", "the event loop's create_task()"),  # asyncio.gather of Deferreds
+    ],
+)
+def test_real_time_and_io_awaits_fail_the_workflow_saying_what_to_use(
+    worker: InfiniticWorker, method: str, what: str
+) -> None:
+    with pytest.raises(WorkflowFailedError) as info:
+        getattr(worker.client.new_workflow(sw.AsyncBasicWorkflow), method)()
+    message = str(info.value)
+    assert "WorkflowAwaitError" in message and what in message
+    assert GUIDANCE in message and "all_of(...)/any_of(...) instead of asyncio.gather" in message
+
+
+def test_an_inline_coroutine_is_refused(worker: InfiniticWorker) -> None:
+    with pytest.raises(WorkflowFailedError, match="self.inline takes a plain function"):
+        worker.client.new_workflow(sw.AsyncBasicWorkflow).inline_coroutine()
+
+
+def test_a_sync_declared_stub_answers_with_its_value_in_async_code(
+    worker: InfiniticWorker,
+) -> None:
+    assert worker.client.new_workflow(sw.AsyncBasicWorkflow).sync_stub_call(41) == 42
+
+
+def test_generator_workflow_methods_are_refused_at_worker_start() -> None:
+    cfg = config()
+    cfg["workflows"] = [
+        {"name": "Generating", "class": "tests.async_samples.GeneratingWorkflowImpl"}
+    ]
+    with pytest.raises(ConfigError) as info:
+        with InfiniticWorker.from_config(cfg):
+            pass
+    message = str(info.value)
+    assert "method numbers is a generator (def with yield)" in message
+    assert "method streamed is an async generator (async def with yield)" in message
+
+
+def test_async_client_code_awaits_stub_calls_of_async_declared_methods(
+    worker: InfiniticWorker,
+) -> None:
+    client = worker.client
+
+    async def main() -> tuple[int, int]:
+        math = client.new_service(sw.AsyncMathService)
+        flow = client.new_workflow(sw.AsyncBasicWorkflow)
+        return await math.add(2, 3), await flow.sequential(4)
+
+    assert asyncio.run(main()) == (5, 6)
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"), [("awaits_stub", 11), ("awaits_dispatch", 12), ("awaits_workflow", 45)]
+)
+def test_an_async_task_awaits_calls_through_the_workers_client(
+    worker: InfiniticWorker, method: str, expected: int
+) -> None:
+    caller: Any = worker.client.new_service(CallerService)
+    handle = worker.client.dispatch(getattr(caller, method), 10)
+    assert handle.result(timeout=WAIT) == expected
+
+
+def test_a_blocking_call_on_the_workers_own_loop_is_refused_not_a_deadlock(
+    worker: InfiniticWorker,
+) -> None:
+    caller = worker.client.new_service(CallerService)
+    with pytest.raises(TaskFailedError) as info:
+        worker.client.dispatch(caller.blocks, 1).result(timeout=WAIT)
+    error = info.value.last_error
+    assert error.name == "RuntimeError"
+    assert "would block the event loop this call runs on" in error.message
+    assert "`await client.dispatch(stub.add, ...)`" in error.message
