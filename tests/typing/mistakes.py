@@ -34,6 +34,14 @@ class PointsImpl(Points):
         return 0
 
 
+class AsyncPoints(Points):
+    async def start(self) -> int:  # error: override
+        hello = self.new_service(Hello)
+        await hello.greet("x")  # error: misc
+        number: int = await self.dispatch(hello.greet, "x")  # error: call-overload
+        return number
+
+
 def client_side(client: InfiniticClient) -> None:
     hello = client.new_service(Hello)
     client.dispatch(hello.greet, who=3)  # error: call-overload

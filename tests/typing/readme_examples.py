@@ -106,6 +106,54 @@ class OnboardingImpl(Onboarding):
         return Receipt(total=0.0, lines=skus)
 
 
+# -- async def workflow methods: they await stub calls, Deferreds, all_of/any_of, timers, receive()
+@name("Inventory")
+class Inventory:
+    @abstractmethod
+    async def reserve(self, sku: str) -> bool: ...
+
+
+@name("Checkout")
+class Checkout(Workflow):
+    paid = Channel[float]()
+
+    @abstractmethod
+    async def run(self, skus: list[str]) -> str: ...
+
+    @abstractmethod
+    def status(self) -> str: ...  # sync and async methods mix in one workflow
+
+
+class CheckoutImpl(Checkout):
+    async def run(self, skus: list[str]) -> str:
+        inventory = self.new_service(Inventory)
+        first = await inventory.reserve(skus[0])
+        reveal_type(first)  # revealed: bool
+        every = await all_of(*[self.dispatch(inventory.reserve, sku) for sku in skus])
+        reveal_type(every)  # revealed: list[bool]
+        greeting = await self.dispatch(self.new_service(HelloService).greet, "x")
+        reveal_type(greeting)  # revealed: str
+        paid_or_late = await any_of(self.paid.receive(), self.timer(timedelta(days=1)))
+        reveal_type(paid_or_late)  # revealed: float | datetime.datetime
+        fired = await self.timer(timedelta(minutes=5))
+        reveal_type(fired)  # revealed: datetime.datetime
+        amount = await self.paid.receive()
+        reveal_type(amount)  # revealed: float
+        return f"{first} {every} {greeting} {amount} at {fired}"
+
+    def status(self) -> str:
+        return "open"
+
+
+async def async_client(client: InfiniticClient) -> None:
+    reserved = await client.new_service(Inventory).reserve("sku-1")
+    reveal_type(reserved)  # revealed: bool
+    checkout = client.new_workflow(Checkout)
+    reveal_type(await checkout.run(["sku-1"]))  # revealed: str
+    started = client.dispatch(checkout.run, ["sku-1"])
+    reveal_type(started)  # revealed: infinitic.client.handles.TaskHandle[str]
+
+
 def service_in_20_lines() -> None:
     config = {
         "name": "hello-worker",
