@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-from infinitic import Workflow, name, task
+from infinitic import Workflow, name, retry, task
 from tests.sample_workflows import AsyncBasicWorkflow, AsyncMathService, MathService
 
 
@@ -45,3 +45,26 @@ class GeneratingWorkflowImpl(GeneratingWorkflow):
 
     async def streamed(self) -> AsyncIterator[int]:
         yield 1
+
+
+class AsyncRetryPolicy:
+    async def get_seconds_before_retry(self, retry: int, exception: BaseException) -> float | None:
+        return None
+
+
+@name("BadHooks")
+class BadHooksService:
+    def numbers(self) -> Iterator[int]: ...
+    def work(self) -> int: ...
+
+
+class BadHooksServiceImpl(BadHooksService):
+    def numbers(self) -> Iterator[int]:
+        yield 1
+
+    @retry(AsyncRetryPolicy)  # type: ignore[arg-type]
+    def work(self) -> int:
+        return 1
+
+    async def get_timeout_in_seconds(self) -> float | None:
+        return 1.0

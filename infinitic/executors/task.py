@@ -28,6 +28,7 @@ from ..service.context import _CURRENT, TaskContext
 from ..service.policies import WithRetry, WithTimeout
 from ..service.spec import EntitySpec, MethodSpec, describe, resolve_retry, resolve_timeout
 from ..transport.base import Topics, Transport
+from ..workflow.aio import check_method, check_sync_hook
 from .threads import TaskThreads
 
 log = logging.getLogger("infinitic.executors.task")
@@ -56,6 +57,24 @@ class ServiceRegistration:
                 f"service {self.name!r}: class {self.implementation.__qualname__} is named "
                 f"{self.spec.name!r} (by @name or its interface); use that name in the config"
             )
+        problems: dict[str, None] = {}  # in order, once each: a policy may serve every task
+        for method in self.spec.methods.values():
+            fn = getattr(self.implementation, method.attribute, None)
+            hooks = (
+                (
+                    resolve_timeout(self.instance, method.attribute, self.timeout),
+                    "get_timeout_in_seconds",
+                ),
+                (
+                    resolve_retry(self.instance, method.attribute, self.retry),
+                    "get_seconds_before_retry",
+                ),
+            )
+            found = [check_method("service", self.name, method.attribute, fn)]
+            found += [check_sync_hook(self.name, hook, getattr(p, hook, None)) for p, hook in hooks]
+            problems.update((problem, None) for problem in found if problem)
+        if problems:
+            raise errors.ConfigError("; ".join(problems))
 
 
 class _Unrunnable(Exception):

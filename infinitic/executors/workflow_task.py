@@ -19,7 +19,7 @@ from ..common.errors import error_info
 from ..common.ids import new_id
 from ..service.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport
-from ..workflow.aio import check_workflow_method
+from ..workflow.aio import check_method
 from ..workflow.replay import WorkflowRun
 from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
 from .threads import TaskThreads
@@ -53,8 +53,11 @@ class WorkflowRegistration:
             problem
             for method in self.spec.methods.values()
             if (
-                problem := check_workflow_method(
-                    self.name, method.attribute, getattr(self.implementation, method.attribute)
+                problem := check_method(
+                    "workflow",
+                    self.name,
+                    method.attribute,
+                    getattr(self.implementation, method.attribute),
                 )
             )
         ]

@@ -81,17 +81,28 @@ def is_coroutine(value: object) -> bool:
     return inspect.iscoroutine(value)
 
 
-def check_workflow_method(owner: str, attribute: str, fn: object) -> str | None:
-    """Why the method cannot be a workflow method (a ConfigError at worker start), else None."""
+def check_method(kind: str, owner: str, attribute: str, fn: object) -> str | None:
+    """Why `fn` cannot be a task or workflow method (a ConfigError at worker start), else None:
+    it must return one value, so a generator cannot be one."""
     if inspect.isasyncgenfunction(fn):
         return (
-            f"workflow {owner}: method {attribute} is an async generator (async def with yield); "
-            "a workflow method returns one value: use `async def` without yield, or a channel"
+            f"{kind} {owner}: method {attribute} is an async generator (async def with yield); "
+            f"a {kind} method returns one value: use `async def` without yield"
         )
     if inspect.isgeneratorfunction(fn):
         return (
-            f"workflow {owner}: method {attribute} is a generator (def with yield); a workflow "
-            "method returns one value: return a list, or use `async def` to await steps"
+            f"{kind} {owner}: method {attribute} is a generator (def with yield); a {kind} "
+            "method returns one value: return a list instead"
+        )
+    return None
+
+
+def check_sync_hook(owner: str, hook: str, fn: object) -> str | None:
+    """Why a policy hook the worker calls synchronously cannot be `fn`, else None."""
+    if inspect.iscoroutinefunction(fn):
+        return (
+            f"service {owner}: {hook} is `async def`, but the worker calls it synchronously "
+            "(it decides a timeout or a retry delay from the task's context): make it a plain def"
         )
     return None
 

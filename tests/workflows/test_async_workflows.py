@@ -111,3 +111,17 @@ def test_a_blocking_call_on_the_workers_own_loop_is_refused_not_a_deadlock(
     assert error.name == "RuntimeError"
     assert "would block the event loop this call runs on" in error.message
     assert "`await client.dispatch(stub.add, ...)`" in error.message
+
+
+def test_coroutines_and_generators_on_sync_only_paths_of_a_service_are_refused_at_start() -> None:
+    cfg = config()
+    cfg["workflows"] = []
+    cfg["services"] = [{"name": "BadHooks", "class": "tests.async_samples.BadHooksServiceImpl"}]
+    with pytest.raises(ConfigError) as info:
+        with InfiniticWorker.from_config(cfg):
+            pass
+    message = str(info.value)
+    assert "service BadHooks: method numbers is a generator (def with yield)" in message
+    assert "service BadHooks: get_timeout_in_seconds is `async def`" in message
+    assert "service BadHooks: get_seconds_before_retry is `async def`" in message
+    assert message.count("get_timeout_in_seconds") == 1  # once, though it serves both tasks
