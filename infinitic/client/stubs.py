@@ -60,9 +60,8 @@ def awaits(client: InfiniticClient, entity: EntitySpec, spec: MethodSpec) -> boo
     async code); False, the value, waited for on this thread. A wait that would block the very
     loop the answer comes through (a sync call in an `async def` task of this worker) is refused:
     it could only end in a timeout."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    loop = asyncio.events._get_running_loop()  # None in sync code, without raising
+    if loop is None:
         return False
     if declared_async(entity.interface, spec.attribute):
         return True
