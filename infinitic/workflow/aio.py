@@ -110,11 +110,6 @@ def check_sync_hook(owner: str, hook: str, fn: object) -> str | None:
 _DECLARED_ASYNC: dict[tuple[type, str], bool] = {}
 
 
-def in_workflow_coroutine() -> bool:
-    """Whether an `async def` workflow method is running on this thread."""
-    return asyncio.events._get_running_loop() is _LOOP
-
-
 def declared_async(interface: type, attribute: str) -> bool:
     """Whether the interface declares the method `async def`: called from async code, a stub
     call then returns an awaitable (a Deferred in a workflow, a TaskHandle in a client), as its

@@ -73,6 +73,8 @@ class WorkflowRun:
         # set when the run is kept alive between workflow tasks (executors/live_runs.py): an
         # undecided await then waits there for the next task instead of ending the replay
         self.live: Any = None
+        # running an `async def` method: stub calls of `async def`-declared methods are awaited
+        self.in_coroutine = False
         self.load(task)
 
     def load(self, task: ExecuteWorkflowTask) -> None:
@@ -305,6 +307,7 @@ class WorkflowRun:
         try:
             value = method(*args)
             if aio.is_coroutine(value):  # an `async def` method: its awaits are steps too
+                self.in_coroutine = True
                 value = aio.run_coroutine(value)
         except _Suspend:
             return "waiting", None

@@ -8,7 +8,7 @@ from typing import Any
 from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..service.spec import EntitySpec, MethodSpec, describe
-from .aio import declared_async, in_workflow_coroutine
+from .aio import declared_async
 from .channel import Channel, channels_of
 from .deferred import Deferred
 from .replay import current_run
@@ -59,7 +59,7 @@ class StubMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         deferred = self.stub._dispatch(self.spec, args, kwargs)
-        if in_workflow_coroutine() and declared_async(
+        if deferred._run.in_coroutine and declared_async(
             self.stub._spec.interface, self.spec.attribute
         ):
             return deferred  # `await stub.method(...)`: the interface says it is awaitable
