@@ -17,6 +17,8 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
+from ..errors import InfiniticError
+
 REFUSED = (
     "workflow code is replayed from its history, so it cannot await real time or I/O "
     "({what}). Await what the workflow API returns instead: a stub call, a Deferred from "
@@ -25,7 +27,7 @@ REFUSED = (
 )
 
 
-class WorkflowAwaitError(RuntimeError):
+class WorkflowAwaitError(InfiniticError, RuntimeError):
     """An `async def` workflow method awaited something the replay cannot reproduce."""
 
 
@@ -35,6 +37,9 @@ def _refuse(what: str) -> NoReturn:
 
 def _refusing(name: str) -> Callable[..., NoReturn]:
     def method(self: object, *args: Any, **kwargs: Any) -> NoReturn:
+        for arg in args:
+            if inspect.iscoroutine(arg):
+                arg.close()  # refused, not forgotten: no "coroutine was never awaited" warning
         _refuse(f"the event loop's {name}()")
 
     method.__name__ = name

@@ -5,6 +5,7 @@ async twins (test_workflows.py, test_live_runs.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,3 +126,24 @@ def test_coroutines_and_generators_on_sync_only_paths_of_a_service_are_refused_a
     assert "service BadHooks: get_timeout_in_seconds is `async def`" in message
     assert "service BadHooks: get_seconds_before_retry is `async def`" in message
     assert message.count("get_timeout_in_seconds") == 1  # once, though it serves both tasks
+
+
+def test_a_refused_task_closes_its_coroutine_and_sleep_zero_is_refused_too() -> None:
+    from infinitic.workflow.aio import WorkflowAwaitError, run_coroutine
+
+    async def helper() -> int:
+        return 1
+
+    async def spawns() -> None:
+        asyncio.create_task(helper())
+
+    with pytest.raises(WorkflowAwaitError, match=r"the event loop's create_task\(\)"):
+        run_coroutine(spawns())
+    gc.collect()  # a coroutine left unclosed would warn "never awaited" here (an error in tests)
+
+    async def plain() -> int:
+        return await asyncio.sleep(0, result=7)
+
+    with pytest.raises(WorkflowAwaitError, match="yielded None"):
+        run_coroutine(plain())
+    assert asyncio.events._get_running_loop() is None  # the thread's loop is restored
