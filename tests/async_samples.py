@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 from infinitic import Workflow, name, retry, task
@@ -14,6 +15,8 @@ class CallerService:
     async def awaits_dispatch(self, n: int) -> int: ...
     async def awaits_workflow(self, n: int) -> int: ...
     async def blocks(self, n: int) -> int: ...
+    async def blocks_on_ids(self, tag: str) -> list[str]: ...
+    async def ids_in_a_thread(self, tag: str) -> list[str]: ...
 
 
 class CallerServiceImpl(CallerService):
@@ -31,6 +34,13 @@ class CallerServiceImpl(CallerService):
     async def blocks(self, n: int) -> int:
         # waits on the very loop that must deliver the result: refused, not a deadlock
         return task.client.new_service(MathService).add(n, 3)  # type: ignore[no-any-return]
+
+    async def blocks_on_ids(self, tag: str) -> list[str]:
+        return task.client.get_ids_by_tag(AsyncBasicWorkflow, tag)  # type: ignore[no-any-return]
+
+    async def ids_in_a_thread(self, tag: str) -> list[str]:
+        client = task.client
+        return await asyncio.to_thread(client.get_ids_by_tag, AsyncBasicWorkflow, tag)  # type: ignore[no-any-return]
 
 
 @name("Generating")

@@ -8,6 +8,7 @@ from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
 from .. import errors
+from ..common.runtime import on_a_loop_thread
 
 T = TypeVar("T")
 
@@ -33,6 +34,12 @@ class TaskHandle(Generic[T]):
         """Waits for the result; raises TaskFailedError, or TimeoutError after `timeout` seconds
         (default: the interface's @timeout, else no limit). The task itself goes on."""
         limit = timeout if timeout is not None else self._deadline
+        if not self._future.done() and on_a_loop_thread():
+            raise RuntimeError(
+                f"waiting for {self.name} here would block the event loop that must deliver "
+                "it (an `async def` task runs on it): `await` the handle instead, or run a "
+                "blocking client call in a thread: `await asyncio.to_thread(client.wait, stub)`"
+            )
         try:
             return self._future.result(limit)
         except concurrent.futures.TimeoutError:

@@ -16,6 +16,13 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _shared: Runtime | None = None
+LOOP_THREAD = "infinitic-loop"
+
+
+def on_a_loop_thread() -> bool:
+    """Whether this thread runs a runtime's loop: a blocking wait here would stall (or deadlock)
+    the loop that delivers every answer."""
+    return threading.current_thread().name == LOOP_THREAD
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -32,7 +39,7 @@ class Runtime:
         self.loop = _new_loop()
         self._users = 0
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="infinitic-loop", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=LOOP_THREAD, daemon=True)
         self._thread.start()
         self._ready.wait()
 

@@ -147,3 +147,16 @@ def test_a_refused_task_closes_its_coroutine_and_sleep_zero_is_refused_too() -> 
     with pytest.raises(WorkflowAwaitError, match="yielded None"):
         run_coroutine(plain())
     assert asyncio.events._get_running_loop() is None  # the thread's loop is restored
+
+
+def test_any_blocking_client_wait_on_the_workers_loop_is_refused_and_a_thread_works(
+    worker: InfiniticWorker,
+) -> None:
+    client = worker.client
+    caller = client.new_service(CallerService)
+    with pytest.raises(TaskFailedError) as info:
+        client.dispatch(caller.blocks_on_ids, "nobody").result(timeout=WAIT)
+    message = info.value.last_error.message
+    assert "would block the event loop that must deliver it" in message
+    assert "asyncio.to_thread" in message
+    assert client.dispatch(caller.ids_in_a_thread, "nobody").result(timeout=WAIT) == []
