@@ -57,24 +57,32 @@ class ServiceRegistration:
                 f"service {self.name!r}: class {self.implementation.__qualname__} is named "
                 f"{self.spec.name!r} (by @name or its interface); use that name in the config"
             )
-        problems: dict[str, None] = {}  # in order, once each: a policy may serve every task
-        for method in self.spec.methods.values():
-            fn = getattr(self.implementation, method.attribute, None)
-            hooks = (
-                (
-                    resolve_timeout(self.instance, method.attribute, self.timeout),
-                    "get_timeout_in_seconds",
-                ),
-                (
-                    resolve_retry(self.instance, method.attribute, self.retry),
-                    "get_seconds_before_retry",
-                ),
-            )
-            found = [check_method("service", self.name, method.attribute, fn)]
-            found += [check_sync_hook(self.name, hook, getattr(p, hook, None)) for p, hook in hooks]
-            problems.update((problem, None) for problem in found if problem)
+        problems = _never_runnable(self)
         if problems:
             raise errors.ConfigError("; ".join(problems))
+
+
+def _never_runnable(service: ServiceRegistration) -> list[str]:
+    """What could never run, found at start: generator tasks, `async def` policy hooks."""
+    found: dict[str, None] = {}  # in order, once each: one policy may serve every task
+    for method in service.spec.methods.values():
+        name, attribute = service.name, method.attribute
+        timeout = resolve_timeout(service.instance, attribute, service.timeout)
+        retry = resolve_retry(service.instance, attribute, service.retry)
+        for problem in (
+            check_method(
+                "service", name, attribute, getattr(service.implementation, attribute, None)
+            ),
+            check_sync_hook(
+                name, "get_timeout_in_seconds", getattr(timeout, "get_timeout_in_seconds", None)
+            ),
+            check_sync_hook(
+                name, "get_seconds_before_retry", getattr(retry, "get_seconds_before_retry", None)
+            ),
+        ):
+            if problem:
+                found[problem] = None
+    return list(found)
 
 
 class _Unrunnable(Exception):

@@ -49,18 +49,12 @@ class WorkflowRegistration:
                 f"workflow {self.name!r}: class {self.implementation.__qualname__} is named "
                 f"{self.spec.name!r} (by @name or its interface); use that name in the config"
             )
-        problems = [
-            problem
-            for method in self.spec.methods.values()
-            if (
-                problem := check_method(
-                    "workflow",
-                    self.name,
-                    method.attribute,
-                    getattr(self.implementation, method.attribute),
-                )
-            )
+        impl = self.implementation
+        found = [
+            check_method("workflow", self.name, m.attribute, getattr(impl, m.attribute, None))
+            for m in self.spec.methods.values()
         ]
+        problems = [problem for problem in found if problem]
         if problems:
             raise errors.ConfigError("; ".join(problems))
 
