@@ -78,3 +78,10 @@ class BadHooksServiceImpl(BadHooksService):
 
     async def get_timeout_in_seconds(self) -> float | None:
         return 1.0
+
+
+class AsyncRecorder:
+    """An event listener written `async def`: the worker calls on_events synchronously."""
+
+    async def on_events(self, events: list[object]) -> None:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -35,6 +36,11 @@ def load_listener(config: WorkerConfig) -> CloudEventListener | None:
         raise ConfigError(
             f"{config.source}: {key}: {entry.class_path} has no on_events method: "
             "give a class with on_events(self, events: list[CloudEvent])"
+        )
+    if inspect.iscoroutinefunction(getattr(cls, "on_events", None)):
+        raise ConfigError(
+            f"{config.source}: {key}: {entry.class_path}.on_events is `async def`, but the "
+            "worker calls it synchronously, on threads of its own: make it a plain def"
         )
     try:
         listener: CloudEventListener = cls()

@@ -160,3 +160,11 @@ def test_any_blocking_client_wait_on_the_workers_loop_is_refused_and_a_thread_wo
     assert "would block the event loop that must deliver it" in message
     assert "asyncio.to_thread" in message
     assert client.dispatch(caller.ids_in_a_thread, "nobody").result(timeout=WAIT) == []
+
+
+def test_an_async_event_listener_is_refused_at_start() -> None:
+    pytest.importorskip("cloudevents")
+    cfg = {"name": "w", "eventListener": {"class": "tests.async_samples.AsyncRecorder"}}
+    with pytest.raises(ConfigError, match=r"AsyncRecorder\.on_events is `async def`"):
+        with InfiniticWorker.from_config(cfg):
+            pass
