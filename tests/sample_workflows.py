@@ -463,6 +463,22 @@ class DurableWorkflowImpl(DurableWorkflow):
         return self.math.add(total, 1)
 
 
+@name("AsyncDurable")
+class AsyncDurableWorkflow(Workflow):
+    async def run(self, n: int, pause: float) -> int: ...
+
+
+class AsyncDurableWorkflowImpl(AsyncDurableWorkflow):
+    def __init__(self) -> None:
+        self.math = self.new_service(AsyncMathService)
+
+    async def run(self, n: int, pause: float) -> int:
+        total = await self.math.add(n, 1)
+        await self.timer(timedelta(seconds=pause))
+        total = await self.math.add(total, 1)
+        return await self.math.add(total, 1)
+
+
 class ArgsChanging(Workflow):
     def run(self) -> int: ...
 

@@ -28,6 +28,7 @@ WORKFLOWS = [
     {"name": "AsyncLoyalty", "class": "tests.sample_workflows.AsyncLoyaltyWorkflowImpl"},
     {"name": "Sleepy", "class": "tests.sample_workflows.SleepyWorkflowImpl"},
     {"name": "Durable", "class": "tests.sample_workflows.DurableWorkflowImpl", "concurrency": 2},
+    {"name": "AsyncDurable", "class": "tests.sample_workflows.AsyncDurableWorkflowImpl"},
     {"name": "Simple", "class": "tests.sample_workflows.SimpleCheckImpl", "checkMode": "simple"},
     {"name": "Strict", "class": "tests.sample_workflows.StrictCheckImpl", "checkMode": "strict"},
 ]

@@ -23,19 +23,21 @@ def sqlite(tmp_path: Path) -> dict[str, dict[str, str]]:
     return {"sqlite": {"path": str(tmp_path / "state.db")}}
 
 
-def test_restart_rearms_timers_and_keeps_state(tmp_path: Path) -> None:
+# the same workflow with a sync method and with an `async def` one (replayed after the restart)
+@pytest.mark.parametrize(
+    "durable", [sw.DurableWorkflow, sw.AsyncDurableWorkflow], ids=["sync", "async"]
+)
+def test_restart_rearms_timers_and_keeps_state(tmp_path: Path, durable: type) -> None:
     with workflow_worker(sqlite(tmp_path)) as worker:
         probe_for(worker)
         client = worker.client
-        handle = client.dispatch(client.new_workflow(sw.DurableWorkflow).run, 10, 0.5)
-        stub = client.get_workflow_by_id(sw.DurableWorkflow, handle.id)
+        handle = client.dispatch(client.new_workflow(durable).run, 10, 0.5)
+        stub = client.get_workflow_by_id(durable, handle.id)
         wait_until_waiting(worker, stub, waits_on_timer)
     # stopped with the timer pending: the delayed message died with the process
     with workflow_worker(sqlite(tmp_path)) as worker:
         client = worker.client
-        assert (
-            client.wait(client.get_workflow_by_id(sw.DurableWorkflow, handle.id), timeout=30) == 13
-        )
+        assert client.wait(client.get_workflow_by_id(durable, handle.id), timeout=30) == 13
 
 
 def test_result_kept_after_restart_within_retention(tmp_path: Path) -> None:
