@@ -226,8 +226,11 @@ class AsyncBasicWorkflowImpl(AsyncBasicWorkflow):
     async def sequential(self, n: int) -> int:
         total = 0
         for i in range(n):
-            total = await self.math.add(total, i)
+            total = await self._add(total, i)
         return total
+
+    async def _add(self, a: int, b: int) -> int:  # async helpers compose with plain `await`
+        return await self.math.add(a, b)
 
     async def parallel(self, n: int) -> list[int]:
         return await all_of(*(self.dispatch(self.math.add, i, i) for i in range(n)))
