@@ -116,6 +116,31 @@ class StateSegment:
     items: list[Any] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class OutboxItem:
+    """A message a saved state owes: saved with the state, sent once the save succeeded."""
+
+    topic: str
+    message: bytes  # its envelope, sent as is; empty: the state's running workflow task
+    key: str | None = None
+    deliver_at: float = 0.0  # a delayed message: when it is due (epoch seconds); 0: at once
+
+
+@dataclass(slots=True)
+class SavedState:
+    """What the engine stores under a state key (since type 27; 23 and 24 are still read).
+
+    `segments` as in StoredState (empty for a state saved whole, its runs then inside `state`);
+    `outbox` what the save that wrote it sends (cleared by the next save, not by a second
+    write); `owner` the engine that wrote it, so a restart can tell whether it is still alive.
+    """
+
+    state: WorkflowState
+    segments: list[str] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
+    owner: str = ""
+
+
 # -- to the workflow engine ----------------------------------------------------------------
 
 
@@ -420,6 +445,16 @@ WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
         25,
         StateSegment,
         (("method_run_id", "s"), ("kind", "s"), ("first", "i"), ("items", "N")),
+    ),
+    (
+        26,
+        OutboxItem,
+        (("topic", "s"), ("message", "b"), ("key", "S"), ("deliver_at", "f")),
+    ),
+    (
+        27,
+        SavedState,
+        (("state", "n"), ("segments", "L"), ("outbox", "N"), ("owner", "s")),
     ),
     (
         30,

@@ -1,4 +1,11 @@
-"""The workflow engine's I/O: load the state, run the pure step, send, save (compare-and-set)."""
+"""The workflow engine's I/O: load the state, run the pure step, save, then send.
+
+What a step sends is saved with the state it leads to, in the same compare-and-set (the state's
+outbox), and sent only once that save succeeded: an engine holding a stale state loses the
+compare-and-set and has sent nothing. The outbox is cleared by the next save, not by a second
+write; an engine that reads the state from storage sends again what of it is still owed
+(owed.py), since its writer may have died before sending.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +26,10 @@ from . import stored, waiting
 from .handlers.dispatching import redrive
 from .handlers.start import pending_key
 from .outbox import Outbox
+from .owed import still_owed
+from .owners import Owners
 from .process import HANDLED, process
-from .scheduler import resend_running_task, schedule
+from .scheduler import schedule, workflow_task
 from .state_ops import TERMINAL
 
 log = logging.getLogger("infinitic.engines.workflow")
@@ -28,6 +37,7 @@ log = logging.getLogger("infinitic.engines.workflow")
 DEFAULT_RETENTION_SECONDS = 24 * 3600.0
 MAX_CONFLICT_RETRIES = 20
 DEFAULT_CACHE_SIZE = 10_000
+DEFAULT_REDRIVE_AFTER_SECONDS = 60.0
 
 
 class StateCache:
@@ -60,6 +70,10 @@ def state_key(workflow_name: str, workflow_id: str) -> str:
     return f"workflow.state:{workflow_name}:{workflow_id}"
 
 
+def _running(state: w.WorkflowState | None) -> str | None:
+    return state.running_task_id if state is not None else None
+
+
 def workflow_id_of(msg: Any) -> str | None:
     if isinstance(msg, w.MethodOutcome):
         return msg.parent_workflow_id
@@ -76,12 +90,16 @@ class WorkflowEngine:
         concurrency: int = 1,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        redrive_after_seconds: float = DEFAULT_REDRIVE_AFTER_SECONDS,
+        owners: Owners | None = None,
     ) -> None:
         self.transport = transport
         self.storage = storage
         self.workflow_name = workflow_name
         self.concurrency = concurrency
         self.retention_seconds = retention_seconds
+        self.redrive_after_seconds = redrive_after_seconds
+        self.owners = owners or Owners(storage)
         self.topic = Topics.workflow_engine(workflow_name)
         self._cache = StateCache(cache_size)
         # called with each state saved (on the event loop): for monitoring and tests
@@ -112,7 +130,8 @@ class WorkflowEngine:
             cached = self._cache.take(key) if attempt == 0 else None
             state: w.WorkflowState | None
             if cached is not None:
-                state, version, layout = cached
+                state, version, layout = cached  # saved by this engine, and its outbox sent
+                owed: list[w.OutboxItem] = []
             else:
                 try:
                     loaded = await stored.load(self.storage, key)
@@ -124,15 +143,22 @@ class WorkflowEngine:
                     await self.transport.dead_letter(self.topic, payload, reason)
                     return
                 state, version, layout = loaded if loaded else (None, 0, stored.Layout())
+                # after a conflict, the state was saved a moment ago by a live engine, which
+                # sends its outbox before its own message is acknowledged: not owed by this one
+                owed = layout.outbox if attempt == 0 else []
+            running_before = _running(state)
             out = Outbox(now=time.time())
             new_state = process(state, msg, out)
+            if owed:
+                owed = still_owed(owed, running_before, new_state)
             try:
-                await self._commit(key, new_state, version, layout, out)
+                await self._commit(key, new_state, version, layout, out, owed)
                 for tap in self.taps:
                     tap(msg, new_state, out)
                 return
             except VersionConflictError:
                 # another engine saved this workflow meanwhile: apply the message to its state
+                # (nothing was sent: what this step decided was never saved)
                 self._cache.pop(key)
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
@@ -145,36 +171,24 @@ class WorkflowEngine:
         version: int,
         layout: stored.Layout,
         out: Outbox,
+        owed: list[w.OutboxItem],
     ) -> None:
-        # sent before saving: a crash in between re-sends on redelivery, and every handler
-        # downstream recognizes duplicates by their deterministic ids
-        # sent together: each send is handed to its producer in order (so per-topic order
-        # holds), and the acknowledgements are awaited at once rather than one by one
-        sends = [
-            self.transport.send(item.topic, m.encode(item.message), key=item.key, delay=item.delay)
-            for item in out.items
-        ]
-        if len(sends) == 1:
-            await sends[0]
-        elif sends:
-            await asyncio.gather(*sends)
+        items = out.saved()
         # an instance joins the pending set before its state is saved, and leaves it after:
         # a crash in between leaves an id that re-driving checks, never a state it misses
         for op, set_key, member in out.storage_ops:
             if op == "add":
                 await self.storage.add_to_set(set_key, member)
-        if state is not None:
-            ttl = self.retention_seconds if state.status in TERMINAL else None
-            # an ended state is written whole, so every segment gets the retention
-            changed = waiting.changed_segments(state) if ttl is None else None
-            writes, layout = stored.writes(key, state, version, layout, changed)
-            if len(writes) == 1:
-                new_version = await self.storage.put(key, writes[0][1], version, ttl_seconds=ttl)
-            else:
-                new_version = (await self.storage.put_many(writes, ttl_seconds=ttl))[0]
-            waiting.saved(state)
-            if ttl is None:
-                self._cache.put(key, state, new_version, layout)
+        if state is None:
+            await self._send(None, items, out.now)  # nothing saved: nothing to bind them to
+        else:
+            version, layout = await self._save(key, state, version, layout, items)
+            # the save is what decides: only now is anything sent (and what an earlier save
+            # of this state may not have sent, `owed`, again)
+            await self._send(state, owed + items if owed else items, out.now)
+            if state.status not in TERMINAL:
+                # cached only once sent: a cached state's outbox is known to be out
+                self._cache.put(key, state, version, layout)
             # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
@@ -182,9 +196,58 @@ class WorkflowEngine:
             if op == "remove":
                 await self.storage.remove_from_set(set_key, member)
 
-    async def redrive(self) -> int:
-        """After a restart: re-sends what every unfinished workflow was waiting on."""
+    async def _save(
+        self,
+        key: str,
+        state: w.WorkflowState,
+        version: int,
+        layout: stored.Layout,
+        outbox: list[w.OutboxItem],
+    ) -> tuple[int, stored.Layout]:
+        """The one write of a step: `state` and its `outbox`, compare-and-set over `version`."""
+        ttl = self.retention_seconds if state.status in TERMINAL else None
+        # an ended state is written whole, so every segment gets the retention
+        changed = waiting.changed_segments(state) if ttl is None else None
+        writes, layout = stored.writes(
+            key, state, version, layout, changed, outbox, self.owners.id
+        )
+        if len(writes) == 1:
+            new_version = await self.storage.put(key, writes[0][1], version, ttl_seconds=ttl)
+        else:
+            new_version = (await self.storage.put_many(writes, ttl_seconds=ttl))[0]
+        waiting.saved(state)
+        return new_version, layout
+
+    async def _send(
+        self, state: w.WorkflowState | None, items: list[w.OutboxItem], now: float
+    ) -> None:
+        # sent together: each send is handed to its producer in order (so per-topic order
+        # holds), and the acknowledgements are awaited at once rather than one by one
+        sends = []
+        for item in items:
+            payload = item.message
+            if not payload:
+                task = workflow_task(state, now) if state is not None else None
+                if task is None:
+                    continue
+                payload = m.encode(task)
+            delay = item.deliver_at - now if item.deliver_at > 0 else 0.0
+            sends.append(self.transport.send(item.topic, payload, key=item.key, delay=delay))
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            await asyncio.gather(*sends)
+
+    async def redrive(self, *, stalled_only: bool = True) -> int:
+        """Re-sends what the unfinished workflows wait on, for those that need it.
+
+        `stalled_only`: only a workflow whose state has not moved for `redrive_after_seconds`
+        or whose last writer is gone (a live worker is handling the others, and re-sending
+        their work would run it twice). Returns how many were re-driven.
+        """
         ids = await self.storage.get_set(pending_key(self.workflow_name))
+        driven = 0
+        alive: dict[str, bool] = {}
         for workflow_id in sorted(ids):
             key = state_key(self.workflow_name, workflow_id)
             loaded = await stored.load(self.storage, key)
@@ -193,18 +256,26 @@ class WorkflowEngine:
                 await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
                 continue
             state, version, layout = loaded
-            out = Outbox(now=time.time())
+            now = time.time()
+            if stalled_only and now - state.updated_at < self.redrive_after_seconds:
+                if layout.owner not in alive:
+                    alive[layout.owner] = await self.owners.alive(layout.owner)
+                if alive[layout.owner]:
+                    continue
+            out = Outbox(now=now)
             redrive(state, out)
-            resend_running_task(state, out)
+            if state.running_task_id is not None:
+                out.workflow_task(state.workflow_name, state.workflow_id)
             schedule(state, out)
+            owed = still_owed(layout.outbox, None, state, redriving=True)
             try:
-                await self._commit(key, state, version, layout, out)
+                await self._commit(key, state, version, layout, out, owed)
+                driven += 1
             except VersionConflictError:
-                # an engine of a worker still running moved it on meanwhile: it is not stuck,
-                # and what this re-sent carries the same ids, so it is taken as a duplicate
+                # an engine of a worker still running moved it on meanwhile: it is not stuck
                 log.info(
                     "workflow %s moved on while re-driving it; left to its engine", workflow_id
                 )
-        if ids:
-            log.info("re-drove %d unfinished %s workflows", len(ids), self.workflow_name)
-        return len(ids)
+        if driven:
+            log.info("re-drove %d unfinished %s workflows", driven, self.workflow_name)
+        return driven

@@ -1,4 +1,5 @@
-"""What a message's handling sends: collected during the pure step, sent by the engine after."""
+"""What a message's handling sends: collected during the pure step, saved with the state in the
+same compare-and-set, and sent by the engine once that save succeeded (engine.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ...transport.base import Topics
 @dataclass(slots=True)
 class Outgoing:
     topic: str
-    message: Any
+    message: Any  # None: the workflow task the saved state runs (built from it when sent)
     key: str | None = None
     delay: float = 0.0
 
@@ -32,6 +33,23 @@ class Outbox:
 
     def send(self, topic: str, message: Any, key: str | None = None, delay: float = 0.0) -> None:
         self.items.append(Outgoing(topic, message, key, max(0.0, delay)))
+
+    def workflow_task(self, workflow_name: str, workflow_id: str) -> None:
+        """The state's running workflow task: saved as a mark, not a copy of its history (a
+        long run's history is in the state already), and built from the state when sent."""
+        self.items.append(Outgoing(Topics.workflow_task_executor(workflow_name), None, workflow_id))
+
+    def saved(self) -> list[w.OutboxItem]:
+        """The items as the outbox record saved with the state."""
+        return [
+            w.OutboxItem(
+                item.topic,
+                b"" if item.message is None else m.encode(item.message),
+                item.key,
+                self.now + item.delay if item.delay > 0 else 0.0,
+            )
+            for item in self.items
+        ]
 
     def to_engine(
         self, workflow_name: str, workflow_id: str, message: Any, delay: float = 0.0

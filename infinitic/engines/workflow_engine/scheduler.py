@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import deterministic_id, new_id
-from ...transport.base import Topics
 from ...workflow.replay import props_hash
 from .outbox import Outbox
 from .waiting import needs_task
@@ -22,7 +24,6 @@ def schedule(state: w.WorkflowState, out: Outbox) -> None:
 
 def dispatch_task(state: w.WorkflowState, run: w.MethodRun, out: Outbox) -> None:
     state.task_index += 1
-    task_id = deterministic_id(state.workflow_id, "workflow-task", str(state.task_index))
     if run.start_index < 0:
         run.start_index = state.event_index
     if not run.props_at_start and state.properties:
@@ -30,35 +31,54 @@ def dispatch_task(state: w.WorkflowState, run: w.MethodRun, out: Outbox) -> None
         digest = props_hash(state.properties)
         state.props_store[digest] = state.properties
         run.props_at_start = digest
-    state.running_task_id = task_id
+    state.running_task_id = history_bound_id(state, run)
     state.running_method_run_id = run.method_run_id
-    needed = {run.props_at_start} | {s.props_hash for s in run.steps if s.props_hash}
-    out.send(
-        Topics.workflow_task_executor(state.workflow_name),
-        w.ExecuteWorkflowTask(
-            message_id=new_id(),
-            workflow_id=state.workflow_id,
-            workflow_name=state.workflow_name,
-            workflow_task_id=task_id,
-            method_run=run,
-            tags=state.tags,
-            meta=state.meta,
-            properties=state.properties,
-            props_store={k: state.props_store[k] for k in needed if k in state.props_store},
-            as_of=state.event_index,
-            emitted_at=out.now,
-        ),
-        key=state.workflow_id,
+    out.workflow_task(state.workflow_name, state.workflow_id)
+
+
+def history_bound_id(state: w.WorkflowState, run: w.MethodRun) -> str:
+    """The id of the workflow task `state` asks for: bound to the history it carries.
+
+    Two engines holding the same state may decide one step on different outcomes (which of an
+    any_of came first); their workflow tasks then carry different histories under different
+    ids, so the result of one built from a history that was not saved matches no running task
+    and is dropped (handlers/workflow_task.py). The same state always gives the same id, so a
+    re-sent task is recognized as a duplicate.
+    """
+    # who waits on the run is not its history (a client may join while the task runs)
+    clients, run.waiting_clients = run.waiting_clients, []
+    try:
+        history = m.encode(run)
+    finally:
+        run.waiting_clients = clients
+    digest = hashlib.blake2b(history, digest_size=16)
+    digest.update(state.properties)
+    digest.update(f"\x1f{state.event_index}\x1f{state.dispatch_id}".encode())
+    return deterministic_id(
+        state.workflow_id, "workflow-task", str(state.task_index), digest.hexdigest()
     )
 
 
-def resend_running_task(state: w.WorkflowState, out: Outbox) -> None:
-    """Re-drive after a restart: the running workflow task again, with the same id."""
+def workflow_task(state: w.WorkflowState, now: float) -> w.ExecuteWorkflowTask | None:
+    """The message of the workflow task `state` runs (None: none runs), built from the state."""
     if state.running_task_id is None or state.running_method_run_id is None:
-        return
-    for run in state.method_runs:
-        if run.method_run_id == state.running_method_run_id:
-            state.task_index -= 1
-            state.running_task_id = None
-            dispatch_task(state, run, out)
-            return
+        return None
+    run = next(
+        (r for r in state.method_runs if r.method_run_id == state.running_method_run_id), None
+    )
+    if run is None:
+        return None
+    needed = {run.props_at_start} | {s.props_hash for s in run.steps if s.props_hash}
+    return w.ExecuteWorkflowTask(
+        message_id=new_id(),
+        workflow_id=state.workflow_id,
+        workflow_name=state.workflow_name,
+        workflow_task_id=state.running_task_id,
+        method_run=run,
+        tags=state.tags,
+        meta=state.meta,
+        properties=state.properties,
+        props_store={k: state.props_store[k] for k in needed if k in state.props_store},
+        as_of=state.event_index,
+        emitted_at=now,
+    )

@@ -7,7 +7,12 @@ rewrites only the segments that changed since the engine last read or wrote the 
 the head (the state without those runs' lists, and the segment keys). Segment keys are written
 once (the head's new version is in their name) and deleted once replaced, so every write of a
 save, head and segments, is a compare-and-set applied all at once by `Storage.put_many`.
-Small states (most) stay one `WorkflowState` record, as before.
+Small states (most) keep their runs inside the head.
+
+The head is a `SavedState`: the state, its segment keys, and the outbox of the save that wrote
+it (the messages that save sends, written in the same compare-and-set: see engine.py). Heads
+written before the outbox (a bare `WorkflowState`, or a `StoredState`) are still read, with an
+empty outbox.
 
 What changed is told by the state's waiting index (waiting.py): outcomes mark the segment of
 their command, a workflow task's result the segments it extends; any other message replaces the
@@ -34,6 +39,10 @@ class Layout:
 
     keys: dict[Slot, str] = field(default_factory=dict)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # what the head that was read holds beside the state: its outbox (maybe never sent: the
+    # writer may have died after its save) and the engine that wrote it
+    outbox: list[w.OutboxItem] = field(default_factory=list)
+    owner: str = ""
 
 
 class NotAState(Exception):
@@ -66,8 +75,16 @@ async def load(storage: Storage, key: str) -> tuple[w.WorkflowState, int, Layout
     if isinstance(decoded, w.WorkflowState):
         _check(decoded, key)
         return decoded, stored[1], Layout()
-    if not isinstance(decoded, w.StoredState):
+    if isinstance(decoded, w.SavedState):
+        if any(type(item) is not w.OutboxItem for item in decoded.outbox):
+            raise NotAState(f"state under {key} holds an outbox item that is not one")
+        outbox, owner = decoded.outbox, decoded.owner
+    elif isinstance(decoded, w.StoredState):
+        outbox, owner = [], ""
+    else:
         raise NotAState(f"state under {key} is not a workflow state")
+    if type(decoded.state) is not w.WorkflowState:
+        raise NotAState(f"state under {key} holds no workflow state")
     _check(decoded.state, key)
     if any(not k.startswith(f"{key}#") or "\x00" in k for k in decoded.segments):
         raise NotAState(f"state under {key} names segments that are not its own")
@@ -75,7 +92,7 @@ async def load(storage: Storage, key: str) -> tuple[w.WorkflowState, int, Layout
     missing = [k for k in decoded.segments if k not in found]
     if missing:
         raise StorageError(f"state under {key} misses {len(missing)} of its segments")
-    layout = Layout()
+    layout = Layout(outbox=outbox, owner=owner)
     runs = {run.method_run_id: run for run in decoded.state.method_runs}
     parts: dict[tuple[str, str], list[w.StateSegment]] = {}
     for segment_key in decoded.segments:
@@ -107,15 +124,19 @@ def writes(
     version: int,
     layout: Layout,
     changed: set[Slot] | None,
+    outbox: list[w.OutboxItem] | None = None,
+    owner: str = "",
 ) -> tuple[list[Write], Layout]:
-    """The writes that save `state` over `version`, and the layout they leave.
+    """The writes that save `state` over `version` with `outbox`, and the layout they leave.
 
     `changed`: the slots changed since `layout` was read or written; None: any of them. The
     work is in proportion to what changed, not to the size of the state.
     """
     runs = state.method_runs
+    outbox = outbox or []
     if not layout.keys and not any(_segmented(run) for run in runs):
-        return [(key, m.encode(state), version)], layout
+        head = m.encode(w.SavedState(state, [], outbox, owner))
+        return [(key, head, version)], Layout(outbox=outbox, owner=owner)
     keys = dict(layout.keys) if changed is not None else {}
     counts: dict[tuple[str, str], int] = {}
     segment_writes: list[Write] = []
@@ -154,8 +175,8 @@ def writes(
     try:
         for run, _, _ in emptied:
             run.commands, run.steps = [], []
-        head = m.encode(w.StoredState(state, sorted(keys.values())))
+        head = m.encode(w.SavedState(state, sorted(keys.values()), outbox, owner))
     finally:
         for run, commands, steps in emptied:
             run.commands, run.steps = commands, steps
-    return [(key, head, version), *segment_writes], Layout(keys, counts)
+    return [(key, head, version), *segment_writes], Layout(keys, counts, outbox, owner)
