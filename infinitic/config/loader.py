@@ -41,6 +41,7 @@ _WORKFLOW = {
     "checkMode",
     "retentionSeconds",
     "stateCacheSize",
+    "redriveAfterSeconds",
 }
 _RETRY = {
     "minimumSeconds": "minimum_seconds",
@@ -301,6 +302,9 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
         ),
         state_cache_size=ctx.check(
             10_000, ctx.number, cache_size, f"{key}.stateCacheSize", integer=True, positive=False
+        ),
+        redrive_after_seconds=float(
+            ctx.number(entry.get("redriveAfterSeconds", 60.0), f"{key}.redriveAfterSeconds")
         ),
     )
 

@@ -50,6 +50,7 @@ class WorkflowConfig:
     check_mode: str = "simple"
     retention_seconds: float = 86400.0  # how long an ended instance keeps its status and result
     state_cache_size: int = 10_000  # states the engine keeps decoded (checked by version on save)
+    redrive_after_seconds: float = 60.0  # a pending state not moved this long is re-driven
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from ..common.workflow_messages import WorkflowState
 from ..config import WorkerConfig, load_config, load_config_file
 from ..engines.service_tag import ServiceTagEngine
 from ..engines.workflow_engine import WorkflowEngine
+from ..engines.workflow_engine.owners import Owners
 from ..engines.workflow_tag import WorkflowTagEngine
 from ..errors import ConfigError
 from ..executors.task import TaskExecutor
@@ -25,6 +26,7 @@ from ..transport.base import Transport
 from ..transport.factory import create_transport
 from .loading import load_classes
 from .observability import Observability
+from .redriving import heartbeat, sweep
 
 PURGE_INTERVAL_SECONDS = 300.0
 
@@ -52,6 +54,8 @@ class InfiniticWorker:
         self._engines: list[WorkflowEngine] = []
         self._listeners: list[Callable[[WorkflowState], None]] = []
         self._purger: asyncio.Task[None] | None = None
+        self._owners: Owners | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._client: InfiniticClient | None = None
         self._stopped = threading.Event()
 
@@ -142,6 +146,8 @@ class InfiniticWorker:
         self._storage = storage  # closed by close() even if it fails to start
         runtime.run(storage.start())
         storage = self.observability.storage(storage)
+        owners = self._owners = Owners(storage)
+        runtime.run(owners.beat())
         for entry, registration in self._workflows:
             engine = WorkflowEngine(
                 transport,
@@ -150,6 +156,8 @@ class InfiniticWorker:
                 concurrency=entry.concurrency,
                 retention_seconds=entry.retention_seconds,
                 cache_size=entry.state_cache_size,
+                redrive_after_seconds=entry.redrive_after_seconds,
+                owners=owners,
             )
             engine.listeners.extend(self._listeners)
             self.observability.engine(engine)
@@ -173,6 +181,13 @@ class InfiniticWorker:
             runtime.run(engine.redrive())
             runtime.run(engine.start())
         runtime.run(self._start_purger(storage))
+        runtime.run(self._start_redriving(owners))
+
+    async def _start_redriving(self, owners: Owners) -> None:
+        loop = asyncio.get_running_loop()
+        self._background.append(loop.create_task(heartbeat(owners)))
+        for engine in self._engines:
+            self._background.append(loop.create_task(sweep(engine, owners.ttl_seconds)))
 
     async def _start_purger(self, storage: Storage) -> None:
         async def purge() -> None:
@@ -196,6 +211,15 @@ class InfiniticWorker:
         self._executors.clear()
         if self._purger is not None:
             runtime.loop.call_soon_threadsafe(self._purger.cancel)
+        for background in self._background:
+            runtime.loop.call_soon_threadsafe(background.cancel)
+        self._background.clear()
+        if self._owners is not None and self._storage is not None:
+            try:  # gone at once: a worker starting next re-drives what this one held
+                runtime.run(self._owners.leave())
+            except Exception:  # noqa: BLE001 - it expires by itself
+                log.warning("could not remove this worker's liveness key", exc_info=True)
+            self._owners = None
         runtime.run(self.observability.close())
         if self._transport is not None:
             runtime.run(self._transport.close())

@@ -342,11 +342,24 @@ class WorkflowRun:
         self.complete_now(index, b"null")
 
     def timer_at(self, due_at: float) -> Deferred[datetime]:
+        # what the user wrote is the instant: it is the argument checked by `strict`
         index = self.command("timer", "", "", orjson.dumps(due_at), datetime, due_at=due_at)
         return Deferred(self, ("c", index), datetime)
 
     def timer_for(self, delta: timedelta) -> Deferred[datetime]:
-        return self.timer_at(self.task.emitted_at + delta.total_seconds())
+        # what the user wrote is the duration: it is the argument checked by `strict`; the due
+        # time depends on when the workflow task that first reached the timer ran, so it is
+        # kept in the recorded command (a replay reads it there, never computes it again)
+        seconds = delta.total_seconds()
+        index = self.command(
+            "timer",
+            "",
+            "",
+            orjson.dumps({"duration": seconds}),
+            datetime,
+            due_at=self.task.emitted_at + seconds,
+        )
+        return Deferred(self, ("c", index), datetime)
 
 
 def _target_of(kind: str, name: str, method: str) -> str:

@@ -49,7 +49,7 @@ def test_a_save_rewrites_the_head_and_the_changed_segment_only() -> None:
         # the head, 3 segments of commands, 1 of steps; the small run stays in the head
         assert len(first) == 5 and all(expected == 0 for _, _, expected in first)
         head = m.decode(first[0][1])
-        assert isinstance(head, w.StoredState) and head.state.method_runs[0].commands == []
+        assert isinstance(head, w.SavedState) and head.state.method_runs[0].commands == []
         assert head.state.method_runs[1].commands == state.method_runs[1].commands
 
         run = state.method_runs[0]
@@ -79,7 +79,23 @@ def test_a_save_rewrites_the_head_and_the_changed_segment_only() -> None:
 def test_a_small_state_is_one_record() -> None:
     state = w.WorkflowState("wf", "W", method_runs=[w.MethodRun("wf", "run", b"[]")])
     writes, layout = stored.writes(KEY, state, 3, stored.Layout(), None)
-    assert writes == [(KEY, m.encode(state), 3)] and layout.keys == {}
+    assert writes == [(KEY, m.encode(w.SavedState(state)), 3)] and layout.keys == {}
+
+
+def test_heads_written_before_the_outbox_are_read_with_an_empty_one() -> None:
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        await storage.start()
+        state = w.WorkflowState("wf", "W", method_runs=[w.MethodRun("wf", "run", b"[]")])
+        for old in (state, w.StoredState(state, [])):
+            found = await storage.get(KEY)
+            await storage.put(KEY, m.encode(old), found[1] if found else 0)
+            loaded = await stored.load(storage, KEY)
+            assert loaded is not None and loaded[0] == state
+            assert loaded[2].outbox == [] and loaded[2].owner == ""
+        await storage.close()
+
+    asyncio.run(scenario())
 
 
 def test_a_segment_that_is_gone_is_a_clear_error() -> None:
