@@ -138,6 +138,19 @@ WORKFLOW_EXPECTED: dict[str, object] = {
         w.WorkflowState("wf-1", "W", method_runs=[w.MethodRun("wf-1", "run", b"[]")]),
         ["workflow.state:W:wf-1#0c0.1", "workflow.state:W:wf-1#0s0.1"],
     ),
+    # the head with its outbox (engines/workflow_engine/engine.py), types 26 and 27
+    "saved_state": w.SavedState(
+        w.WorkflowState("wf-1", "W", method_runs=[w.MethodRun("wf-1", "run", b"[]")]),
+        ["workflow.state:W:wf-1#0c0.3"],
+        [
+            w.OutboxItem("task-executor:S", b"IN\x01\x01\x00\x00\x00\x00\x00"),
+            w.OutboxItem("workflow-task-executor:W", b"", "wf-1"),
+            w.OutboxItem(
+                "workflow-engine:W", b"IN\x01\x01\x00\x00\x00\x00\x00", "wf-1", 1712345690.5
+            ),
+        ],
+        "3f1c0d2e-owner",
+    ),
     "state_segment": w.StateSegment(
         "wf-1",
         "commands",

@@ -1,0 +1,129 @@
+"""The engine's outbox: what a step sends is saved with its state and sent after the save; an
+outbox left behind by an engine that died in between is sent by the next one, once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from infinitic.common import messages as m
+from infinitic.common import workflow_messages as w
+from infinitic.engines.workflow_engine import WorkflowEngine, stored
+from infinitic.engines.workflow_engine.engine import state_key
+from infinitic.engines.workflow_engine.owners import Owners
+from infinitic.storage.base import Storage
+from infinitic.storage.memory import MemoryStorage
+from infinitic.storage.sqlite import SqliteStorage
+from infinitic.transport.memory import InMemoryTransport
+
+
+class Crash(Exception):
+    """The process died between its save and its sends."""
+
+
+class Recording(InMemoryTransport):
+    """Records what is sent; `crash` makes the next sends die instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Any] = []
+        self.crash = False
+
+    async def send(self, topic: str, payload: bytes, **kw: Any) -> None:  # type: ignore[override]
+        if self.crash:
+            raise Crash()
+        self.sent.append(m.decode(payload))
+        await super().send(topic, payload, **kw)
+
+
+def _storage(backend: str, tmp_path: Path) -> Storage:
+    return MemoryStorage() if backend == "memory" else SqliteStorage(str(tmp_path / "o.db"))
+
+
+def _fan_out(task_id: str) -> bytes:
+    commands = [w.Command(f"c{i}", i, "task", "S", "m", b"[]") for i in range(3)]
+    tree = ["all", [["c", i] for i in range(3)]]
+    return m.encode(
+        w.WorkflowTaskCompleted(
+            "wtc", "wf", "W", "wf", task_id, "waiting", commands, [w.Step(3, "s", orjson.dumps(tree))]
+        )
+    )
+
+
+def _done(i: int) -> bytes:
+    return m.encode(
+        m.TaskCompleted(
+            f"r{i}", f"c{i}", "S", "m", b"1", workflow_id="wf", workflow_name="W", method_run_id="wf"
+        )
+    )
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_an_outbox_left_by_a_crash_is_sent_by_the_next_handling(
+    backend: str, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        storage = _storage(backend, tmp_path)
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        dead, heir = WorkflowEngine(transport, storage, "W"), WorkflowEngine(transport, storage, "W")
+        await dead.handle(m.encode(w.DispatchWorkflow("d", "wf", "W", "run", b"[]")))
+        loaded = await stored.load(storage, state_key("W", "wf"))
+        assert loaded is not None and loaded[0].running_task_id is not None
+        transport.crash = True
+        with pytest.raises(Crash):  # saved, then died before sending
+            await dead.handle(_fan_out(loaded[0].running_task_id))
+        transport.crash = False
+        transport.sent.clear()
+        saved = await stored.load(storage, state_key("W", "wf"))
+        assert saved is not None and len(saved[2].outbox) == 3  # the three tasks, owed
+        await heir.handle(_done(1))
+        # sent by the next engine: what is still awaited, not c1 whose result just came
+        assert sorted(x.task_id for x in transport.sent) == ["c0", "c2"]
+        transport.sent.clear()
+        await heir.handle(_done(0))  # from its cache: its outbox went out, nothing is owed
+        assert transport.sent == []
+        fresh = WorkflowEngine(transport, storage, "W")  # another engine, no cache
+        await fresh.handle(_done(2))
+        # the heir's save cleared the outbox: only what this step decides goes out
+        assert [type(x) for x in transport.sent] == [w.ExecuteWorkflowTask]
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_an_outbox_left_by_a_dead_worker_is_sent_by_the_next_start(
+    backend: str, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        storage = _storage(backend, tmp_path)
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        dead_owner = Owners(storage)
+        await dead_owner.beat()
+        dead = WorkflowEngine(transport, storage, "W", owners=dead_owner)
+        await dead.handle(m.encode(w.DispatchWorkflow("d", "wf", "W", "run", b"[]")))
+        loaded = await stored.load(storage, state_key("W", "wf"))
+        assert loaded is not None and loaded[0].running_task_id is not None
+        transport.crash = True
+        with pytest.raises(Crash):
+            await dead.handle(_fan_out(loaded[0].running_task_id))
+        transport.crash = False
+        transport.sent.clear()
+        restarted = WorkflowEngine(transport, storage, "W")
+        assert await restarted.redrive() == 0  # its owner's key has not expired yet
+        await dead_owner.leave()  # expired (or removed by a clean close)
+        assert await restarted.redrive() == 1
+        assert sorted(x.task_id for x in transport.sent) == ["c0", "c1", "c2"]
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())
