@@ -46,6 +46,7 @@ class InfiniticClient:
         self._seen_outcomes: OrderedDict[str, None] = OrderedDict()
         self._closed = False
         self._owned: list[Any] = []
+        self.start_timeout = 30.0  # seconds dispatch_durably waits for the engine
         runtime.run(transport.subscribe(self._topic, self._on_response, concurrency=1))
 
     @classmethod
@@ -101,6 +102,30 @@ class InfiniticClient:
                 f"dispatch needs a stub method such as client.new_service(I).method, got {method!r}"
             )
         return self._dispatch_task(method.stub, method.spec, args, kwargs)
+
+    def dispatch_durably(self, method: Any, *args: Any, **kwargs: Any) -> TaskHandle[Any]:
+        """`dispatch` of a workflow method that returns only once the engine has stored the
+        start (on a durable storage, a crash after this returns cannot lose it). Costs a round
+        trip to the engine; raises `TimeoutError` after `start_timeout` seconds (30 by default)
+        if the engine did not confirm it."""
+        if not isinstance(method, WorkflowStubMethod) or method.stub._workflow_id is not None:
+            raise TypeError(
+                "dispatch_durably starts a workflow: it takes client.new_workflow(I).method, "
+                f"got {method!r}"
+            )
+        handle = self.dispatch(method, *args, **kwargs)
+        name = method.stub._spec.name
+        # the engine handles the messages of one id in order: this one after the start
+        request = w.ConfirmStart(new_id(), handle.id, name, self._topic, time.time())
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._requests[request.message_id] = future
+        self._post(Topics.workflow_engine(name), request, handle.id, future)
+        stored = TaskHandle(handle.id, f"the start of {name} {handle.id}", future)
+        if not stored.result(self.start_timeout):
+            raise errors.UnknownWorkflowError(
+                f"the start of {name} {handle.id} was not stored by its engine"
+            )
+        return handle
 
     def _dispatch_task(
         self, stub: ServiceStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]

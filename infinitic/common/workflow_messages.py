@@ -288,6 +288,18 @@ class WorkflowTaskCompleted:
     emitted_at: float = 0.0
 
 
+@dataclass(slots=True)
+class ConfirmStart:
+    """From a client, after a DispatchWorkflow on the same key: the engine answers `reply_to`
+    (a TagIds whose request_id is this message id) once the start is stored."""
+
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    reply_to: str
+    emitted_at: float = 0.0
+
+
 # -- to the workflow-task executor ---------------------------------------------------------
 
 
@@ -531,6 +543,7 @@ WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
         )
         + _AT,
     ),
+    (43, ConfirmStart, _ID + _WF + (("reply_to", "s"),) + _AT),
     (
         50,
         TagCommand,

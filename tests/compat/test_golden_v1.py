@@ -151,6 +151,7 @@ WORKFLOW_EXPECTED: dict[str, object] = {
         ],
         "3f1c0d2e-owner",
     ),
+    "confirm_start": w.ConfirmStart("m-43", "wf-1", "HelloWorkflow", "client-1", 1712345686.0),
     "state_segment": w.StateSegment(
         "wf-1",
         "commands",

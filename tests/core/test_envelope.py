@@ -868,8 +868,13 @@ state_segments = fields_strategy(
     w.StateSegment,
     {"items": st.one_of(st.lists(commands, max_size=4), st.lists(steps, max_size=4))},
 )
+saved_states = fields_strategy(
+    w.SavedState,
+    {"state": workflow_states, "outbox": st.lists(fields_strategy(w.OutboxItem), max_size=3)},
+)
 LIST_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
     w.StoredState: stored_states,
+    w.SavedState: saved_states,
     w.StateSegment: state_segments,
     w.MethodRun: method_runs,
     w.WorkflowState: workflow_states,

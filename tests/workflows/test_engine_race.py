@@ -15,8 +15,7 @@ import pytest
 
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
-from infinitic.engines.workflow_engine import WorkflowEngine
-from infinitic.engines.workflow_engine import stored
+from infinitic.engines.workflow_engine import WorkflowEngine, stored
 from infinitic.engines.workflow_engine.engine import state_key
 from infinitic.engines.workflow_engine.outbox import Outbox
 from infinitic.engines.workflow_engine.process import process
@@ -197,9 +196,7 @@ def test_a_stale_engine_sends_nothing_on_pulsar_and_redis(
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
-def test_two_engines_race_on_one_workflow_and_lose_nothing(
-    backend: str, tmp_path: Path
-) -> None:
+def test_two_engines_race_on_one_workflow_and_lose_nothing(backend: str, tmp_path: Path) -> None:
     async def scenario() -> w.WorkflowState:
         storage = _local(backend, tmp_path)()
         await storage.start()

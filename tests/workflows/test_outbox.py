@@ -49,7 +49,14 @@ def _fan_out(task_id: str) -> bytes:
     tree = ["all", [["c", i] for i in range(3)]]
     return m.encode(
         w.WorkflowTaskCompleted(
-            "wtc", "wf", "W", "wf", task_id, "waiting", commands, [w.Step(3, "s", orjson.dumps(tree))]
+            "wtc",
+            "wf",
+            "W",
+            "wf",
+            task_id,
+            "waiting",
+            commands,
+            [w.Step(3, "s", orjson.dumps(tree))],
         )
     )
 
@@ -57,7 +64,14 @@ def _fan_out(task_id: str) -> bytes:
 def _done(i: int) -> bytes:
     return m.encode(
         m.TaskCompleted(
-            f"r{i}", f"c{i}", "S", "m", b"1", workflow_id="wf", workflow_name="W", method_run_id="wf"
+            f"r{i}",
+            f"c{i}",
+            "S",
+            "m",
+            b"1",
+            workflow_id="wf",
+            workflow_name="W",
+            method_run_id="wf",
         )
     )
 
@@ -71,7 +85,10 @@ def test_an_outbox_left_by_a_crash_is_sent_by_the_next_handling(
         await storage.start()
         transport = Recording()
         await transport.start()
-        dead, heir = WorkflowEngine(transport, storage, "W"), WorkflowEngine(transport, storage, "W")
+        dead, heir = (
+            WorkflowEngine(transport, storage, "W"),
+            WorkflowEngine(transport, storage, "W"),
+        )
         await dead.handle(m.encode(w.DispatchWorkflow("d", "wf", "W", "run", b"[]")))
         loaded = await stored.load(storage, state_key("W", "wf"))
         assert loaded is not None and loaded[0].running_task_id is not None

@@ -19,6 +19,7 @@ from typing import Any
 from ..._core.envelope import EnvelopeError
 from ...common import messages as m
 from ...common import workflow_messages as w
+from ...common.ids import new_id
 from ...errors import VersionConflictError
 from ...storage.base import Storage
 from ...transport.base import Topics, Transport
@@ -64,6 +65,9 @@ class StateCache:
 
     def pop(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
 
 
 def state_key(workflow_name: str, workflow_id: str) -> str:
@@ -120,6 +124,9 @@ class WorkflowEngine:
             await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
             return
         workflow_id = workflow_id_of(msg)
+        if isinstance(msg, w.ConfirmStart) and workflow_id:
+            await self._confirm_start(msg)
+            return
         if not isinstance(msg, HANDLED) or not workflow_id:
             reason = f"unexpected {type(msg).__name__} on a workflow-engine topic"
             await self.transport.dead_letter(self.topic, payload, reason)
@@ -163,6 +170,21 @@ class WorkflowEngine:
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
+
+    async def _confirm_start(self, msg: w.ConfirmStart) -> None:
+        """Tells the client whether the start it sent before this message is stored: handled
+        after it (one message of a key at a time), so it is, unless it was never received."""
+        key = state_key(self.workflow_name, msg.workflow_id)
+        found = key in self._cache or await self.storage.get(key) is not None
+        reply = w.TagIds(
+            new_id(),
+            msg.workflow_name,
+            "",
+            [msg.workflow_id] if found else [],
+            msg.message_id,
+            time.time(),
+        )
+        await self.transport.send(msg.reply_to, m.encode(reply))
 
     async def _commit(
         self,
@@ -208,9 +230,7 @@ class WorkflowEngine:
         ttl = self.retention_seconds if state.status in TERMINAL else None
         # an ended state is written whole, so every segment gets the retention
         changed = waiting.changed_segments(state) if ttl is None else None
-        writes, layout = stored.writes(
-            key, state, version, layout, changed, outbox, self.owners.id
-        )
+        writes, layout = stored.writes(key, state, version, layout, changed, outbox, self.owners.id)
         if len(writes) == 1:
             new_version = await self.storage.put(key, writes[0][1], version, ttl_seconds=ttl)
         else:
