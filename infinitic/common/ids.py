@@ -17,7 +17,11 @@ def new_id() -> str:
 
 def deterministic_id(*parts: str) -> str:
     """A UUID-shaped id derived from `parts`: the same inputs give the same id in every replay."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return uuid_shaped(hashlib.sha256("\x1f".join(parts).encode()).digest())
+
+
+def uuid_shaped(digest: bytes) -> str:
+    """The first 16 bytes of a digest as a version-8 (custom) UUID, in text."""
     raw = bytearray(digest[:16])
     raw[6] = (raw[6] & 0x0F) | 0x80  # version 8: custom
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant

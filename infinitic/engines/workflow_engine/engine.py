@@ -153,6 +153,7 @@ class WorkflowEngine:
                 # after a conflict, the state was saved a moment ago by a live engine, which
                 # sends its outbox before its own message is acknowledged: not owed by this one
                 owed = layout.outbox if attempt == 0 else []
+                layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
             out = Outbox(now=time.time())
             new_state = process(state, msg, out)

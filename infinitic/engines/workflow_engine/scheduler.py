@@ -6,7 +6,7 @@ import hashlib
 
 from ...common import messages as m
 from ...common import workflow_messages as w
-from ...common.ids import deterministic_id, new_id
+from ...common.ids import new_id, uuid_shaped
 from ...workflow.replay import props_hash
 from .outbox import Outbox
 from .waiting import needs_task
@@ -51,12 +51,11 @@ def history_bound_id(state: w.WorkflowState, run: w.MethodRun) -> str:
         history = m.encode(run)
     finally:
         run.waiting_clients = clients
-    digest = hashlib.blake2b(history, digest_size=16)
-    digest.update(state.properties)
-    digest.update(f"\x1f{state.event_index}\x1f{state.dispatch_id}".encode())
-    return deterministic_id(
-        state.workflow_id, "workflow-task", str(state.task_index), digest.hexdigest()
-    )
+    where = f"{state.workflow_id}\x1f{state.dispatch_id}\x1f{state.task_index}\x1f{state.event_index}"
+    digest = hashlib.blake2b(
+        b"\x1f".join((where.encode(), state.properties, history)), digest_size=16
+    ).digest()
+    return uuid_shaped(digest)
 
 
 def workflow_task(state: w.WorkflowState, now: float) -> w.ExecuteWorkflowTask | None:

@@ -135,8 +135,8 @@ def writes(
     runs = state.method_runs
     outbox = outbox or []
     if not layout.keys and not any(_segmented(run) for run in runs):
-        head = m.encode(w.SavedState(state, [], outbox, owner))
-        return [(key, head, version)], Layout(outbox=outbox, owner=owner)
+        # the layout left is what a next save needs; what it read beside the state is not
+        return [(key, m.encode(w.SavedState(state, [], outbox, owner)), version)], layout
     keys = dict(layout.keys) if changed is not None else {}
     counts: dict[tuple[str, str], int] = {}
     segment_writes: list[Write] = []
@@ -179,4 +179,4 @@ def writes(
     finally:
         for run, commands, steps in emptied:
             run.commands, run.steps = commands, steps
-    return [(key, head, version), *segment_writes], Layout(keys, counts, outbox, owner)
+    return [(key, head, version), *segment_writes], Layout(keys, counts)
