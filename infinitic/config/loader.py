@@ -42,6 +42,7 @@ _WORKFLOW = {
     "retentionSeconds",
     "stateCacheSize",
     "redriveAfterSeconds",
+    "tombstoneSeconds",
 }
 _RETRY = {
     "minimumSeconds": "minimum_seconds",
@@ -305,6 +306,11 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
         ),
         redrive_after_seconds=float(
             ctx.number(entry.get("redriveAfterSeconds", 60.0), f"{key}.redriveAfterSeconds")
+        ),
+        tombstone_seconds=float(
+            ctx.number(
+                entry.get("tombstoneSeconds", 604800.0), f"{key}.tombstoneSeconds", positive=False
+            )
         ),
     )
 

@@ -51,6 +51,7 @@ class WorkflowConfig:
     retention_seconds: float = 86400.0  # how long an ended instance keeps its status and result
     state_cache_size: int = 10_000  # states the engine keeps decoded (checked by version on save)
     redrive_after_seconds: float = 60.0  # a pending state not moved this long is re-driven
+    tombstone_seconds: float = 604800.0  # how long a late copy of an ended start is refused
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class InfiniticWorker:
                 retention_seconds=entry.retention_seconds,
                 cache_size=entry.state_cache_size,
                 redrive_after_seconds=entry.redrive_after_seconds,
+                tombstone_seconds=entry.tombstone_seconds,
                 owners=owners,
             )
             engine.listeners.extend(self._listeners)

@@ -4,6 +4,7 @@ outbox left behind by an engine that died in between is sent by the next one, on
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,41 @@ def test_an_outbox_left_by_a_dead_worker_is_sent_by_the_next_start(
         await dead_owner.leave()  # expired (or removed by a clean close)
         assert await restarted.redrive() == 1
         assert sorted(x.task_id for x in transport.sent) == ["c0", "c1", "c2"]
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_late_copy_of_a_start_after_the_retention_starts_nothing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        now = [time.time()]
+        storage = MemoryStorage(clock=lambda: now[0])
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        engine = WorkflowEngine(transport, storage, "W", retention_seconds=10, cache_size=0)
+        # sent two hours ago by the engine's clock (it sat behind a backlog)
+        start = w.DispatchWorkflow(
+            "d", "wf", "W", "run", b"[]", reply_to="client", emitted_at=time.time() - 7200
+        )
+        await engine.handle(m.encode(start))
+        loaded = await stored.load(storage, state_key("W", "wf"))
+        assert loaded is not None and loaded[0].running_task_id is not None
+        done = w.WorkflowTaskCompleted(
+            "t", "wf", "W", "wf", loaded[0].running_task_id, "completed", result=b"1"
+        )
+        await engine.handle(m.encode(done))
+        now[0] += 3600  # the ended state expired with its retention
+        assert await stored.load(storage, state_key("W", "wf")) is None
+        transport.sent.clear()
+        await engine.handle(m.encode(start))  # a copy redelivered an hour later
+        assert await stored.load(storage, state_key("W", "wf")) is None
+        assert [(type(x), x.status) for x in transport.sent] == [(w.MethodOutcome, "unknown")]
+        again = w.DispatchWorkflow("d2", "wf", "W", "run", b"[]", emitted_at=time.time() - 7200)
+        await engine.handle(m.encode(again))  # a new start with the same (custom) id does
+        restarted = await stored.load(storage, state_key("W", "wf"))
+        assert restarted is not None and restarted[0].dispatch_id == "d2"
         await transport.close()
         await storage.close()
 

@@ -24,6 +24,7 @@ from ...errors import VersionConflictError
 from ...storage.base import Storage
 from ...transport.base import Topics, Transport
 from . import stored, waiting
+from .handlers import start
 from .handlers.dispatching import redrive
 from .handlers.start import pending_key
 from .outbox import Outbox
@@ -39,6 +40,10 @@ DEFAULT_RETENTION_SECONDS = 24 * 3600.0
 MAX_CONFLICT_RETRIES = 20
 DEFAULT_CACHE_SIZE = 10_000
 DEFAULT_REDRIVE_AFTER_SECONDS = 60.0
+DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600.0
+# a start older than this (or than half the retention) may be a late copy: its tombstone is
+# looked for (a fresh one never is, so a new instance costs no read more)
+LATE_START_SECONDS = 60.0
 
 
 class StateCache:
@@ -96,6 +101,7 @@ class WorkflowEngine:
         cache_size: int = DEFAULT_CACHE_SIZE,
         redrive_after_seconds: float = DEFAULT_REDRIVE_AFTER_SECONDS,
         owners: Owners | None = None,
+        tombstone_seconds: float = DEFAULT_TOMBSTONE_SECONDS,
     ) -> None:
         self.transport = transport
         self.storage = storage
@@ -103,6 +109,7 @@ class WorkflowEngine:
         self.concurrency = concurrency
         self.retention_seconds = retention_seconds
         self.redrive_after_seconds = redrive_after_seconds
+        self.tombstone_seconds = tombstone_seconds
         self.owners = owners or Owners(storage)
         self.topic = Topics.workflow_engine(workflow_name)
         self._cache = StateCache(cache_size)
@@ -156,6 +163,10 @@ class WorkflowEngine:
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
             out = Outbox(now=time.time())
+            if state is None and await self._late_start(msg, out.now):
+                start.refuse_late_start(msg, out)
+                await self._send(None, out.saved(), out.now)
+                return
             new_state = process(state, msg, out)
             if owed:
                 owed = still_owed(owed, running_before, new_state)
@@ -171,6 +182,15 @@ class WorkflowEngine:
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
+
+    async def _late_start(self, msg: Any, now: float) -> bool:
+        """Whether `msg` is a copy of the start of an instance that ended and is forgotten."""
+        if not isinstance(msg, w.DispatchWorkflow) or self.tombstone_seconds <= 0:
+            return False
+        if now - msg.emitted_at < min(LATE_START_SECONDS, self.retention_seconds / 2):
+            return False
+        key = start.tombstone_key(self.workflow_name, msg.workflow_id, msg.message_id)
+        return await self.storage.get(key) is not None
 
     async def _confirm_start(self, msg: w.ConfirmStart) -> None:
         """Tells the client whether the start it sent before this message is stored: handled
@@ -218,6 +238,11 @@ class WorkflowEngine:
         for op, set_key, member in out.storage_ops:
             if op == "remove":
                 await self.storage.remove_from_set(set_key, member)
+            elif op == "tombstone" and self.tombstone_seconds > 0:
+                try:
+                    await self.storage.put(set_key, b"", 0, ttl_seconds=self.tombstone_seconds)
+                except VersionConflictError:
+                    pass  # ended before (then retried and ended again): it is there already
 
     async def _save(
         self,

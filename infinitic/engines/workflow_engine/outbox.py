@@ -29,7 +29,7 @@ class Outbox:
     items: list[Outgoing] = field(default_factory=list)
     storage_ops: list[tuple[str, str, str]] = field(
         default_factory=list
-    )  # (add|remove, set, member)
+    )  # (add|remove, set, member), or (tombstone, key, "") once an instance ended
 
     def send(self, topic: str, message: Any, key: str | None = None, delay: float = 0.0) -> None:
         self.items.append(Outgoing(topic, message, key, max(0.0, delay)))

@@ -10,7 +10,7 @@ from ...common import workflow_messages as w
 from ...common.ids import new_id
 from . import waiting
 from .handlers import client_commands, results, start
-from .handlers.start import pending_key
+from .handlers.start import pending_key, tombstone_key
 from .handlers.workflow_task import workflow_task_completed
 from .outbox import Outbox
 from .scheduler import schedule
@@ -110,6 +110,9 @@ def _finish(state: w.WorkflowState, out: Outbox, was_running: bool, gc: bool = T
     if was_running and state.status in TERMINAL:
         gc_properties(state)
         out.storage_ops.append(("remove", pending_key(state.workflow_name), state.workflow_id))
+        if state.dispatch_id:  # a late copy of its start must not start it again
+            key = tombstone_key(state.workflow_name, state.workflow_id, state.dispatch_id)
+            out.storage_ops.append(("tombstone", key, ""))
         for tag in sorted(state.tags):
             out.to_tag_engine(
                 state.workflow_name,

@@ -133,3 +133,23 @@ def _wait(
 
 def pending_key(workflow_name: str) -> str:
     return f"workflow.pending:{workflow_name}"
+
+
+def tombstone_key(workflow_name: str, workflow_id: str, dispatch_id: str) -> str:
+    """Kept once an instance ended, longer than its state: names the start that began it."""
+    return f"workflow.ended:{workflow_name}:{workflow_id}:{dispatch_id}"
+
+
+def refuse_late_start(msg: w.DispatchWorkflow, out: Outbox) -> None:
+    """A copy of the start of an instance that ended and is forgotten: it starts nothing, and
+    whoever waits on it is told the instance is unknown."""
+    probe = w.MethodRun(
+        msg.workflow_id,
+        msg.method_name,
+        b"",
+        parent_workflow_id=msg.parent_workflow_id,
+        parent_workflow_name=msg.parent_workflow_name,
+        parent_method_run_id=msg.parent_method_run_id,
+        waiting_clients=[msg.reply_to] if msg.reply_to else [],
+    )
+    out.method_outcome(w.WorkflowState(msg.workflow_id, msg.workflow_name), probe, "unknown")
