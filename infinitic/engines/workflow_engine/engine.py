@@ -163,7 +163,11 @@ class WorkflowEngine:
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
             out = Outbox(now=time.time())
-            if state is None and await self._late_start(msg, out.now):
+            if (
+                state is None
+                and isinstance(msg, w.DispatchWorkflow)
+                and await self._late_start(msg, out.now)
+            ):
                 start.refuse_late_start(msg, out)
                 await self._send(None, out.saved(), out.now)
                 return
@@ -183,9 +187,9 @@ class WorkflowEngine:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
 
-    async def _late_start(self, msg: Any, now: float) -> bool:
+    async def _late_start(self, msg: w.DispatchWorkflow, now: float) -> bool:
         """Whether `msg` is a copy of the start of an instance that ended and is forgotten."""
-        if not isinstance(msg, w.DispatchWorkflow) or self.tombstone_seconds <= 0:
+        if self.tombstone_seconds <= 0:
             return False
         if now - msg.emitted_at < min(LATE_START_SECONDS, self.retention_seconds / 2):
             return False

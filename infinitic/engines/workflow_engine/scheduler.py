@@ -51,7 +51,9 @@ def history_bound_id(state: w.WorkflowState, run: w.MethodRun) -> str:
         history = m.encode(run)
     finally:
         run.waiting_clients = clients
-    where = f"{state.workflow_id}\x1f{state.dispatch_id}\x1f{state.task_index}\x1f{state.event_index}"
+    where = (
+        f"{state.workflow_id}\x1f{state.dispatch_id}\x1f{state.task_index}\x1f{state.event_index}"
+    )
     digest = hashlib.blake2b(
         b"\x1f".join((where.encode(), state.properties, history)), digest_size=16
     ).digest()
