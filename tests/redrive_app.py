@@ -1,9 +1,10 @@
-"""A task that holds until the test releases it, and counts how often it started: what a
-restart beside a live worker must not run twice."""
+"""A task that holds until the test releases it, and counts how often it started (what a
+restart beside a live worker must not run twice); a strict workflow with a relative timer."""
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from collections import Counter
 
 from infinitic import Workflow, name, task
@@ -44,4 +45,17 @@ class HoldWorkflow(Workflow):
 
 class HoldWorkflowImpl(HoldWorkflow):
     def run(self, key: str) -> str:
+        return self.new_service(Holder).hold(key)
+
+
+@name("StrictTimerWorkflow")
+class StrictTimerWorkflow(Workflow):
+    def run(self, key: str) -> str: ...
+
+
+class StrictTimerWorkflowImpl(StrictTimerWorkflow):
+    """Run with checkMode strict: a relative timer, then a task (a replay after the timer)."""
+
+    def run(self, key: str) -> str:
+        self.timer(timedelta(milliseconds=50)).result()
         return self.new_service(Holder).hold(key)
