@@ -4,8 +4,8 @@ restart beside a live worker must not run twice); a strict workflow with a relat
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from collections import Counter
+from datetime import timedelta
 
 from infinitic import Workflow, name, task
 
