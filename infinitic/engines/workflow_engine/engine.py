@@ -157,9 +157,8 @@ class WorkflowEngine:
                     await self.transport.dead_letter(self.topic, payload, reason)
                     return
                 state, version, layout = loaded if loaded else (None, 0, stored.Layout())
-                # after a conflict, the state was saved a moment ago by a live engine, which
-                # sends its outbox before its own message is acknowledged: not owed by this one
-                owed = layout.outbox if attempt == 0 else []
+                # even after a conflict: the engine that won it may have died since its save
+                owed = layout.outbox
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
             out = Outbox(now=time.time())
