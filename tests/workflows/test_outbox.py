@@ -180,3 +180,33 @@ def test_a_late_copy_of_a_start_after_the_retention_starts_nothing(tmp_path: Pat
         await storage.close()
 
     asyncio.run(scenario())
+
+
+def test_how_an_instance_ended_is_sent_by_the_next_start_if_its_worker_died_first() -> None:
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        dead_owner = Owners(storage)
+        await dead_owner.beat()
+        dead = WorkflowEngine(transport, storage, "W", owners=dead_owner)
+        start = w.DispatchWorkflow("d", "wf", "W", "run", b"[]", reply_to="client")
+        await dead.handle(m.encode(start))
+        loaded = await stored.load(storage, state_key("W", "wf"))
+        assert loaded is not None and loaded[0].running_task_id is not None
+        done = w.WorkflowTaskCompleted(
+            "t", "wf", "W", "wf", loaded[0].running_task_id, "completed", result=b"1"
+        )
+        transport.crash = True
+        with pytest.raises(Crash):  # the ended state is saved, the client not told yet
+            await dead.handle(m.encode(done))
+        transport.crash = False
+        transport.sent.clear()
+        await dead_owner.leave()
+        assert await WorkflowEngine(transport, storage, "W").redrive() == 0  # nothing to drive
+        assert [(type(x), x.status) for x in transport.sent] == [(w.MethodOutcome, "completed")]
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())

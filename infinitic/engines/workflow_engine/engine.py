@@ -300,6 +300,12 @@ class WorkflowEngine:
         for workflow_id in sorted(ids):
             key = state_key(self.workflow_name, workflow_id)
             loaded = await stored.load(self.storage, key)
+            if loaded is not None and loaded[0].status in TERMINAL:
+                # it ended, and its engine died before its id left the set: maybe before it
+                # sent how it ended, too (to waiting clients, a parent, tag engines)
+                owed = still_owed(loaded[2].outbox, None, loaded[0], redriving=True)
+                if owed and not await self.owners.alive(loaded[2].owner):
+                    await self._send(loaded[0], owed, time.time())
             if loaded is None or loaded[0].status in TERMINAL:
                 # never saved, or it ended before its id left the set
                 await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
