@@ -292,6 +292,8 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
     timeout = ctx.check(None, _timeout, ctx, entry, key)
     retention = entry.get("retentionSeconds", 86400.0)
     cache_size = entry.get("stateCacheSize", 10_000)
+    redrive_after = entry.get("redriveAfterSeconds", 60.0)
+    tombstone = entry.get("tombstoneSeconds", 604800.0)
     return WorkflowConfig(
         name=ctx.check("", _name, ctx, entry, key, "the workflow's name"),
         class_path=ctx.check(None, _class, ctx, entry, key),
@@ -305,12 +307,10 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
             10_000, ctx.number, cache_size, f"{key}.stateCacheSize", integer=True, positive=False
         ),
         redrive_after_seconds=float(
-            ctx.number(entry.get("redriveAfterSeconds", 60.0), f"{key}.redriveAfterSeconds")
+            ctx.check(60.0, ctx.number, redrive_after, f"{key}.redriveAfterSeconds")
         ),
         tombstone_seconds=float(
-            ctx.number(
-                entry.get("tombstoneSeconds", 604800.0), f"{key}.tombstoneSeconds", positive=False
-            )
+            ctx.check(604800.0, ctx.number, tombstone, f"{key}.tombstoneSeconds", positive=False)
         ),
     )
 

@@ -100,6 +100,10 @@ WORKFLOW = _closed(
         },
         "retentionSeconds": _num("how long an ended instance keeps its result (default 86400)"),
         "stateCacheSize": _num("states kept decoded (default 10000)", integer=True, minimum=None),
+        "redriveAfterSeconds": _num("a running instance not moved this long is re-driven (60)"),
+        "tombstoneSeconds": _num(
+            "how long a late copy of an ended instance's start is refused (604800)", minimum=None
+        ),
     },
     required=["name"],
 )
