@@ -27,7 +27,8 @@ class Owners:
         self, storage: Storage, owner: str | None = None, ttl_seconds: float = DEFAULT_TTL_SECONDS
     ) -> None:
         self.storage = storage
-        self.id = owner or new_id()
+        # short: it is written in every saved state
+        self.id = owner or new_id().replace("-", "")[:16]
         self.ttl_seconds = ttl_seconds
 
     async def beat(self) -> None:
