@@ -229,9 +229,14 @@ class WorkflowEngine:
             await self._send(None, items, out.now)  # nothing saved: nothing to bind them to
         else:
             version, layout = await self._save(key, state, version, layout, items)
+            # the workflow task, saved as a mark: built once, sent, and shown to the taps
+            task = None
+            for item in out.items:
+                if item.message is None:
+                    item.message = task = task or workflow_task(state, out.now)
             # the save is what decides: only now is anything sent (and what an earlier save
             # of this state may not have sent, `owed`, again)
-            await self._send(state, owed + items if owed else items, out.now)
+            await self._send(state, owed + items if owed else items, out.now, task)
             if state.status not in TERMINAL:
                 # cached only once sent: a cached state's outbox is known to be out
                 self._cache.put(key, state, version, layout)
@@ -268,15 +273,22 @@ class WorkflowEngine:
         return new_version, layout
 
     async def _send(
-        self, state: w.WorkflowState | None, items: list[w.OutboxItem], now: float
+        self,
+        state: w.WorkflowState | None,
+        items: list[w.OutboxItem],
+        now: float,
+        task: w.ExecuteWorkflowTask | None = None,
     ) -> None:
+        """Sends `items`; a mark of the running workflow task sends `task` (else it is built
+        from `state`)."""
         # sent together: each send is handed to its producer in order (so per-topic order
         # holds), and the acknowledgements are awaited at once rather than one by one
         sends = []
         for item in items:
             payload = item.message
             if not payload:
-                task = workflow_task(state, now) if state is not None else None
+                if task is None and state is not None:
+                    task = workflow_task(state, now)
                 if task is None:
                     continue
                 payload = m.encode(task)
