@@ -35,7 +35,7 @@ class SqliteTransportSettings:
     poll_interval_seconds: float = 0.05
     synchronous: str = "NORMAL"
     busy_timeout_seconds: float = 60.0
-    prefetch: int = 2
+    prefetch: int = 4
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SqliteTransportSettings:
@@ -64,7 +64,7 @@ class SqliteTransportSettings:
             poll_interval_seconds=_number(options, "pollIntervalSeconds", 0.05),
             synchronous=sync,
             busy_timeout_seconds=_number(options, "busyTimeoutSeconds", 60.0),
-            prefetch=int(_number(options, "prefetch", 2, integer=True)),
+            prefetch=int(_number(options, "prefetch", 4, integer=True)),
         )
 
 

@@ -95,7 +95,7 @@ class Outcome:
     next_due: float | None = None  # earliest due or lapse time seen (sweeps and new rows)
     last_id: int | None = None
     dead_lettered: list[tuple[str, str]] = field(default_factory=list)  # topic, reason
-    more: set[str] = field(default_factory=set)  # topics with rows left to claim
+    more: set[str] = field(default_factory=set)  # topics that may have rows left to claim
 
 
 def connect(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
@@ -157,8 +157,11 @@ def run_round(
         _write(conn, me, now, lease, job, out)
         for topic, (keyed, limit) in claims.items():
             _claim(conn, me, now, lease, max_redeliveries, topic, keyed, limit, job.sweep, out)
-        if job.sweep:
-            for topic in subscribed:
+        # when another process's claim lapses or a delayed row falls due: a sweep looks at
+        # every topic, a keyed claim that fell short at its own (a key held elsewhere)
+        for topic in subscribed:
+            keyed, limit = claims.get(topic, (False, 0))
+            if job.sweep or (keyed and _count(out, topic) < limit):
                 _earliest(conn, me, topic, out)
         conn.execute("COMMIT")
     except BaseException:
@@ -169,7 +172,14 @@ def run_round(
         if due is not None and (out.next_due is None or due < out.next_due):
             out.next_due = due
     out.claimed.sort(key=lambda c: c.id)
+    for topic, (_keyed, limit) in claims.items():
+        if _count(out, topic) >= limit:
+            out.more.add(topic)
     return out
+
+
+def _count(out: Outcome, topic: str) -> int:
+    return sum(1 for c in out.claimed if c.topic == topic)
 
 
 def _new_rows(

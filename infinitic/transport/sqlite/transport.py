@@ -183,6 +183,8 @@ class SqliteTransport(Transport):
         # what is still held goes to the other processes now, not after the lease; this
         # process's response topics have nobody left to read them
         self._job.release = True
+        self._claim_topics.clear()
+        self._sweep = self._external = False
         self._job.forget_topics = tuple(t for t in self._subs if t.startswith("response:"))
         try:
             await self._round(self._take(), [])
@@ -363,7 +365,7 @@ class SqliteTransport(Transport):
         assert self._db is not None and self._loop is not None
         external, self._external = self._external, False
         # every topic's room, for what a sweep or another process's new rows bring
-        subscribed = {t: (s.keyed, s.room()) for t, s in self._subs.items()}
+        subscribed = {} if self._closed else {t: (s.keyed, s.room()) for t, s in self._subs.items()}
         try:
             out = await self._loop.run_in_executor(self._db, self._in_db, job, external, subscribed)
         except BaseException:
@@ -374,14 +376,11 @@ class SqliteTransport(Transport):
                 future.set_result(None)
         if out.next_due is not None:
             self._due(out.next_due)
-        for topic, (_keyed, limit) in job.claims.items():
-            sub = self._subs.get(topic)
-            if sub is not None:
-                got = sum(1 for c in out.claimed if c.topic == topic)
-                sub.backlog = got >= limit
-        for topic in out.more:
-            if topic in self._subs:
-                self._subs[topic].backlog = True
+        for topic, sub in self._subs.items():
+            if topic in out.more:
+                sub.backlog = True
+            elif topic in job.claims or job.sweep:
+                sub.backlog = False
         for message in out.claimed:
             sub = self._subs.get(message.topic)
             if sub is not None:
