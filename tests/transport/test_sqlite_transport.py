@@ -90,9 +90,26 @@ def test_processes_split_the_work_of_a_shared_topic_and_each_message_runs_once(
         except AssertionError:
             for t in (a, b):
                 sub = t._subs["task-executor:S"]
-                print(t.owner, t.stats, sub.outstanding, sub.room(), sub.backlog, [q.qsize() for q in sub.queues], [x.done() for x in sub.tasks], t._pump_task, t._job, t._claim_topics, t._next_due, time.time())
+                print(
+                    t.owner,
+                    t.stats,
+                    sub.outstanding,
+                    sub.room(),
+                    sub.backlog,
+                    [q.qsize() for q in sub.queues],
+                    [x.done() for x in sub.tasks],
+                    t._pump_task,
+                    t._job,
+                    t._claim_topics,
+                    t._next_due,
+                    time.time(),
+                )
             conn = sqlite3.connect(db)
-            print(conn.execute("select id, owner, lease_until, attempts from infinitic_messages limit 20").fetchall())
+            print(
+                conn.execute(
+                    "select id, owner, lease_until, attempts from infinitic_messages limit 20"
+                ).fetchall()
+            )
             raise
         for t in (sender, a, b):
             await t.close()
