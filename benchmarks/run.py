@@ -384,6 +384,9 @@ def tables_of(report: dict[str, Any]) -> list[str]:
         "",
         *rp.e2e_table(report["e2e"] + report["peers"]),
     ]
+    idle = rp.idle_table(report["e2e"])
+    if idle:
+        lines += ["", "## Idle CPU per process (multi-process homes)", "", *idle]
     if report["ratios_vs_peers"]:
         lines += ["", "## Ours / peers", "", *rp.peer_table(report["ratios_vs_peers"])]
     if "micro" in report:

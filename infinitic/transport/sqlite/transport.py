@@ -34,6 +34,7 @@ log = logging.getLogger("infinitic.transport.sqlite")
 SAFETY_SWEEP_SECONDS = 2.0
 RESPONSE_GC_SECONDS = 3600.0
 _RETRY_AFTER_ERROR = 0.5
+MAX_QUEUED = 5000
 
 
 class _Subscription:
@@ -205,6 +206,10 @@ class SqliteTransport(Transport):
     async def send(
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
+        """Queues the message for the poller's next round and returns. A handler's sends
+        are committed before its acknowledgement, in the same transaction or an earlier one
+        (a round takes everything queued so far, in order): a crash loses both or neither,
+        and the message handled again sends them again."""
         if self._closed or self._loop is None:
             raise RuntimeError("the sqlite transport is not started or closed")
         now = time.time()
@@ -216,10 +221,12 @@ class SqliteTransport(Transport):
             self._job.inserts.append((topic, key, payload, None, 0.0, now))
             if topic in self._subs:
                 self._claim_topics.add(topic)
-        future = self._loop.create_future()
-        self._futures.append(future)
         self._kick()
-        await future  # durable once committed: a crash after this loses nothing
+        if len(self._job.inserts) >= MAX_QUEUED:
+            # back-pressure: a sender faster than the rounds waits for the next commit
+            future = self._loop.create_future()
+            self._futures.append(future)
+            await future
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
@@ -382,9 +389,9 @@ class SqliteTransport(Transport):
             elif topic in job.claims or job.sweep:
                 sub.backlog = False
         for message in out.claimed:
-            sub = self._subs.get(message.topic)
-            if sub is not None:
-                sub.put(message)
+            target = self._subs.get(message.topic)
+            if target is not None:
+                target.put(message)
 
     def _restore(
         self, job: store.Round, futures: list[asyncio.Future[None]], external: bool
