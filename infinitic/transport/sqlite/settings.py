@@ -34,7 +34,7 @@ class SqliteTransportSettings:
     redelivery_delay_seconds: float = 0.1
     poll_interval_seconds: float = 0.05
     synchronous: str = "NORMAL"
-    busy_timeout_seconds: float = 60.0
+    busy_timeout_seconds: float = 5.0
     prefetch: int = 4
 
     @classmethod
@@ -63,7 +63,7 @@ class SqliteTransportSettings:
             redelivery_delay_seconds=_number(options, "redeliveryDelaySeconds", 0.1, zero=True),
             poll_interval_seconds=_number(options, "pollIntervalSeconds", 0.05),
             synchronous=sync,
-            busy_timeout_seconds=_number(options, "busyTimeoutSeconds", 60.0),
+            busy_timeout_seconds=_number(options, "busyTimeoutSeconds", 5.0),
             prefetch=int(_number(options, "prefetch", 4, integer=True)),
         )
 

@@ -174,11 +174,10 @@ class SqliteTransport(Transport):
             for task in tasks:
                 task.cancel()
             _, tasks = await asyncio.wait(tasks, timeout=0.5)
-        self._pump_task.cancel()
-        try:
-            await self._pump_task
-        except asyncio.CancelledError:
-            pass
+        # the poller ends after its round in progress: a round is never cut in the middle
+        # (its thread would go on with it while the round below ran the same work again)
+        self._kick()
+        await self._pump_task
         if self._watch is not None:
             self._watch.close()
         # what is still held goes to the other processes now, not after the lease; this
@@ -322,7 +321,7 @@ class SqliteTransport(Transport):
         assert self._wake is not None
         watched = self._watch is not None and self._watch.active
         poll = 0.001  # without a file-change signal: doubles while idle, up to the setting
-        while True:
+        while not self._closed:
             if not self._has_work():
                 now = time.time()
                 self._wake.clear()
@@ -333,6 +332,8 @@ class SqliteTransport(Transport):
                     if not watched:
                         self._external = True  # check data_version
                         poll = min(poll * 2, self.settings.poll_interval_seconds)
+                if self.closed:  # close() woke it
+                    return
             now = time.time()
             if self._next_due is not None and now >= self._next_due:
                 self._next_due, self._sweep = None, True
@@ -349,9 +350,6 @@ class SqliteTransport(Transport):
             futures, self._futures = self._futures, []
             try:
                 await self._round(self._take(), futures)
-            except asyncio.CancelledError:
-                self._futures[:0] = futures
-                raise
             except Exception:  # noqa: BLE001 - an outage delays, never drops: tried again
                 log.exception("sqlite transport %s: a round failed; retrying", self.path)
                 await asyncio.sleep(_RETRY_AFTER_ERROR)
@@ -375,8 +373,12 @@ class SqliteTransport(Transport):
         subscribed = {} if self._closed else {t: (s.keyed, s.room()) for t, s in self._subs.items()}
         try:
             out = await self._loop.run_in_executor(self._db, self._in_db, job, external, subscribed)
+        except asyncio.CancelledError:
+            # the loop is going away: the thread finishes the round anyway (what it claims
+            # stays this process's until released at close or its lease lapses)
+            raise
         except BaseException:
-            self._restore(job, futures, external)
+            self._restore(job, futures, external)  # rolled back: all of it goes again
             raise
         for future in futures:
             if not future.done():
