@@ -308,6 +308,21 @@ class SqliteTransport(Transport):
             job.inserts or job.acks or job.retries or job.dead or self._external or self._sweep
         ) or any(self._subs[t].room() for t in self._claim_topics if t in self._subs)
 
+    def _only_external(self) -> bool:
+        job = self._job
+        return (
+            self._external
+            and not (job.inserts or job.acks or job.retries or job.dead or self._sweep)
+            and not any(self._subs[t].room() for t in self._claim_topics if t in self._subs)
+        )
+
+    def _others_committed(self) -> bool:
+        """Whether another connection committed since the last round looked. Read here, on
+        the loop, while no round runs (the database thread is idle): a file-change signal
+        caused by this process's own commit then costs no round."""
+        assert self._conn is not None
+        return store.data_version(self._conn) != self._version
+
     def _timeout(self, now: float, poll: float) -> float:
         watched = self._watch is not None and self._watch.active
         wait = SAFETY_SWEEP_SECONDS if watched else poll
@@ -334,6 +349,9 @@ class SqliteTransport(Transport):
                         poll = min(poll * 2, self.settings.poll_interval_seconds)
                 if self.closed:  # close() woke it
                     return
+            if self._only_external() and not self._others_committed():
+                self._external = False  # the signal was this process's own commit
+                continue
             now = time.time()
             if self._next_due is not None and now >= self._next_due:
                 self._next_due, self._sweep = None, True
@@ -351,6 +369,8 @@ class SqliteTransport(Transport):
             try:
                 await self._round(self._take(), futures)
             except Exception:  # noqa: BLE001 - an outage delays, never drops: tried again
+                if self._db is None or self._db._shutdown:
+                    return  # the interpreter is exiting without close(): nothing to retry on
                 log.exception("sqlite transport %s: a round failed; retrying", self.path)
                 await asyncio.sleep(_RETRY_AFTER_ERROR)
 
