@@ -309,3 +309,34 @@ def test_a_malformed_row_is_dead_lettered_and_the_topic_keeps_flowing(tmp_path: 
         assert "payload is str, not a BLOB" in letters[0].reason
 
     _run(test)
+
+
+def test_without_a_file_change_signal_processes_poll_and_still_meet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where there is no inotify (macOS, Windows) a process polls `PRAGMA data_version`."""
+    from infinitic.transport.sqlite import wake
+
+    monkeypatch.setattr(wake, "INOTIFY", False)
+
+    async def test() -> None:
+        db = tmp_path / "bus.db"
+        sender, receiver = _transport(db), _transport(db, pollIntervalSeconds=0.02)
+        await sender.start()
+        await receiver.start()
+        assert receiver._watch is not None and not receiver._watch.active
+        got: list[bytes] = []
+
+        async def handle(payload: bytes) -> None:
+            got.append(payload)
+
+        await receiver.subscribe("workflow-engine:W", handle, keyed=True)
+        for i in range(20):
+            await sender.send("workflow-engine:W", f"{i}".encode(), key="k")
+        await sender.send("workflow-engine:W", b"later", key="k", delay=0.2)
+        await _until(lambda: len(got) == 21, "the polling process missed messages")
+        await sender.close()
+        await receiver.close()
+        assert got == [f"{i}".encode() for i in range(20)] + [b"later"]
+
+    _run(test)

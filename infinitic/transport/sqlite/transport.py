@@ -313,6 +313,7 @@ class SqliteTransport(Transport):
         return (
             self._external
             and not (job.inserts or job.acks or job.retries or job.dead or self._sweep)
+            and not (job.renew or job.gc_before)
             and not any(self._subs[t].room() for t in self._claim_topics if t in self._subs)
         )
 
@@ -349,9 +350,6 @@ class SqliteTransport(Transport):
                         poll = min(poll * 2, self.settings.poll_interval_seconds)
                 if self.closed:  # close() woke it
                     return
-            if self._only_external() and not self._others_committed():
-                self._external = False  # the signal was this process's own commit
-                continue
             now = time.time()
             if self._next_due is not None and now >= self._next_due:
                 self._next_due, self._sweep = None, True
@@ -365,6 +363,9 @@ class SqliteTransport(Transport):
                 self._last_renew = now
             if now - self._last_gc >= 60:
                 self._job.gc_before, self._last_gc = now - RESPONSE_GC_SECONDS, now
+            if self._only_external() and not self._others_committed():
+                self._external = False  # the signal was this process's own commit
+                continue
             futures, self._futures = self._futures, []
             try:
                 await self._round(self._take(), futures)

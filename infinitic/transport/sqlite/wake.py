@@ -25,6 +25,7 @@ _IN_CREATE = 0x00000100
 _IN_NONBLOCK = 0o4000
 _IN_CLOEXEC = 0o2000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of name
+INOTIFY = sys.platform.startswith("linux")
 
 
 class FileWatch:
@@ -41,7 +42,7 @@ class FileWatch:
         self._names = {n.encode() for n in names}
         self._on_change = on_change
         self._fd = -1
-        if not sys.platform.startswith("linux"):
+        if not INOTIFY:
             return
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
