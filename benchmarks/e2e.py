@@ -31,8 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.fleet import WorkerFleet  # noqa: E402
 from benchmarks.workloads import PROGRESS, BenchFlow, CountingListener  # noqa: E402
-from infinitic import InfiniticWorker  # noqa: E402
+from infinitic import InfiniticClient, InfiniticWorker  # noqa: E402
 from infinitic._core import envelope, replay  # noqa: E402
 
 WORKLOADS = {
@@ -42,6 +43,7 @@ WORKLOADS = {
     "d": "one sequential workflow of many tasks",
 }
 UNLOADED = 30
+IDLE_SECONDS = 10.0  # CPU of each process measured over this long once the workload is done
 UNITS = {"a": "workflows", "b": "tasks", "c": "workflows", "d": "steps"}
 
 
@@ -118,15 +120,18 @@ async def _many(client: Any, method: Any, size: int, budget: float) -> dict[str,
     }
 
 
-async def _one(client: Any, method: Any, size: int, budget: float) -> dict[str, Any]:
-    """One workflow whose progress is counted in task runs."""
+async def _one(
+    client: Any, method: Any, size: int, budget: float, remote: bool = False
+) -> dict[str, Any]:
+    """One workflow whose progress is counted in task runs (not seen here when the tasks
+    run in other processes: then 0 unless it finished)."""
     before = PROGRESS.value
     t0 = time.perf_counter()
     task = asyncio.ensure_future(_timed(client.dispatch(method, size), t0, []))
     done, _ = await asyncio.wait([task], timeout=budget)
     elapsed = time.perf_counter() - t0
-    progress = PROGRESS.value - before
     failed = bool(done) and task.exception() is not None
+    progress = (size if done and not failed else 0) if remote else PROGRESS.value - before
     if not done:
         task.cancel()
     return {
@@ -139,10 +144,24 @@ async def _one(client: Any, method: Any, size: int, budget: float) -> dict[str, 
     }
 
 
-def run(workload: str, size: int, budget: float, transport: Any, storage: Any) -> dict[str, Any]:
-    # never closed: main() ends the process once the figures are out (see there)
-    worker = InfiniticWorker.from_config(worker_config(transport, storage)).start()
-    client = worker.client
+def run(
+    workload: str,
+    size: int,
+    budget: float,
+    transport: Any,
+    storage: Any,
+    worker_processes: int = 0,
+    folder: Path | None = None,
+) -> dict[str, Any]:
+    workers = None
+    if worker_processes:
+        # the workers in processes of their own, this one only a client (transport: sqlite)
+        workers = WorkerFleet(worker_config(transport, storage), worker_processes, folder)
+        client = InfiniticClient.from_config(worker_config(transport, storage))
+    else:
+        # never closed: main() ends the process once the figures are out (see there)
+        worker = InfiniticWorker.from_config(worker_config(transport, storage)).start()
+        client = worker.client
     flow = client.new_workflow(BenchFlow)
     for i in range(20):  # warm-up: connections, topics, caches
         client.dispatch(flow.sequential, i).result(timeout=120)
@@ -153,6 +172,7 @@ def run(workload: str, size: int, budget: float, transport: Any, storage: Any) -
         unloaded.append(time.perf_counter() - t0)
     unloaded.sort()
     cpu0 = time.process_time()
+    workers_cpu0 = workers.cpu_seconds() if workers is not None else 0.0
     if workload == "a":
         out = asyncio.run(_many(client, flow.sequential, size, budget))
         expected = {i + 3 for i in range(size)}
@@ -160,12 +180,17 @@ def run(workload: str, size: int, budget: float, transport: Any, storage: Any) -
         out = asyncio.run(_many(client, flow.sleeper, size, budget))
         expected = set(range(size))
     elif workload == "b":
-        out = asyncio.run(_one(client, flow.fanout, size, budget))
+        out = asyncio.run(_one(client, flow.fanout, size, budget, workers is not None))
         expected = {sum(range(1, size + 1))}
     else:
-        out = asyncio.run(_one(client, flow.long, size, budget))
+        out = asyncio.run(_one(client, flow.long, size, budget, workers is not None))
         expected = {size}
     cpu = time.process_time() - cpu0
+    extra: dict[str, Any] = {}
+    if workers is not None:
+        cpu += workers.cpu_seconds() - workers_cpu0
+        extra = {"worker_processes": worker_processes, **workers.idle_cpu(IDLE_SECONDS)}
+        workers.stop()
     # results must be the right ones, or the figures mean nothing
     wrong = [r for r in out["results"] if r not in expected]
     if wrong:
@@ -192,6 +217,7 @@ def run(workload: str, size: int, budget: float, transport: Any, storage: Any) -
         "cpu_ms_per_unit": round(cpu / out["completed"] * 1000, 4) if out["completed"] else None,
         "kernels": {"envelope": envelope.IMPLEMENTATION, "replay": replay.IMPLEMENTATION},
         "events_heard": CountingListener.heard,  # 0 unless observed (run.py --observe)
+        **extra,
     }
 
 
@@ -208,8 +234,23 @@ def main() -> None:
     for what in ("transport", "storage"):
         default = os.environ.get(f"INFINITIC_BENCH_{what.upper()}", '"inMemory"')
         parser.add_argument(f"--{what}", type=json.loads, default=default, help="JSON")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="run the worker in N processes of its own (0: in this one, with the client)",
+    )
+    parser.add_argument("--folder", type=Path, help="where worker processes write their logs")
     args = parser.parse_args()
-    result = run(args.workload, args.size, args.budget, args.transport, args.storage)
+    result = run(
+        args.workload,
+        args.size,
+        args.budget,
+        args.transport,
+        args.storage,
+        args.worker_processes,
+        args.folder,
+    )
     print(json.dumps(result), flush=True)
     sys.stderr.flush()
     # a worker closing with thousands of unfinished workflows (a blown budget) can take long:

@@ -108,6 +108,19 @@ def e2e_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def idle_table(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU of each process of a multi-process home over its idle seconds after the workload."""
+    lines = ["| home | workload | idle s | client CPU % | worker CPU % |", "|---|---|---|---|---|"]
+    for r in rows:
+        if "idle_cpu_pct_workers" in r:
+            workers = ", ".join(f"{c:g}" for c in r["idle_cpu_pct_workers"])
+            lines.append(
+                f"| {_where(r)} | {r['workload']} | {r['idle_seconds']:g} "
+                f"| {r['idle_cpu_pct_client']:g} | {workers} |"
+            )
+    return lines if len(lines) > 2 else []
+
+
 def micro_table(report: dict[str, Any]) -> list[str]:
     pairs = report.get("micro", {}).get("ratios", [])
     lines = ["| benchmark | compiled min | twin min | twin/compiled |", "|---|---|---|---|"]

@@ -6,7 +6,8 @@ and the peers; writes a JSON report and prints (and writes next to it) markdown 
     python benchmarks/run.py --out r.json --homes memory sqlite --workloads a b --no-micro
 
 Homes: memory (in-memory transport and storage), sqlite (in-memory transport, SQLite state),
-pulsar-redis, pulsar-mysql (a real Pulsar broker from scripts/start-pulsar, Redis and MariaDB
+sqlite-transport (SQLite transport and state in one file, the worker in 1 and in 2 processes of
+its own beside the client's: --worker-processes; also idle CPU per process over 10 s), pulsar-redis, pulsar-mysql (a real Pulsar broker from scripts/start-pulsar, Redis and MariaDB
 started on free loopback ports by the tests' harnesses). Each workload runs in its own process
 (benchmarks/e2e.py) under a time budget; past it the figures are the part that finished.
 Peers (benchmarks/peers/, `pip install -e ".[bench]"`, or --peer-python for an interpreter that
@@ -34,9 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import report as rp  # noqa: E402
 from benchmarks.e2e import OBSERVE_ENV  # noqa: E402
+from benchmarks.fleet import cpu_seconds  # noqa: E402
 
 FULL_SIZES = {"a": 10_000, "b": 10_000, "c": 1_000, "d": 1_000}
-HOMES = ["memory", "sqlite", "pulsar-redis", "pulsar-mysql"]
+HOMES = ["memory", "sqlite", "sqlite-transport", "pulsar-redis", "pulsar-mysql"]
 PEERS = ["dbos", "edda"]
 MICRO_FILES = [
     "benchmarks/test_bench_envelope.py",
@@ -106,17 +108,13 @@ def run_child(
     return result
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Servers:
     """Starts what the homes need once, on first use, and stops it all at the end."""
 
     def __init__(self, stack: ExitStack, folder: Path) -> None:
         self._stack = stack
         self._folder = folder
+        self.folder = folder
         self._cache: dict[str, Any] = {}
         self.broker_pid: int | None = None
 
@@ -175,6 +173,9 @@ class Servers:
             return "inMemory", "inMemory"
         if name == "sqlite":
             return "inMemory", {"sqlite": {"path": str(self._folder / f"{workload}.db")}}
+        if name.startswith("sqlite-transport"):  # messages and state in one file
+            path = str(self._folder / f"{workload}-{name}.db")
+            return {"sqlite": {"path": path}}, {"sqlite": {"path": path}}
         if name == "pulsar-redis":
             return self.pulsar(), self.redis()
         if name == "pulsar-mysql":
@@ -247,6 +248,13 @@ def main() -> None:
     )
     parser.add_argument("--kernels", nargs="*", default=["c"], choices=["c", "py"])
     parser.add_argument("--no-micro", action="store_true")
+    parser.add_argument(
+        "--worker-processes",
+        nargs="*",
+        type=int,
+        default=[1, 2],
+        help="worker processes of the sqlite-transport home (the client runs in another)",
+    )
     parser.add_argument("--peers", nargs="*", default=PEERS, choices=PEERS)
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with the peers")
     parser.add_argument(
@@ -281,11 +289,15 @@ def main() -> None:
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         servers = Servers(stack, folder)
-        for home in args.homes:
+        for home, processes in [
+            (h, n)
+            for h in args.homes
+            for n in (args.worker_processes if h == "sqlite-transport" else [0])
+        ]:
             for kernel in args.kernels:
                 for workload, size in sizes.items():
                     print(f"{home} {workload} x{size} ({kernel}) ...", file=sys.stderr, flush=True)
-                    row = run_home(servers, home, workload, size, args.budget, kernel)
+                    row = run_home(servers, home, workload, size, args.budget, kernel, processes)
                     report["e2e"].append({"home": home, **row})
                     print(f"  {json.dumps(report['e2e'][-1])}", file=sys.stderr, flush=True)
         for peer in args.peers:
@@ -304,10 +316,19 @@ def main() -> None:
 
 
 def run_home(
-    servers: Servers, home: str, workload: str, size: int, budget: float, kernel: str
+    servers: Servers,
+    home: str,
+    workload: str,
+    size: int,
+    budget: float,
+    kernel: str,
+    processes: int = 0,
 ) -> dict[str, Any]:
+    """`processes` > 0: the worker runs in that many processes of its own, beside the client's
+    (the home's row is named for it)."""
+    label = f"{home} ({processes} worker process{'es' if processes > 1 else ''})"
     try:
-        transport, storage = servers.home(home, workload)
+        transport, storage = servers.home(f"{home}-{processes}" if processes else home, workload)
     except Exception as exc:  # a server that cannot start: say so in the report, go on
         return {"workload": workload, "size": size, "error": f"{type(exc).__name__}: {exc}"}
     pid = servers.broker_pid if home.startswith("pulsar") else None
@@ -318,7 +339,12 @@ def run_home(
     env["INFINITIC_BENCH_STORAGE"] = json.dumps(storage)  # not in argv: it may hold a password
     if kernel == "py":
         env["INFINITIC_NO_EXTENSIONS"] = "1"
+    if processes:
+        command += ["--worker-processes", str(processes)]
+        command += ["--folder", str(servers.folder / f"{workload}-{processes}-logs")]
     row = run_child(command, budget + GRACE_S, env)
+    if processes:
+        row["home"] = label
     row.setdefault("workload", workload)
     row.setdefault("size", size)
     if pid and broker0 is not None:
@@ -358,6 +384,9 @@ def tables_of(report: dict[str, Any]) -> list[str]:
         "",
         *rp.e2e_table(report["e2e"] + report["peers"]),
     ]
+    idle = rp.idle_table(report["e2e"])
+    if idle:
+        lines += ["", "## Idle CPU per process (multi-process homes)", "", *idle]
     if report["ratios_vs_peers"]:
         lines += ["", "## Ours / peers", "", *rp.peer_table(report["ratios_vs_peers"])]
     if "micro" in report:

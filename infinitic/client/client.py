@@ -58,6 +58,11 @@ class InfiniticClient:
         from ..transport.factory import create_transport
 
         cfg = load_config(config, source=source)
+        path = cfg.storage_options.get("path")
+        if cfg.transport == "inMemory" and cfg.storage == "sqlite" and isinstance(path, str):
+            from ..transport.sqlite import state_lock
+
+            state_lock.check_reachable(path)  # else it would wait for a worker it cannot reach
         runtime = Runtime.acquire()
         transport = create_transport(cfg.transport, cfg.transport_options)
         runtime.run(transport.start())

@@ -52,7 +52,7 @@ _RETRY = {
     "maximumRetries": "maximum_retries",
     "ignoredExceptions": "ignored_exceptions",
 }
-_TRANSPORTS = {"inMemory", "pulsar"}
+_TRANSPORTS = {"inMemory", "sqlite", "pulsar"}
 _STORAGES = {"inMemory", "sqlite", "redis", "mysql"}
 _CHECK_MODES = {"none", "simple", "strict"}
 
@@ -165,6 +165,9 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
     storage, storage_options = ctx.check(
         nothing, _backend, ctx, top.get("storage", "inMemory"), "storage", _STORAGES
     )
+    if transport == "sqlite" and "path" not in transport_options:
+        path = ctx.check("", _sqlite_path, ctx, storage, storage_options)
+        transport_options = {**transport_options, "path": path}
     services = tuple(
         ctx.check(None, _service, ctx, entry, f"services[{i}]")
         for i, entry in enumerate(ctx.check([], _list, ctx, top, "services"))
@@ -233,6 +236,17 @@ def _backend(ctx: _Ctx, value: Any, key: str, allowed: set[str]) -> tuple[str, d
         fix = f"did you mean {hint[0]!r}?" if hint else f"use one of {sorted(allowed)}"
         raise ctx.error(key, f"unknown {key} {kind!r}; {fix}")
     return kind, options
+
+
+def _sqlite_path(ctx: _Ctx, storage: str, storage_options: Mapping[str, Any]) -> str:
+    """`transport: sqlite` without a path shares the SQLite state's file."""
+    if storage == "sqlite" and isinstance(storage_options.get("path"), str):
+        return str(storage_options["path"])
+    raise ctx.error(
+        "transport.sqlite.path",
+        "missing: the SQLite file that carries the messages (it may be the state's file, "
+        "which `transport: sqlite` uses when the storage is sqlite)",
+    )
 
 
 def _list(ctx: _Ctx, top: Mapping[str, Any], key: str) -> list[Any]:

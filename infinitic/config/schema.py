@@ -236,11 +236,25 @@ _PULSAR = _closed(
 )
 
 TRANSPORT = _backend(
-    "how messages travel (default inMemory: one process)",
+    "how messages travel (default inMemory: one process; sqlite: the processes of one machine)",
     {
         "inMemory": {
             "type": ["object", "null"],
             "properties": {"channel": _str("bus name shared by the configs of one process")},
+            "additionalProperties": False,
+        },
+        "sqlite": {
+            "type": ["object", "null"],
+            "properties": {
+                "path": _str("the SQLite file of the messages (default: the sqlite storage's)"),
+                "leaseSeconds": _num("a dead process's messages go to another after this"),
+                "maxRedeliveries": _num("handlings before the dead letter", integer=True),
+                "redeliveryDelaySeconds": _num("delay after a failed handling", minimum=None),
+                "pollIntervalSeconds": _num("longest idle sleep without inotify"),
+                "synchronous": _str("NORMAL or FULL", enum=["OFF", "NORMAL", "FULL", "EXTRA"]),
+                "busyTimeoutSeconds": _num("wait for the file's write lock"),
+                "prefetch": _num("messages claimed ahead per handler", integer=True),
+            },
             "additionalProperties": False,
         },
         "pulsar": _PULSAR,

@@ -32,4 +32,10 @@ def create_transport(kind: str, options: Mapping[str, Any]) -> Transport:
                 f"transport: 'pulsar' needs the pulsar extra: pip install 'infinitic[pulsar]' ({exc})"
             ) from None
         return PulsarTransport(PulsarSettings.from_options(options))
-    raise ConfigError(f"transport: unknown transport {kind!r}; use 'inMemory' or 'pulsar'")
+    if kind == "sqlite":
+        from .sqlite import SqliteTransport, SqliteTransportSettings
+
+        return SqliteTransport(SqliteTransportSettings.from_options(options))
+    raise ConfigError(
+        f"transport: unknown transport {kind!r}; use 'inMemory', 'sqlite' or 'pulsar'"
+    )

@@ -58,6 +58,7 @@ class InfiniticWorker:
         self._background: list[asyncio.Task[None]] = []
         self._client: InfiniticClient | None = None
         self._stopped = threading.Event()
+        self._state_lock: str | None = None
 
     @classmethod
     def from_config(
@@ -137,6 +138,13 @@ class InfiniticWorker:
             engine.listeners.append(listener)
 
     def _start_workflows(self, runtime: Runtime, transport: Transport) -> None:
+        path = self.config.storage_options.get("path")
+        if self.config.storage == "sqlite" and isinstance(path, str) and path != ":memory:":
+            # one in-memory-transport process per state file: a second would run tasks twice
+            from ..transport.sqlite import state_lock
+
+            in_memory = self.config.transport == "inMemory"
+            self._state_lock = state_lock.acquire(path, in_memory_transport=in_memory)
         storage = create_storage(
             {self.config.storage: self.config.storage_options}
             if self.config.storage_options
@@ -226,6 +234,11 @@ class InfiniticWorker:
             runtime.run(self._transport.close())
         if self._storage is not None:
             runtime.run(self._storage.close())
+        if self._state_lock is not None:
+            from ..transport.sqlite import state_lock
+
+            state_lock.release(self._state_lock)
+            self._state_lock = None
         runtime.release()
         self._stopped.set()
 

@@ -128,6 +128,9 @@ def test_the_keys_are_the_loaders_and_the_backends() -> None:
     assert _option_keys(schema, "storage", "mysql") == compression | {
         k for k in mysql._OPTIONS if camel.match(k)
     }
+    from infinitic.transport.sqlite import settings as sqlite_settings
+
+    assert _option_keys(schema, "transport", "sqlite") == sqlite_settings._KEYS
     pulsar = next(
         c["properties"]["pulsar"]
         for c in top["transport"]["oneOf"]

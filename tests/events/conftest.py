@@ -17,6 +17,9 @@ WAIT = 30
 SETUPS = [
     pytest.param(("inMemory", "inMemory"), id="inMemory"),
     pytest.param(("inMemory", "sqlite"), id="sqlite"),
+    pytest.param(
+        ("sqlite", "sqlite"), id="sqlite-transport"
+    ),  # `transport: sqlite`: the state's file
     pytest.param(("pulsar", "inMemory"), id="pulsar", marks=pytest.mark.pulsar),
     pytest.param(("inMemory", "redis"), id="redis", marks=pytest.mark.redis),
     pytest.param(("inMemory", "mysql"), id="mysql", marks=pytest.mark.mysql),

@@ -1,8 +1,9 @@
 """Malformed messages on every topic go to the dead-letter place with a reason, and the worker
 keeps consuming: after the garbage, a normal task or workflow that uses that same topic completes.
 
-On the in-memory transport (the dead letters are `transport.dead_letters`) and on a real Pulsar
-broker (`{topic}-dlq`, the reason in the `reason` property). One worker per transport for the
+On the in-memory transport (the dead letters are `transport.dead_letters`), the SQLite
+transport (its `infinitic_dead_letters` table) and on a real Pulsar broker (`{topic}-dlq`, the
+reason in the `reason` property). One worker per transport for the
 module: each test sends its own, unique garbage and looks for exactly that.
 """
 
@@ -20,6 +21,7 @@ from infinitic import InfiniticClient, InfiniticWorker
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.transport.base import Topics
+from infinitic.transport.sqlite import SqliteTransport
 from tests import sample_services as s
 from tests import sample_workflows as sw
 from tests.workflow_helpers import config
@@ -50,6 +52,28 @@ def _memory_dead_letters(worker: InfiniticWorker) -> Callable[[str, set[bytes]],
             if len(found) == len(payloads):
                 break
             time.sleep(0.01)  # poll with a deadline: the handler runs on the worker's loop
+        return found
+
+    return read
+
+
+def _sqlite_dead_letters(worker: InfiniticWorker) -> Callable[[str, set[bytes]], dict[bytes, str]]:
+    """The `infinitic_dead_letters` table of the transport's file."""
+    transport = worker.transport
+    assert isinstance(transport, SqliteTransport)
+
+    def read(topic: str, payloads: set[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        deadline = time.monotonic() + WAIT
+        for _ in range(100_000):
+            found = {
+                d.payload: d.reason
+                for d in transport.read_dead_letters(topic)
+                if d.payload in payloads
+            }
+            if len(found) == len(payloads) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)  # poll with a deadline: written by the worker's poller
         return found
 
     return read
@@ -90,9 +114,15 @@ def _pulsar_dead_letters(settings: dict[str, Any]) -> Iterator[Any]:
     scope="module",
     # slow on Pulsar: the transport's behaviour does not depend on the codec, so CI's second
     # pass (on the twins, -m "not slow") need not start a broker again for it
-    params=["inMemory", pytest.param("pulsar", marks=[pytest.mark.pulsar, pytest.mark.slow])],
+    params=[
+        "inMemory",
+        "sqlite",
+        pytest.param("pulsar", marks=[pytest.mark.pulsar, pytest.mark.slow]),
+    ],
 )
-def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Setup]:
     readers: Iterator[Any] | None = None
     if request.param == "pulsar":
         url, admin = request.getfixturevalue("pulsar_urls")
@@ -105,12 +135,19 @@ def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
         }
         transport: Any = {"pulsar": settings}
         readers = _pulsar_dead_letters(settings)
+    elif request.param == "sqlite":
+        transport = {"sqlite": {"path": str(tmp_path_factory.mktemp("dl") / "bus.db")}}
     else:
         transport = "inMemory"
     worker = InfiniticWorker.from_config({**config(transport=transport), "name": "hostile"})
     worker.start()
     try:
-        read = next(readers) if readers is not None else _memory_dead_letters(worker)
+        if readers is not None:
+            read = next(readers)
+        elif request.param == "sqlite":
+            read = _sqlite_dead_letters(worker)
+        else:
+            read = _memory_dead_letters(worker)
         yield Setup(worker, worker.client, request.param, read)
     finally:
         worker.close()
@@ -264,7 +301,7 @@ def test_well_formed_but_meaningless_messages_are_dead_lettered(
 
 
 def test_an_oversized_envelope_is_dead_lettered_unread(setup: Setup) -> None:
-    if setup.transport_name != "inMemory":
+    if setup.transport_name == "pulsar":
         pytest.skip("over Pulsar's own maxMessageSize (5 MB by default): the producer refuses it")
     topic = Topics.task_executor("Echo")
     huge = m.encode(m.ExecuteTask(f"m-{uuid.uuid4().hex}", "t", "Echo", "echo", bytes(65 << 20)))

@@ -1,7 +1,8 @@
-"""kill -9 worker processes at random moments under 1,000 workflows on Pulsar + Redis.
+"""kill -9 worker processes at random moments under 1,000 workflows, on Pulsar + Redis and on
+one SQLite file (transport and state).
 
 The client is this test's process, which survives; workers consume the real broker and keep
-state in a real Redis. Every workflow completes, each completion reaches its handle once, and
+state in a real Redis, or share the SQLite file. Every workflow completes, each completion reaches its handle once, and
 no result is applied twice to a state. A task may run twice (at least once): that is counted.
 """
 
@@ -33,19 +34,34 @@ from tests.faults.fault_apps import (
     write_config,
 )
 
-pytestmark = [pytest.mark.pulsar, pytest.mark.redis]
 COUNT = int(os.environ.get("INFINITIC_FAULTS_WORKFLOWS", "1000"))
 KILLS = int(os.environ.get("INFINITIC_FAULTS_KILLS", "6"))
 
 
 @pytest.mark.slow
+@pytest.mark.pulsar
+@pytest.mark.redis
 def test_kill_9_workers_at_random_moments_under_1000_workflows(
     pulsar_transport: dict[str, Any], redis_server: Any, tmp_path: Path
 ) -> None:
+    transport, storage = robust_transport(pulsar_transport), redis_storage(redis_server)
+    _kill_at_random_moments(transport, storage, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # each restart re-drives every unfinished workflow before consuming
+def test_kill_9_workers_at_random_moments_on_one_sqlite_file(tmp_path: Path) -> None:
+    """No broker: the SQLite transport and state in one file; a killed worker's claims go to
+    the others when its lease lapses."""
+    db = str(tmp_path / "infinitic.db")
+    transport = {"sqlite": {"path": db, "leaseSeconds": 2, "maxRedeliveries": 200}}
+    _kill_at_random_moments(transport, {"sqlite": {"path": db}}, tmp_path)
+
+
+def _kill_at_random_moments(transport: Any, storage: Any, tmp_path: Path) -> None:
     seed = int(os.environ.get("INFINITIC_FAULTS_SEED", str(random.randrange(2**32))))
     print(f"kill schedule seed: {seed} (INFINITIC_FAULTS_SEED={seed} replays it)")
     rng = random.Random(seed)
-    transport, storage = robust_transport(pulsar_transport), redis_storage(redis_server)
     record = tmp_path / "executions.txt"
     workers = WorkerProcesses(
         write_config(tmp_path / "worker.yml", fault_config(transport, storage)),

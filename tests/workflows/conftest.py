@@ -17,6 +17,7 @@ from tests.workflow_probe import probe_for
 SETUPS = [
     pytest.param(("inMemory", "inMemory"), id="inMemory"),
     pytest.param(("inMemory", "sqlite"), id="sqlite"),
+    pytest.param(("sqlite", "sqlite"), id="sqlite-transport"),  # messages in the state's file
     pytest.param(("pulsar", "inMemory"), id="pulsar", marks=pytest.mark.pulsar),
     pytest.param(("inMemory", "redis"), id="redis", marks=pytest.mark.redis),
     pytest.param(("inMemory", "mysql"), id="mysql", marks=pytest.mark.mysql),
@@ -30,6 +31,8 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, Any]:
         transport = request.getfixturevalue("pulsar_transport")
     if storage == "sqlite":
         storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
+    if transport == "sqlite":
+        transport = {"sqlite": {"path": str(tmp_path / "state.db")}}
     elif storage == "redis":
         server = request.getfixturevalue("redis_server")
         options = {k: v for k, v in server.storage_options().items() if v is not None}
