@@ -23,16 +23,49 @@ def qualified_name(cls: type) -> str:
 def find_interface(cls: type) -> type:
     """The interface of a service (or workflow) class.
 
-    The nearest class in the MRO that carries its own @name; else, for an implementation with a
-    single direct base (other than object or Workflow), that base; else the class itself.
+    Going up from `cls` through single bases (other than object or Workflow): the first class
+    that carries its own @name, or that only declares signatures (its own methods have empty
+    bodies: `...`, `pass`, a docstring). Methods it inherits from its own bases are part of it,
+    and its name is never theirs. A class with several bases, or none, is its own interface.
     """
-    for klass in cls.__mro__:
-        if NAME_ATTR in vars(klass):
-            return klass
-    bases = [b for b in cls.__bases__ if b is not object and "_infinitic_root" not in vars(b)]
-    if len(bases) == 1 and bases[0].__module__ != "builtins":
-        return bases[0]
-    return cls
+    current = cls
+    while NAME_ATTR not in vars(current) and _implements(current):
+        bases = [
+            b for b in current.__bases__ if b is not object and "_infinitic_root" not in vars(b)
+        ]
+        if len(bases) != 1 or bases[0].__module__ == "builtins":
+            break
+        current = bases[0]
+    return current
+
+
+def _empty() -> None: ...
+
+
+def _documented() -> None:
+    """A docstring moves the constant the body returns: another bytecode."""
+
+
+async def _async_empty() -> None: ...
+
+
+async def _async_documented() -> None:
+    """Same for coroutines."""
+
+
+_EMPTY_BODIES = {f.__code__.co_code for f in (_empty, _documented, _async_empty, _async_documented)}
+
+
+def _implements(klass: type) -> bool:
+    """True if `klass` defines a public method with a body (an implementation's mark)."""
+    for attribute, value in vars(klass).items():
+        if attribute.startswith("_") or not inspect.isfunction(value):
+            continue
+        if getattr(value, "__isabstractmethod__", False):
+            continue
+        if value.__code__.co_code not in _EMPTY_BODIES:
+            return True
+    return False
 
 
 def entity_name(cls: type) -> str:
