@@ -387,23 +387,31 @@ class InfiniticClient:
             elif msg.status == "canceled":
                 future.set_exception(
                     errors.CanceledError(
-                        f"workflow {msg.workflow_name} {msg.workflow_id} was canceled"
+                        f"workflow {msg.workflow_name} {msg.workflow_id} was canceled",
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
                     )
                 )
             elif msg.status == "unknown":
                 future.set_exception(
                     errors.UnknownWorkflowError(
-                        f"no running workflow {msg.workflow_name} with id {msg.workflow_id}"
+                        f"no running workflow {msg.workflow_name} with id {msg.workflow_id}",
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
                     )
                 )
             else:
                 error = msg.error
-                failed = errors.WorkflowFailedError(
-                    f"workflow {msg.workflow_name} {msg.workflow_id} failed"
-                    + (f": {error.name}: {error.message}" if error else "")
+                future.set_exception(
+                    errors.WorkflowFailedError(
+                        f"workflow {msg.workflow_name} {msg.workflow_id} failed"
+                        + (f": {error.name}: {error.message}" if error else ""),
+                        last_error=error,
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
+                        method_name=msg.method_name,
+                    )
                 )
-                failed.last_error = error  # type: ignore[attr-defined]
-                future.set_exception(failed)
 
     # -- responses -----------------------------------------------------------------------
 

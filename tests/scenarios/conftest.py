@@ -12,16 +12,18 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from infinitic import InfiniticClient, InfiniticWorker
+from infinitic.common.workflow_messages import WorkflowState
 from tests.scenarios import areas, shared
 from tests.workflow_probe import Predicate, StateProbe, is_waiting, probe_for
 
@@ -56,6 +58,37 @@ class Home:
         """Blocks until the instance's saved state satisfies `predicate` (default: it is
         suspended on a step, no workflow task running)."""
         self.probe.wait_until(workflow_id, predicate, timeout=TEST_TIMEOUT)
+
+    def status(self, workflow_id: str) -> str:
+        """The instance's status in its last saved state: running, completed, failed, canceled."""
+        return self.probe.last(workflow_id).status
+
+    def wait_ended(self, workflow_id: str) -> None:
+        """Blocks until every method run of the instance ended (Infinitic deletes the state
+        then; here it is kept for the retention, DESIGN §3)."""
+        self.wait_until(workflow_id, _ended)
+
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], expected: Callable[[T], bool], timeout: float = 30) -> T:
+    """Reads `read()` until `expected` holds of it (for what no event announces, such as the
+    tag index), failing with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if expected(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout}s")
+        threading.Event().wait(0.05)
+
+
+def _ended(state: WorkflowState) -> bool:
+    return state.status in ("completed", "canceled") and all(
+        run.status != "running" for run in state.method_runs
+    )
 
 
 HOMES = [
