@@ -176,7 +176,9 @@ class TaskExecutor:
             )
             result = await self._run(ctx, method, args, seconds)
             payload = serialization.dumps(
-                result, f"the result of {self.service.name}.{method.name}"
+                result,
+                f"the result of {self.service.name}.{method.name}",
+                declared=method.return_type,
             )
         except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
             await self._retry_or_fail(msg, ctx, retry_policy, exc)

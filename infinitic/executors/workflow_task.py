@@ -150,7 +150,11 @@ class WorkflowTaskExecutor:
         try:
             outcome, value = step()
             result = (
-                serialization.dumps(value, f"the result of {self.workflow.name}.{method_name}")
+                serialization.dumps(
+                    value,
+                    f"the result of {self.workflow.name}.{method_name}",
+                    declared=spec.return_type,
+                )
                 if outcome == "completed"
                 else b""
             )
@@ -202,7 +206,11 @@ class WorkflowTaskExecutor:
         ]
         try:
             outcome, value = replay.execute(getattr(instance, spec.attribute), args)
-            result = serialization.dumps(value, "") if outcome == "completed" else b""
+            result = (
+                serialization.dumps(value, "", declared=spec.return_type)
+                if outcome == "completed"
+                else b""
+            )
         except Exception:  # noqa: BLE001 - compared by outcome only
             outcome, result = "failed", b""
         found = (outcome, result, replay.new_commands, replay.new_steps, replay.snapshot())

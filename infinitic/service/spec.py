@@ -24,17 +24,24 @@ def find_interface(cls: type) -> type:
     """The interface of a service (or workflow) class.
 
     Going up from `cls` through single bases (other than object or Workflow): the first class
-    that carries its own @name, or that only declares signatures (its own methods have empty
-    bodies: `...`, `pass`, a docstring). Methods it inherits from its own bases are part of it,
-    and its name is never theirs. A class with several bases, or none, is its own interface.
+    that carries its own @name, or that only declares signatures (its own methods all have
+    empty bodies: `...`, `pass`, a docstring). Methods it inherits from its own bases are part
+    of it, and its name is never theirs. Where the chain stops (several bases, or none): the
+    nearest class of the MRO with its own @name, else that class.
     """
     current = cls
-    while NAME_ATTR not in vars(current) and _implements(current):
+    while NAME_ATTR not in vars(current):
+        declared = _declared(current)
+        if declared and not any(map(_has_body, declared)):
+            return current
         bases = [
             b for b in current.__bases__ if b is not object and "_infinitic_root" not in vars(b)
         ]
         if len(bases) != 1 or bases[0].__module__ == "builtins":
-            break
+            for klass in cls.__mro__:
+                if NAME_ATTR in vars(klass):
+                    return klass
+            return current
         current = bases[0]
     return current
 
@@ -56,16 +63,31 @@ async def _async_documented() -> None:
 _EMPTY_BODIES = {f.__code__.co_code for f in (_empty, _documented, _async_empty, _async_documented)}
 
 
-def _implements(klass: type) -> bool:
-    """True if `klass` defines a public method with a body (an implementation's mark)."""
-    for attribute, value in vars(klass).items():
-        if attribute.startswith("_") or not inspect.isfunction(value):
-            continue
-        if getattr(value, "__isabstractmethod__", False):
-            continue
-        if value.__code__.co_code not in _EMPTY_BODIES:
-            return True
-    return False
+# policy methods an interface may implement (WithTimeout, WithRetry): not tasks
+_POLICY_METHODS = frozenset(
+    (
+        "get_timeout_in_seconds",
+        "get_seconds_before_retry",
+        "get_grace_period_after_timeout_in_seconds",
+    )
+)
+
+
+def _declared(klass: type) -> list[Any]:
+    """The public functions `klass` defines itself (policy methods aside)."""
+    return [
+        value
+        for attribute, value in vars(klass).items()
+        if not attribute.startswith("_")
+        and attribute not in _POLICY_METHODS
+        and inspect.isfunction(value)
+    ]
+
+
+def _has_body(fn: Any) -> bool:
+    if getattr(fn, "__isabstractmethod__", False):
+        return False
+    return fn.__code__.co_code not in _EMPTY_BODIES
 
 
 def entity_name(cls: type) -> str:
@@ -186,7 +208,7 @@ def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
         for attribute, value in vars(klass).items():
             if attribute.startswith("_") or not inspect.isfunction(value):
                 continue
-            if attribute in ("get_timeout_in_seconds", "get_seconds_before_retry"):
+            if attribute in _POLICY_METHODS:
                 continue
             found.append((attribute, value))
     unique: dict[str, Callable[..., Any]] = {}

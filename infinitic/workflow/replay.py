@@ -204,7 +204,7 @@ class WorkflowRun:
             raise self._in_inline("an await")
         tree = deferred._leaf
         if tree[0] == "r":
-            tree = ("r", tree[1], deferred._receives)
+            tree = self._receive_tree(deferred)
             deferred._receives += 1
         position = self._next_position()
         signature = kernel.step_signature(tree)
@@ -245,7 +245,7 @@ class WorkflowRun:
     def deferred_status(self, deferred: Deferred[Any]) -> DeferredStatus:
         tree = deferred._leaf
         if tree[0] == "r":
-            tree = ("r", tree[1], deferred._receives)
+            tree = self._receive_tree(deferred)
         status, _, _ = self.history.evaluate(tree, self.now_index)
         return DeferredStatus(kernel.STATUS_NAMES[status])
 
@@ -355,21 +355,33 @@ class WorkflowRun:
 
     # -- used by the workflow API -----------------------------------------------------------
 
-    def receive(self, channel: Channel[Any], limit: int, criteria: dict[str, Any]) -> Deferred[Any]:
+    def receive(
+        self, channel: Channel[Any], limit: int, criteria: dict[str, Any], value_type: Any
+    ) -> Deferred[Any]:
+        """`limit` 0: no limit."""
         filter_bytes = orjson.dumps(criteria, option=orjson.OPT_SORT_KEYS) if criteria else b""
         index = self.command(
             "receive",
             channel.name,
             "",
             filter_bytes,
-            channel.value_type,
+            value_type,
             limit=limit,
             filter=filter_bytes,
         )
-        return Deferred(self, ("r", index, 0), channel.value_type)
+        return Deferred(self, ("r", index, 0), value_type)
+
+    def _receive_tree(self, deferred: Deferred[Any]) -> Any:
+        """The step of the next signal of a receive: after its limit, its last signal again."""
+        index = deferred._leaf[1]
+        limit = self.commands[index].limit
+        nth = deferred._receives if not limit else min(deferred._receives, limit - 1)
+        return ("r", index, nth)
 
     def send_signal_to_self(self, channel: Channel[Any], value: Any) -> None:
-        payload = serialization.dumps(value, f"the signal sent to channel {channel.name}")
+        payload = serialization.dumps(
+            value, f"the signal sent to channel {channel.name}", declared=channel.value_type
+        )
         index = self.command(
             "signal",
             self.task.workflow_name,

@@ -185,6 +185,11 @@ class Later:
 
         self._start(run)
 
+    @staticmethod
+    def pause(ms: float) -> None:
+        """Inside an action: waits `ms` milliseconds (for scenarios about a late client)."""
+        threading.Event().wait(ms / 1000)
+
     def join(self) -> None:
         for thread in self._threads:
             thread.join(TEST_TIMEOUT)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Union
 
-from infinitic import Channel, DeferredStatus, Workflow, retry, task, timeout
+from infinitic import Channel, DeferredStatus, Workflow, any_of, retry, task, timeout
 
 # -- values ----------------------------------------------------------------------------------
 
 
+@dataclass
 class Obj:
     """Base of the signal values of the channel scenarios (Infinitic's sealed class `Obj`)."""
 
@@ -215,18 +217,101 @@ class TestServiceImpl(TestService):
 
 
 class ChannelsWorkflow(Workflow):
-    """The channel scenarios' workflow (its methods grow with tests/scenarios/test_channels.py)."""
+    """The channel scenarios' workflow (catalog §D; UtilWorkflow's children use `channel1`)."""
 
     channel_obj = Channel[Obj]()
     channel_str_a = Channel[str]()
     channel_str_b = Channel[str]()
+    channel_union = Channel[Union[Obj1, Obj2]]()  # noqa: UP007 - the pinned spelling (DESIGN §5b)
 
     def channel1(self) -> str: ...
+    def channel2(self) -> str: ...
+    def channel3(self) -> str: ...
+    def channel4(self) -> Obj: ...
+    def channel4bis(self) -> Obj: ...
+    def channel5(self) -> Obj1: ...
+    def channel5bis(self) -> Obj1: ...
+    def channel6(self) -> str: ...
+    def channel6bis(self) -> str: ...
+    def channel7(self, count: int, limit: int | None) -> str: ...
+    def channel8(self) -> str: ...
+    def channel9(self) -> str: ...
+    def channel_union_types(self) -> str: ...
 
 
 class ChannelsWorkflowImpl(ChannelsWorkflow):
+    def __init__(self) -> None:
+        self.util = self.new_service(UtilService)
+
     def channel1(self) -> str:
         return self.channel_str_a.receive().result()
+
+    def _or_instant(self, seconds: float) -> str:
+        value = any_of(self.channel_str_a.receive(), self.timer(timedelta(seconds=seconds)))
+        result = value.result()
+        return "Instant" if isinstance(result, datetime) else str(result)
+
+    def channel2(self) -> str:
+        return self._or_instant(1)
+
+    def channel3(self) -> str:
+        self.timer(timedelta(seconds=1)).result()
+        return self._or_instant(0.1)
+
+    def channel4(self) -> Obj:
+        return self.channel_obj.receive().result()
+
+    def channel4bis(self) -> Obj:
+        return self.channel_obj.receive(filter={"foo": "foo"}).result()
+
+    def channel5(self) -> Obj1:
+        return self.channel_obj.receive(type=Obj1).result()
+
+    def channel5bis(self) -> Obj1:
+        return self.channel_obj.receive(type=Obj1, filter={"foo": "foo"}).result()
+
+    def channel6(self) -> str:
+        first = self.channel_obj.receive(type=Obj1)
+        second = self.channel_obj.receive(type=Obj2)
+        o1, o2 = first.result(), second.result()
+        return o1.foo + o2.foo + str(o1.bar * o2.bar)
+
+    def channel6bis(self) -> str:
+        first = self.channel_obj.receive(type=Obj1, filter={"foo": "foo"})
+        second = self.channel_obj.receive(type=Obj2, filter={"foo": "foo"})
+        o1, o2 = first.result(), second.result()
+        return o1.foo + o2.foo + str(o1.bar * o2.bar)
+
+    def channel7(self, count: int, limit: int | None) -> str:
+        deferred = self.channel_str_a.receive(limit=limit)
+        signals = ""
+        for _ in range(count):
+            signals += deferred.result()
+            self.util.await_ms(50)
+        return signals
+
+    def channel8(self) -> str:
+        deferred = self.channel_str_a.receive()
+        statuses = str(deferred.status() == DeferredStatus.COMPLETED).lower()
+        self.timer(timedelta(milliseconds=300)).result()
+        statuses += str(deferred.status() == DeferredStatus.COMPLETED).lower()
+        deferred.result()
+        statuses += str(deferred.status() == DeferredStatus.COMPLETED).lower()
+        return statuses
+
+    def channel9(self) -> str:
+        deferred = self.channel_str_a.receive(limit=1)
+        for _ in range(2):
+            any_of(deferred, self.timer(timedelta(milliseconds=10))).result()
+            if deferred.status() == DeferredStatus.COMPLETED:
+                return "nok"
+        return "ok"
+
+    def channel_union_types(self) -> str:
+        first = self.channel_union.receive(type=Obj2)
+        second = self.channel_union.receive()
+        o2, any_obj = first.result(), second.result()
+        return f"{type(o2).__name__}:{o2.foo} {type(any_obj).__name__}:{any_obj.foo}"
 
 
 class UtilWorkflow(Workflow):

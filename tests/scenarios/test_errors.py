@@ -20,7 +20,7 @@ from infinitic import (
     WorkflowFailedError,
 )
 from tests.scenarios.areas.errors import ErrorsWorkflow
-from tests.scenarios.conftest import Later, eventually
+from tests.scenarios.conftest import Home, Later, eventually
 from tests.scenarios.shared import UtilService, UtilWorkflow
 
 UTIL = "tests.scenarios.shared.UtilService"
@@ -246,3 +246,19 @@ def test_dispatch_on_a_tag_stub_is_allowed(client: InfiniticClient) -> None:
     by_tag = client.get_workflow_by_tag(ErrorsWorkflow, tag)
     client.dispatch(by_tag.waiting)
     client.cancel(by_tag)
+
+
+def test_failed_workflow_stays_until_canceled(home: Home, client: InfiniticClient) -> None:
+    """E16's premise (DESIGN §3): a failed instance keeps its state and tags, with no
+    retention, until it is canceled; canceling it ends it and clears its tags."""
+    tag = f"failed-{uuid.uuid4().hex[:8]}"
+    handle = client.dispatch(client.new_workflow(ErrorsWorkflow, tags={tag}).failing3)
+    with pytest.raises(WorkflowFailedError):
+        handle.result(timeout=30)
+    home.wait_until(handle.id, lambda state: state.status == "failed")
+    assert client.get_ids_by_tag(ErrorsWorkflow, tag) == [handle.id]
+    stub = client.get_workflow_by_id(ErrorsWorkflow, handle.id)
+    client.cancel(stub)
+    with pytest.raises(CanceledError):
+        client.wait(stub, timeout=30)
+    eventually(lambda: _ids(client, tag), lambda ids: ids == [])
