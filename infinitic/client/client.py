@@ -113,7 +113,9 @@ class InfiniticClient:
             raise RuntimeError("this client is closed")
         where = f"{stub._spec.name}.{spec.name}"
         values = spec.bind(stub._spec.name, args, kwargs)
-        payload = serialization.encode_args(values, spec.param_names, where, types=spec.param_types)
+        payload = serialization.encode_args(
+            values, spec.param_names, where, declared=spec.param_types
+        )
         task_id = new_id()
         message = m.ExecuteTask(
             message_id=new_id(),
@@ -190,7 +192,7 @@ class InfiniticClient:
         name = stub._spec.name
         where = f"{name}.{spec.name}"
         payload = serialization.encode_args(
-            spec.bind(name, args, kwargs), spec.param_names, where, types=spec.param_types
+            spec.bind(name, args, kwargs), spec.param_names, where, declared=spec.param_types
         )
         message: Any
         if stub._tag is not None:

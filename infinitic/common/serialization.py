@@ -111,6 +111,23 @@ def tagged(value: Any, declared: Any) -> Any:
     return data
 
 
+# id(types) -> (types, whether a value of one of them may carry its class): specs keep their
+# parameter types for good, and the entry keeps them alive, so an id is never reused
+_TAGGABLE: dict[int, tuple[Sequence[Any], bool]] = {}
+
+
+def _may_tag(declared: Sequence[Any]) -> bool:
+    found = _TAGGABLE.get(id(declared))
+    if found is None:
+        flag = any(
+            (isinstance(t, type) and t.__module__ != "builtins")
+            or typing.get_origin(t) in (typing.Union, types.UnionType)
+            for t in declared
+        )
+        found = _TAGGABLE[id(declared)] = (declared, flag)
+    return found[1]
+
+
 def dumps(
     value: Any, what: str = "value", max_bytes: int | None = None, declared: Any = Any
 ) -> bytes:
@@ -131,15 +148,18 @@ def encode_args(
     names: Sequence[str],
     where: str,
     max_bytes: int | None = None,
-    types: Sequence[Any] = (),
+    declared: Sequence[Any] = (),
 ) -> bytes:
     """Encodes positional arguments as a JSON array, naming the faulty argument on error;
-    with their declared `types`, an argument of a subclass carries its class (`tagged`)."""
-    if types:
-        values = [
-            v if type(v) in _PLAIN else tagged(v, types[i] if i < len(types) else Any)
-            for i, v in enumerate(values)
-        ]
+    with their `declared` types, an argument of a subclass carries its class (`tagged`)."""
+    if declared and _may_tag(declared):
+        for v in values:
+            if type(v) not in _PLAIN:  # (the common case, plain values, copies nothing)
+                values = [
+                    tagged(x, declared[i] if i < len(declared) else Any)
+                    for i, x in enumerate(values)
+                ]
+                break
     try:
         data = orjson.dumps(list(values), default=_default, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError, RecursionError):

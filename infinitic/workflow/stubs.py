@@ -72,7 +72,7 @@ class StubMethod:
 def _encode(owner: str, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     values = spec.bind(owner, args, kwargs)
     return serialization.encode_args(
-        values, spec.param_names, f"{owner}.{spec.name}", types=spec.param_types
+        values, spec.param_names, f"{owner}.{spec.name}", declared=spec.param_types
     )
 
 

@@ -59,10 +59,6 @@ class Home:
         suspended on a step, no workflow task running)."""
         self.probe.wait_until(workflow_id, predicate, timeout=TEST_TIMEOUT)
 
-    def status(self, workflow_id: str) -> str:
-        """The instance's status in its last saved state: running, completed, failed, canceled."""
-        return self.probe.last(workflow_id).status
-
     def wait_ended(self, workflow_id: str) -> None:
         """Blocks until every method run of the instance ended (Infinitic deletes the state
         then; here it is kept for the retention, DESIGN §3)."""

@@ -25,7 +25,7 @@ def channels(client: InfiniticClient) -> ChannelsWorkflow:
 
 
 def _start(
-    client: InfiniticClient, later: Later, method: Callable[..., Any], *args: Any
+    client: InfiniticClient, method: Callable[..., Any], *args: Any
 ) -> tuple[Any, ChannelsWorkflow]:
     handle = client.dispatch(method, *args)
     return handle, client.get_workflow_by_id(ChannelsWorkflow, handle.id)
@@ -42,8 +42,9 @@ def _when_waiting(later: Later, handle: Any, *sends: Callable[[], None]) -> None
 def test_signal_sent_after_dispatch(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
-    """D1: a signal sent 100 ms after the dispatch (Infinitic's `later`)."""
-    handle, stub = _start(client, later, channels.channel1)
+    """D1: a signal sent after the dispatch (Infinitic sends it 100 ms later; here, once the
+    instance waits on its receive: an event rather than a guess)."""
+    handle, stub = _start(client, channels.channel1)
     later.when_waiting(handle.id, lambda: stub.channel_str_a.send("test"))
     assert handle.result(timeout=30) == "test"
 
@@ -71,7 +72,7 @@ def test_signal_on_the_right_channel(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D4: a receive racing a 1 s timer gets the signal."""
-    handle, stub = _start(client, later, channels.channel2)
+    handle, stub = _start(client, channels.channel2)
     later.when_waiting(handle.id, lambda: stub.channel_str_a.send("test"))
     assert handle.result(timeout=30) == "test"
 
@@ -80,7 +81,7 @@ def test_signal_on_the_wrong_channel(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D5: a signal to another channel leaves the timer to win."""
-    handle, stub = _start(client, later, channels.channel2)
+    handle, stub = _start(client, channels.channel2)
     later.when_waiting(handle.id, lambda: stub.channel_str_b.send("test"))
     assert handle.result(timeout=30) == "Instant"
 
@@ -89,7 +90,7 @@ def test_signal_before_the_receive_is_discarded(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D6: a signal that arrives while no receive waits is discarded."""
-    handle, stub = _start(client, later, channels.channel3)
+    handle, stub = _start(client, channels.channel3)
     # sent while the workflow waits on its first timer, before any receive exists
     later.when_waiting(handle.id, lambda: stub.channel_str_a.send("test"))
     assert handle.result(timeout=30) == "Instant"
@@ -97,14 +98,14 @@ def test_signal_before_the_receive_is_discarded(
 
 def test_object_signal(client: InfiniticClient, channels: ChannelsWorkflow, later: Later) -> None:
     """D7: an object sent on a channel declared with its base class comes back as itself."""
-    handle, stub = _start(client, later, channels.channel4)
+    handle, stub = _start(client, channels.channel4)
     later.when_waiting(handle.id, lambda: stub.channel_obj.send(Obj1("foo", 42)))
     assert handle.result(timeout=30) == Obj1("foo", 42)
 
 
 def test_filtered_signal(client: InfiniticClient, channels: ChannelsWorkflow, later: Later) -> None:
     """D8: a receive with a filter takes only matching signals."""
-    handle, stub = _start(client, later, channels.channel4bis)
+    handle, stub = _start(client, channels.channel4bis)
     _when_waiting(
         later,
         handle,
@@ -123,7 +124,7 @@ def test_signal_of_a_given_type(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D10: receive(type=Obj1) skips an Obj2 of the same shape."""
-    handle, stub = _start(client, later, channels.channel5)
+    handle, stub = _start(client, channels.channel5)
     _when_waiting(
         later,
         handle,
@@ -137,7 +138,7 @@ def test_signal_of_a_given_type_and_filter(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D11: a type and a filter together."""
-    handle, stub = _start(client, later, channels.channel5bis)
+    handle, stub = _start(client, channels.channel5bis)
     _when_waiting(
         later,
         handle,
@@ -157,7 +158,7 @@ def test_two_typed_receives_in_wrong_order(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D13: two typed receives created before any await take their signals in any order."""
-    handle, stub = _start(client, later, channels.channel6)
+    handle, stub = _start(client, channels.channel6)
     _when_waiting(
         later,
         handle,
@@ -171,7 +172,7 @@ def test_two_typed_filtered_receives_in_wrong_order(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D14: the same, each receive also filtered."""
-    handle, stub = _start(client, later, channels.channel6bis)
+    handle, stub = _start(client, channels.channel6bis)
     _when_waiting(
         later,
         handle,
@@ -190,7 +191,7 @@ def test_many_signals_on_one_receive(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D15: a receive with no limit keeps every signal, in order, while the workflow works."""
-    handle, stub = _start(client, later, channels.channel7, 3, None)
+    handle, stub = _start(client, channels.channel7, 3, None)
     _burst(later, handle, stub, ["a", "b", "c"])
     assert handle.result(timeout=30) == "abc"
 
@@ -199,7 +200,7 @@ def test_many_signals_on_one_receive_client_late(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D16: limit 3, the signals sent 300 ms apart (the timing is the scenario)."""
-    handle, stub = _start(client, later, channels.channel7, 3, 3)
+    handle, stub = _start(client, channels.channel7, 3, 3)
 
     def late() -> None:
         for value in ("a", "b", "c"):
@@ -214,7 +215,7 @@ def test_twenty_signals_on_one_receive(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D17: 20 signals on a receive with no limit."""
-    handle, stub = _start(client, later, channels.channel7, 20, None)
+    handle, stub = _start(client, channels.channel7, 20, None)
     _burst(later, handle, stub, ["a"] * 20)
     assert handle.result(timeout=30) == "a" * 20
 
@@ -223,7 +224,7 @@ def test_more_awaits_than_the_limit_repeat_the_last(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D18: after its limit, a receive gives its last signal again (the 3rd is not taken)."""
-    handle, stub = _start(client, later, channels.channel7, 3, 2)
+    handle, stub = _start(client, channels.channel7, 3, 2)
     _burst(later, handle, stub, ["a", "b", "c"])
     assert handle.result(timeout=30) == "abb"
 
@@ -232,7 +233,7 @@ def test_more_awaits_than_the_limit_client_late(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D19: the same, the signals sent 100 ms apart."""
-    handle, stub = _start(client, later, channels.channel7, 3, 2)
+    handle, stub = _start(client, channels.channel7, 3, 2)
 
     def late() -> None:
         for value in ("a", "b", "c"):
@@ -247,7 +248,7 @@ def test_status_of_an_unlimited_receive(
     client: InfiniticClient, channels: ChannelsWorkflow, later: Later
 ) -> None:
     """D20: completed once a signal arrived; after the await, it waits for the next one."""
-    handle, stub = _start(client, later, channels.channel8)
+    handle, stub = _start(client, channels.channel8)
     later.when_waiting(handle.id, lambda: stub.channel_str_a.send("test"))
     assert handle.result(timeout=30) == "falsetruefalse"
 
@@ -262,7 +263,7 @@ def test_union_typed_channel(
 ) -> None:
     """Channel[Union[Obj1, Obj2]]: each value comes back as its own class; a typed receive on
     it takes only its type (DESIGN §5b)."""
-    handle, stub = _start(client, later, channels.channel_union_types)
+    handle, stub = _start(client, channels.channel_union_types)
     _when_waiting(
         later,
         handle,
