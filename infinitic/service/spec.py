@@ -23,14 +23,17 @@ def qualified_name(cls: type) -> str:
 def find_interface(cls: type) -> type:
     """The interface of a service (or workflow) class.
 
-    Going up from `cls` through single bases (other than object or Workflow): the first class
-    that carries its own @name, or that only declares signatures (its own methods all have
-    empty bodies: `...`, `pass`, a docstring). Methods it inherits from its own bases are part
-    of it, and its name is never theirs. Where the chain stops (several bases, or none): the
-    nearest class of the MRO with its own @name, else that class.
+    The nearest class of the MRO that carries its own @name; else, going up from `cls` through
+    single bases (other than object or Workflow), the first class that only declares
+    signatures (its own methods all have empty bodies: `...`, `pass`, a docstring, `raise
+    NotImplementedError`, or are abstract): methods it inherits from its own bases are part of
+    it, and its name is never theirs. Where the chain stops (several bases, or none): that class.
     """
+    for klass in cls.__mro__:
+        if NAME_ATTR in vars(klass):
+            return klass
     current = cls
-    while NAME_ATTR not in vars(current):
+    while True:
         declared = _declared(current)
         if declared and not any(map(_has_body, declared)):
             return current
@@ -38,12 +41,8 @@ def find_interface(cls: type) -> type:
             b for b in current.__bases__ if b is not object and "_infinitic_root" not in vars(b)
         ]
         if len(bases) != 1 or bases[0].__module__ == "builtins":
-            for klass in cls.__mro__:
-                if NAME_ATTR in vars(klass):
-                    return klass
             return current
         current = bases[0]
-    return current
 
 
 def _empty() -> None: ...
@@ -60,7 +59,18 @@ async def _async_documented() -> None:
     """Same for coroutines."""
 
 
-_EMPTY_BODIES = {f.__code__.co_code for f in (_empty, _documented, _async_empty, _async_documented)}
+def _raising() -> None:
+    raise NotImplementedError
+
+
+def _raising_call() -> None:
+    raise NotImplementedError()
+
+
+_EMPTY_BODIES = {
+    f.__code__.co_code
+    for f in (_empty, _documented, _async_empty, _async_documented, _raising, _raising_call)
+}
 
 
 # policy methods an interface may implement (WithTimeout, WithRetry): not tasks
