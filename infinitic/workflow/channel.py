@@ -13,13 +13,15 @@ if TYPE_CHECKING:
     from .deferred import Deferred
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class Channel(Generic[T]):
     """Declared on a workflow interface: `points = Channel[int]()`.
 
     In workflow code, `self.points.receive(limit=None, filter=None, type=None)` returns a
-    Deferred of the signals that arrive from then on (see BoundChannel.receive). `filter` is a mapping of dotted JSON paths to the values a signal must hold
+    Deferred of the signals that arrive from then on (see BoundChannel.receive). `filter` is
+    a mapping of dotted JSON paths to the values a signal must hold
     (`{"type": "points", "user.id": 42}`): it is evaluated by the engine, so it must be data,
     not a function. A signal that arrives while no receive is waiting is discarded (Infinitic's
     rule). From a client or another workflow: `stub.points.send(value)`.
@@ -65,11 +67,25 @@ class BoundChannel(Generic[T]):
         self.channel = channel
         self.run = run
 
+    @overload
+    def receive(
+        self, limit: int | None = None, filter: Mapping[str, Any] | None = None
+    ) -> Deferred[T]: ...
+
+    @overload
     def receive(
         self,
         limit: int | None = None,
         filter: Mapping[str, Any] | None = None,
-        type: type[Any] | None = None,
+        *,
+        type: builtins.type[S],
+    ) -> Deferred[S]: ...
+
+    def receive(
+        self,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
+        type: builtins.type[Any] | None = None,
     ) -> Deferred[Any]:
         """A Deferred of the signals that arrive from now on (a signal sent before is lost).
 
