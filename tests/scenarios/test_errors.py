@@ -203,12 +203,7 @@ def test_retry_a_failed_task_by_class(client: InfiniticClient, errors: ErrorsWor
     assert client.wait(stub, timeout=30) == "ok"
 
 
-@pytest.mark.xfail(
-    reason="E19 not built: retrying a task whose failure the workflow caught and went on from "
-    "is refused (the engine logs 'the workflow went on after it failed'): replays would need "
-    "each command's earlier outcomes, which the replay history does not keep yet",
-    strict=True,
-)
+@NEEDS_CLIENT_FILTERS
 def test_retry_a_caught_failed_task(errors: ErrorsWorkflow) -> None:
     """E19: a caught failed task, retried, completes: its deferred goes failed -> completed."""
     assert errors.failing9() is True
