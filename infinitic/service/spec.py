@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.declarations import has_no_body
 from ..common.serialization import check_annotations
 from ..errors import SerializationError
 from .decorators import NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
@@ -23,54 +24,34 @@ def qualified_name(cls: type) -> str:
 def find_interface(cls: type) -> type:
     """The interface of a service (or workflow) class.
 
-    The nearest class of the MRO that carries its own @name; else, going up from `cls` through
-    single bases (other than object or Workflow), the first class that only declares
-    signatures (its own methods all have empty bodies: `...`, `pass`, a docstring, `raise
-    NotImplementedError`, or are abstract): methods it inherits from its own bases are part of
-    it, and its name is never theirs. Where the chain stops (several bases, or none): that class.
+    The nearest class in the MRO that carries its own @name; else, going up from `cls` through
+    single bases (other than object, Workflow, WithTimeout and WithRetry), the first class that
+    only declares its methods (none of its own has a body: `...`, `pass`, abstract, `raise
+    NotImplementedError`; methods it inherits from its own bases are part of it); else the class
+    where that chain stops.
     """
     for klass in cls.__mro__:
         if NAME_ATTR in vars(klass):
             return klass
     current = cls
     while True:
-        declared = _declared(current)
-        if declared and not any(map(_has_body, declared)):
+        declared = [
+            value
+            for attribute, value in vars(current).items()
+            if not attribute.startswith("_")
+            and attribute not in _POLICY_METHODS
+            and inspect.isfunction(value)
+        ]
+        if declared and all(map(has_no_body, declared)):
             return current
         bases = [
-            b for b in current.__bases__ if b is not object and "_infinitic_root" not in vars(b)
+            b
+            for b in current.__bases__
+            if b not in (object, WithTimeout, WithRetry) and "_infinitic_root" not in vars(b)
         ]
         if len(bases) != 1 or bases[0].__module__ == "builtins":
             return current
         current = bases[0]
-
-
-def _empty() -> None: ...
-
-
-def _documented() -> None:
-    """A docstring moves the constant the body returns: another bytecode."""
-
-
-async def _async_empty() -> None: ...
-
-
-async def _async_documented() -> None:
-    """Same for coroutines."""
-
-
-def _raising() -> None:
-    raise NotImplementedError
-
-
-def _raising_call() -> None:
-    raise NotImplementedError()
-
-
-_EMPTY_BODIES = {
-    f.__code__.co_code
-    for f in (_empty, _documented, _async_empty, _async_documented, _raising, _raising_call)
-}
 
 
 # policy methods an interface may implement (WithTimeout, WithRetry): not tasks
@@ -81,23 +62,6 @@ _POLICY_METHODS = frozenset(
         "get_grace_period_after_timeout_in_seconds",
     )
 )
-
-
-def _declared(klass: type) -> list[Any]:
-    """The public functions `klass` defines itself (policy methods aside)."""
-    return [
-        value
-        for attribute, value in vars(klass).items()
-        if not attribute.startswith("_")
-        and attribute not in _POLICY_METHODS
-        and inspect.isfunction(value)
-    ]
-
-
-def _has_body(fn: Any) -> bool:
-    if getattr(fn, "__isabstractmethod__", False):
-        return False
-    return fn.__code__.co_code not in _EMPTY_BODIES
 
 
 def entity_name(cls: type) -> str:
