@@ -95,7 +95,9 @@ HOMES = [
 
 def _storage_and_transport(request: pytest.FixtureRequest, home: str, tmp: Path) -> tuple[Any, Any]:
     if home == "embedded":
-        return {"sqlite": {"path": str(tmp / "state.db")}}, "inMemory"
+        # a bus of its own: the session worker keeps it open while other test modules start
+        # and stop workers on the default in-memory bus
+        return {"sqlite": {"path": str(tmp / "state.db")}}, {"inMemory": {"channel": "scenarios"}}
     url, admin = request.getfixturevalue("pulsar_urls")
     server = request.getfixturevalue("redis_server")
     options = {k: v for k, v in server.storage_options().items() if v is not None}
