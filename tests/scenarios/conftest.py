@@ -93,11 +93,15 @@ HOMES = [
 ]
 
 
-def _storage_and_transport(request: pytest.FixtureRequest, home: str, tmp: Path) -> tuple[Any, Any]:
+def storage_and_transport(
+    request: pytest.FixtureRequest, home: str, tmp: Path, bus: str = "scenarios"
+) -> tuple[Any, Any]:
+    """The storage and transport config of `home`: on the embedded home, an in-memory `bus`
+    of its own; on Pulsar, a fresh namespace and Redis key prefix."""
     if home == "embedded":
         # a bus of its own: the session worker keeps it open while other test modules start
         # and stop workers on the default in-memory bus
-        return {"sqlite": {"path": str(tmp / "state.db")}}, {"inMemory": {"channel": "scenarios"}}
+        return {"sqlite": {"path": str(tmp / "state.db")}}, {"inMemory": {"channel": bus}}
     url, admin = request.getfixturevalue("pulsar_urls")
     server = request.getfixturevalue("redis_server")
     options = {k: v for k, v in server.storage_options().items() if v is not None}
@@ -118,7 +122,7 @@ def _storage_and_transport(request: pytest.FixtureRequest, home: str, tmp: Path)
 def home(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Home]:
-    storage, transport = _storage_and_transport(
+    storage, transport = storage_and_transport(
         request, request.param, tmp_path_factory.mktemp(f"home-{request.param}")
     )
     config = {

@@ -1,10 +1,20 @@
-"""Catalog §Q (JsonViewWorkflowTests) and §P (CacheTests, WorkflowMetricsIntegrationTests): the
-scenarios that cannot exist in Python, skipped with the reason (catalog: "JVM-only scenarios").
-P3 (ClientTests, the Java Pulsar client builder) is with the client scenarios."""
+"""Catalog §Q (JsonViewWorkflowTests) and §P (CacheTests, WorkflowMetricsIntegrationTests).
+
+Q1-Q7 and P1 cannot exist in Python: skipped with the reason (catalog: "JVM-only scenarios").
+P2 is adapted to the worker's Prometheus metrics. P3 (ClientTests, the Java Pulsar client
+builder) is with the client scenarios."""
 
 from __future__ import annotations
 
+import urllib.request
+from pathlib import Path
+
 import pytest
+
+from infinitic import InfiniticWorker
+from tests.scenarios import shared
+from tests.scenarios.areas import syntax
+from tests.scenarios.conftest import HOMES, storage_and_transport
 
 JSON_VIEW = (
     "Jackson's @JsonView serialises a parameter or return value through a per-field view "
@@ -56,10 +66,32 @@ def test_introspection_caches_stay_bounded() -> None:
     """P1: Cache utilities should not grow while running instances."""
 
 
-@pytest.mark.skip(
-    reason="P2: it reads Micrometer timers (infinitic.consumer.message.handling and the "
-    "deserialization/processing timers, tagged by topic) of a private JVM worker's meter "
-    "registry; this Python worker exports no consumer metrics"
-)
-def test_consumer_metrics() -> None:
-    """P2: workflow resolution records consumer metrics with runtime topics."""
+@pytest.mark.parametrize("home", HOMES)
+def test_consumer_metrics(request: pytest.FixtureRequest, tmp_path: Path, home: str) -> None:
+    """P2: a private worker with metrics runs InlineWorkflow.inline1(7); the time to handle
+    messages (Infinitic's `infinitic.consumer.message.handling`, here
+    `infinitic_message_handling_seconds`) is recorded for the workflow engine, the workflow-task
+    executor and the task executor. (Infinitic's separate deserialization and processing
+    timers have no counterpart: a handler's time includes both.)"""
+    storage, transport = storage_and_transport(request, home, tmp_path, bus="metrics-p2")
+    config = {
+        "name": f"metrics-{home}",
+        "transport": transport,
+        "storage": storage,
+        "services": [s for s in shared.SERVICES if s["name"].endswith(".UtilService")],
+        "workflows": [w for w in syntax.WORKFLOWS if w["name"].endswith(".InlineWorkflow")],
+        "metrics": {"prometheus": {"host": "127.0.0.1", "port": 0}},
+    }
+    with InfiniticWorker.from_config(config) as worker:
+        assert worker.client.new_workflow(syntax.InlineWorkflow).inline1(7) == "2 * 7 = 14"
+        metrics = worker.observability.metrics
+        assert metrics is not None
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics.port}/metrics") as page:
+            text = page.read().decode()
+    handled = {
+        line.split('component="', 1)[1].split('"', 1)[0]
+        for line in text.splitlines()
+        if line.startswith("infinitic_message_handling_seconds_count{")
+        and float(line.rsplit(" ", 1)[1]) > 0
+    }
+    assert {"workflow-engine", "workflow-task-executor", "task-executor"} <= handled
