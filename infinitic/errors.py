@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "EnvelopeError",
     "InfiniticError",
+    "InvalidInlineError",
     "SerializationError",
     "StorageError",
     "TaskFailedError",
@@ -65,15 +66,44 @@ class UnknownTaskError(InfiniticError):
 
 
 class WorkflowFailedError(InfiniticError):
-    """A workflow method failed; `cause` names what failed inside it."""
+    """A workflow method failed. `last_error` is the failure that ended it (`name`: the error
+    type, such as infinitic.errors.TaskFailedError, or the workflow code's own exception), each
+    `.cause` the failure under it, down to the task's own exception."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        last_error: ErrorInfo | None = None,
+        workflow_name: str | None = None,
+        workflow_id: str | None = None,
+        method_name: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.last_error = last_error
+        self.workflow_name = workflow_name
+        self.workflow_id = workflow_id
+        self.method_name = method_name
 
 
 class CanceledError(InfiniticError):
-    """The awaited task or workflow was canceled."""
+    """The awaited task or workflow was canceled (`workflow_name` / `workflow_id` name a
+    canceled workflow, when that is what it was)."""
+
+    def __init__(
+        self, message: str, *, workflow_name: str | None = None, workflow_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.workflow_name = workflow_name
+        self.workflow_id = workflow_id
 
 
 class TimeoutError(InfiniticError, builtins.TimeoutError):  # noqa: A001 - mirrors Infinitic's name
     """A deadline passed before the awaited result arrived. Also a builtins.TimeoutError."""
+
+
+class InvalidInlineError(InfiniticError):
+    """An inline step tried to dispatch, call a stub, start a timer, receive or await."""
 
 
 class WorkflowUpdatedError(InfiniticError):
@@ -82,6 +112,13 @@ class WorkflowUpdatedError(InfiniticError):
 
 class UnknownWorkflowError(InfiniticError):
     """No workflow instance with this id (or tag) exists."""
+
+    def __init__(
+        self, message: str, *, workflow_name: str | None = None, workflow_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.workflow_name = workflow_name
+        self.workflow_id = workflow_id
 
 
 class StorageError(InfiniticError):

@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional
 import pytest
 
 from infinitic import SerializationError
-from infinitic.common.serialization import convert, dumps, encode_args, loads
+from infinitic.common.serialization import CLASS_KEY, convert, dumps, encode_args, loads
 
 
 class Level(enum.IntEnum):
@@ -103,3 +103,27 @@ def test_oversized_and_malformed_payloads() -> None:
         loads(b"[" + b"1," * 100 + b"1]", max_bytes=50)
     with pytest.raises(SerializationError, match="cannot decode"):
         loads(b"[1,")
+
+
+@dataclass
+class _Shape:
+    name: str = ""
+
+
+@dataclass
+class _Circle(_Shape):
+    radius: float = 0.0
+
+
+def test_a_subclass_of_the_declared_type_comes_back_as_itself() -> None:
+    data = dumps(_Circle("c", 2.0), declared=_Shape)
+    decoded = convert(loads(data), _Shape)
+    assert type(decoded) is _Circle and decoded == _Circle("c", 2.0)
+    # the declared type itself carries no class: its payload is unchanged
+    assert dumps(_Shape("s"), declared=_Shape) == b'{"name":"s"}'
+
+
+def test_only_subclasses_of_the_declared_type_are_built() -> None:
+    payload = {"name": "x", CLASS_KEY: "subprocess.Popen"}
+    with pytest.raises(SerializationError, match="not _Shape or a subclass"):
+        convert(payload, _Shape)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -44,6 +46,8 @@ class InfiniticClient:
         self._waiting: dict[tuple[str, str], list[tuple[concurrent.futures.Future[Any], Any]]] = {}
         self._requests: dict[str, concurrent.futures.Future[Any]] = {}
         self._seen_outcomes: OrderedDict[str, None] = OrderedDict()
+        # (topic, key) -> sent when this client's message posted there first is (see _post)
+        self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._closed = False
         self._owned: list[Any] = []
         self.start_timeout = 30.0  # seconds dispatch_durably waits for the engine
@@ -139,7 +143,9 @@ class InfiniticClient:
             raise RuntimeError("this client is closed")
         where = f"{stub._spec.name}.{spec.name}"
         values = spec.bind(stub._spec.name, args, kwargs)
-        payload = serialization.encode_args(values, spec.param_names, where)
+        payload = serialization.encode_args(
+            values, spec.param_names, where, declared=spec.param_types
+        )
         task_id = new_id()
         message = m.ExecuteTask(
             message_id=new_id(),
@@ -215,7 +221,9 @@ class InfiniticClient:
             raise RuntimeError("this client is closed")
         name = stub._spec.name
         where = f"{name}.{spec.name}"
-        payload = serialization.encode_args(spec.bind(name, args, kwargs), spec.param_names, where)
+        payload = serialization.encode_args(
+            spec.bind(name, args, kwargs), spec.param_names, where, declared=spec.param_types
+        )
         message: Any
         if stub._tag is not None:
             raise TypeError("methods cannot be dispatched by tag; use get_workflow_by_id")
@@ -246,7 +254,21 @@ class InfiniticClient:
                 emitted_at=time.time(),
             )
         future = self._expect(workflow_id, run_id, spec.return_type)
-        self._post(Topics.workflow_engine(name), message, workflow_id, future)
+        before: list[tuple[str, Any, str]] = []
+        if isinstance(message, w.DispatchWorkflow):
+            # the tag index learns the id before the engine starts the instance, so
+            # get_ids_by_tag lists it as soon as this returns (the engine's own add is a no-op)
+            before = [
+                (
+                    Topics.workflow_tag(name),
+                    w.TagCommand(
+                        new_id(), name, tag, "add", workflow_id=workflow_id, emitted_at=time.time()
+                    ),
+                    tag,
+                )
+                for tag in sorted(stub._tags)
+            ]
+        self._post(Topics.workflow_engine(name), message, workflow_id, future, before=before)
         return TaskHandle(workflow_id, where, future)
 
     def wait(self, stub: Any, timeout: float | None = None) -> Any:
@@ -369,20 +391,53 @@ class InfiniticClient:
         message: Any,
         key: str,
         future: concurrent.futures.Future[Any] | None = None,
+        before: Sequence[tuple[str, Any, str]] = (),
     ) -> None:
-        """Sends from the caller's thread without waiting; a failure lands on `future`."""
-        data = m.encode(message)
+        """Sends from the caller's thread without waiting; a failure lands on `future`.
 
-        async def send() -> None:
+        `before` (topic, message, key) are sent first, then this message. Whatever this client
+        posts later to the topic and key of one of them is sent only once that one was: posts
+        from one client reach a (topic, key) in the order they were made."""
+        data = m.encode(message)
+        first = [(t, m.encode(msg), k) for t, msg, k in before]
+        loop = self._runtime.loop
+
+        async def send(after: list[asyncio.Future[None]], sent: list[asyncio.Future[None]]) -> None:
             try:
+                for previous in after:
+                    await asyncio.shield(previous)
+                for (t, payload, k), done in zip(first, sent, strict=True):
+                    try:
+                        await self._transport.send(t, payload, key=k)
+                    finally:
+                        done.set_result(None)
                 await self._transport.send(topic, data, key=key)
             except Exception as exc:  # noqa: BLE001 - surfaces on the handle or in the log
                 if future is not None and not future.done():
                     future.set_exception(exc)
                 else:
                     log.error("sending %s to %s failed: %s", type(message).__name__, topic, exc)
+            finally:
+                for done in sent:
+                    if not done.done():
+                        done.set_result(None)
 
-        self._runtime.loop.call_soon_threadsafe(lambda: self._runtime.loop.create_task(send()))
+        def schedule() -> None:
+            # on the loop, in the order of the posts: the marks are in place before a later post
+            after = [f for f in (self._in_flight.get((topic, key)),) if f is not None]
+            sent = []
+            for t, _, k in first:
+                done = loop.create_future()
+                self._in_flight[(t, k)] = done
+                done.add_done_callback(functools.partial(self._landed, (t, k)))
+                sent.append(done)
+            loop.create_task(send(after, sent))
+
+        loop.call_soon_threadsafe(schedule)
+
+    def _landed(self, where: tuple[str, str], done: asyncio.Future[None]) -> None:
+        if self._in_flight.get(where) is done:
+            del self._in_flight[where]
 
     def _on_workflow_response(self, msg: Any) -> None:
         if isinstance(msg, w.TagIds):
@@ -417,23 +472,31 @@ class InfiniticClient:
             elif msg.status == "canceled":
                 future.set_exception(
                     errors.CanceledError(
-                        f"workflow {msg.workflow_name} {msg.workflow_id} was canceled"
+                        f"workflow {msg.workflow_name} {msg.workflow_id} was canceled",
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
                     )
                 )
             elif msg.status == "unknown":
                 future.set_exception(
                     errors.UnknownWorkflowError(
-                        f"no running workflow {msg.workflow_name} with id {msg.workflow_id}"
+                        f"no running workflow {msg.workflow_name} with id {msg.workflow_id}",
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
                     )
                 )
             else:
                 error = msg.error
-                failed = errors.WorkflowFailedError(
-                    f"workflow {msg.workflow_name} {msg.workflow_id} failed"
-                    + (f": {error.name}: {error.message}" if error else "")
+                future.set_exception(
+                    errors.WorkflowFailedError(
+                        f"workflow {msg.workflow_name} {msg.workflow_id} failed"
+                        + (f": {error.name}: {error.message}" if error else ""),
+                        last_error=error,
+                        workflow_name=msg.workflow_name,
+                        workflow_id=msg.workflow_id,
+                        method_name=msg.method_name,
+                    )
                 )
-                failed.last_error = error  # type: ignore[attr-defined]
-                future.set_exception(failed)
 
     # -- responses -----------------------------------------------------------------------
 

@@ -83,6 +83,8 @@ class ChannelSender:
         if self.stub._workflow_id is None and self.stub._tag is None:
             raise TypeError("send signals through get_workflow_by_id or get_workflow_by_tag stubs")
         payload = serialization.dumps(
-            value, f"the signal sent to {self.stub._spec.name}.{self.channel.name}"
+            value,
+            f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            declared=self.channel.value_type,
         )
         self.stub._client._send_signal(self.stub, self.channel.name, payload)

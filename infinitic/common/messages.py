@@ -10,6 +10,9 @@ from __future__ import annotations
 import builtins
 import sys
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from .._core import envelope
 
@@ -52,6 +55,33 @@ class ErrorInfo:
         None): `issubclass(err.last_error.exception_type, CardDeclined)` matches a remote
         exception by type, subclasses included. Nothing is imported on behalf of a message."""
         return resolve_exception(self.name)
+
+    def get_custom_property(self, name: str) -> Any:
+        """The remote exception's public attribute `name` (as JSON data), None if it had none."""
+        return None
+
+    @property
+    def previous_error(self) -> ErrorInfo | None:
+        """The failure of the attempt before this one (a task retried automatically), if any."""
+        return None
+
+
+@dataclass(slots=True)
+class DetailedErrorInfo(ErrorInfo):
+    """An ErrorInfo that also carries the remote exception's public attributes and the previous
+    attempt's failure. Its own envelope type, so plain ErrorInfo keeps its bytes."""
+
+    properties: bytes = b""  # JSON object: attribute name -> JSON value
+    previous: ErrorInfo | None = None
+
+    def get_custom_property(self, name: str) -> Any:
+        if not self.properties:
+            return None
+        return orjson.loads(self.properties).get(name)
+
+    @property
+    def previous_error(self) -> ErrorInfo | None:
+        return self.previous
 
 
 @dataclass(slots=True)
@@ -165,6 +195,19 @@ MESSAGE_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
     ),
     (3, TaskCompleted, _TASK_IDS + (("result", "b"), ("meta", "m")) + _ROUTING),
     (4, TaskFailed, _TASK_IDS + (("error", "n"), ("meta", "m")) + _ROUTING),
+    (
+        5,
+        DetailedErrorInfo,
+        (
+            ("worker_name", "s"),
+            ("name", "s"),
+            ("message", "s"),
+            ("stack_trace", "s"),
+            ("cause", "n"),
+            ("properties", "b"),
+            ("previous", "n"),
+        ),
+    ),
 )
 
 from .workflow_messages import WORKFLOW_TYPES  # noqa: E402 - they import ErrorInfo from here

@@ -88,9 +88,54 @@ def _encode(value: Any, what: str) -> bytes:
         raise SerializationError(f"cannot serialize {what}: nested too deeply") from None
 
 
-def dumps(value: Any, what: str = "value", max_bytes: int | None = None) -> bytes:
+CLASS_KEY = "@class"
+"""The key under which a value's class travels, when it is not the declared type (a subclass,
+or a member of a declared union): the decoder then builds that class."""
+_PLAIN = frozenset({int, str, float, bool, type(None), list, dict, bytes})
+
+
+def _is_object(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) or callable(getattr(value, "model_dump", None))
+
+
+def tagged(value: Any, declared: Any) -> Any:
+    """`value`, or, for a dataclass or pydantic value whose class is not exactly `declared`
+    (Any excepted), its JSON form with its qualified class name under CLASS_KEY."""
+    cls = type(value)
+    if cls in _PLAIN or cls is declared or declared is Any or not _is_object(value):
+        return value
+    data = orjson.loads(_encode(value, "value"))
+    if not isinstance(data, dict):
+        return value
+    data[CLASS_KEY] = f"{cls.__module__}.{cls.__qualname__}"
+    return data
+
+
+# id(types) -> (types, whether a value of one of them may carry its class): specs keep their
+# parameter types for good, and the entry keeps them alive, so an id is never reused
+_TAGGABLE: dict[int, tuple[Sequence[Any], bool]] = {}
+
+
+def _may_tag(declared: Sequence[Any]) -> bool:
+    found = _TAGGABLE.get(id(declared))
+    if found is None:
+        flag = any(
+            (isinstance(t, type) and t.__module__ != "builtins")
+            or typing.get_origin(t) in (typing.Union, types.UnionType)
+            for t in declared
+        )
+        found = _TAGGABLE[id(declared)] = (declared, flag)
+    return found[1]
+
+
+def dumps(
+    value: Any, what: str = "value", max_bytes: int | None = None, declared: Any = Any
+) -> bytes:
     """Encodes one value; `what` names it in the error ("argument 'who' of HelloService.greet").
-    Larger than the payload limit is a SerializationError, so nothing oversized is sent."""
+    Larger than the payload limit is a SerializationError, so nothing oversized is sent. A
+    value of a subclass of its `declared` type carries its class (see `tagged`)."""
+    if declared is not Any:
+        value = tagged(value, declared)
     data = _encode(value, what)
     limit = _limit if max_bytes is None else max_bytes
     if len(data) > limit:
@@ -99,9 +144,22 @@ def dumps(value: Any, what: str = "value", max_bytes: int | None = None) -> byte
 
 
 def encode_args(
-    values: Sequence[Any], names: Sequence[str], where: str, max_bytes: int | None = None
+    values: Sequence[Any],
+    names: Sequence[str],
+    where: str,
+    max_bytes: int | None = None,
+    declared: Sequence[Any] = (),
 ) -> bytes:
-    """Encodes positional arguments as a JSON array, naming the faulty argument on error."""
+    """Encodes positional arguments as a JSON array, naming the faulty argument on error;
+    with their `declared` types, an argument of a subclass carries its class (`tagged`)."""
+    if declared and _may_tag(declared):
+        for v in values:
+            if type(v) not in _PLAIN:  # (the common case, plain values, copies nothing)
+                values = [
+                    tagged(x, declared[i] if i < len(declared) else Any)
+                    for i, x in enumerate(values)
+                ]
+                break
     try:
         data = orjson.dumps(list(values), default=_default, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError, RecursionError):
@@ -365,14 +423,14 @@ def _class_converter(cls: type) -> Converter | None:
     if cls is decimal.Decimal:
         return lambda v: decimal.Decimal(str(v))
     if dataclasses.is_dataclass(cls):
-        return _dataclass_converter(cls)
+        return _polymorphic(cls, _dataclass_converter(cls))
     if _is_named_tuple(cls):
         return _named_tuple_converter(cls)
     if typing.is_typeddict(cls):
         return _typed_dict_converter(cls)
     validate = getattr(cls, "model_validate", None)  # pydantic v2
     if callable(validate):
-        return lambda v: validate(v)
+        return _polymorphic(cls, lambda v: validate(v))
     return None
 
 
@@ -438,6 +496,36 @@ def parse_duration(value: Any) -> dt.timedelta:
     parts = {k: float(v) for k, v in match.groupdict().items() if v and k != "sign"}
     delta = dt.timedelta(**parts)
     return -delta if match.group("sign") == "-" else delta
+
+
+def _polymorphic(cls: type, own: Converter) -> Converter:
+    """`own`, unless the JSON object names its class (CLASS_KEY): then that class's converter,
+    if it is `cls` or a subclass of it; any other name is refused (nothing else is built)."""
+    qualified = f"{cls.__module__}.{cls.__qualname__}"
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, dict) or CLASS_KEY not in value:
+            return own(value)
+        data = {k: v for k, v in value.items() if k != CLASS_KEY}
+        named = value[CLASS_KEY]
+        if named == qualified:
+            return own(data)
+        sub = _subclass_named(cls, named)
+        if sub is None:
+            raise SerializationError(f"{named!r} is not {cls.__qualname__} or a subclass of it")
+        return converter_for(sub)(data)
+
+    return convert
+
+
+def _subclass_named(cls: type, qualified: Any) -> type | None:
+    pending: list[type] = list(cls.__subclasses__())
+    while pending:
+        sub = pending.pop()
+        if f"{sub.__module__}.{sub.__qualname__}" == qualified:
+            return sub
+        pending.extend(sub.__subclasses__())
+    return None
 
 
 def _dataclass_converter(cls: type) -> Converter:

@@ -35,7 +35,7 @@ class Command:
     completed_at: int = -1  # event index when it reached its status
     due_at: float = 0.0  # timers: when it fires
     deadline: float = 0.0  # global timeout: when it times out (0: never)
-    limit: int = 1  # receive: how many signals it takes
+    limit: int = 1  # receive: how many signals it takes (0: no limit)
     filter: bytes = b""  # receive: JSON object of path -> value
     retry_sequence: int = 0  # tasks: manual retries (client.retry_tasks)
 

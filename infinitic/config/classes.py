@@ -7,13 +7,13 @@ Every error reads "<file>: <key>: <what is wrong>: <the fix>".
 
 from __future__ import annotations
 
-import dis
 import importlib
 import inspect
 import typing
 from collections.abc import Iterable
 from typing import Any
 
+from ..common.declarations import has_no_body
 from ..errors import ConfigError
 
 _FIX = {
@@ -21,37 +21,6 @@ _FIX = {
     "workflow": "give the implementation class of the workflow (a subclass of infinitic.Workflow)",
     "listener": "give a class with an on_events(self, events) method",
 }
-
-
-# what a declared-not-implemented body compiles to: `...`, a docstring, `pass`,
-# `raise NotImplementedError` / `raise NotImplementedError("message")`, also inside `async def`
-_DECLARATION_OPS = {
-    "RESUME", "NOP", "RETURN_VALUE", "RETURN_CONST", "RETURN_GENERATOR", "POP_TOP",
-    "LOAD_CONST", "LOAD_GLOBAL", "LOAD_NAME", "PUSH_NULL", "PRECALL", "CALL",
-    "CALL_FUNCTION", "RAISE_VARARGS", "GEN_START", "COPY_FREE_VARS", "LOAD_COMMON_CONSTANT",
-    "CALL_INTRINSIC_1", "RERAISE",  # the StopIteration guard of an `async def`
-}  # fmt: skip
-
-
-def has_no_body(fn: Any) -> bool:
-    """True for a method declared, not implemented: abstract, `...`, or `raise NotImplementedError`."""
-    if getattr(fn, "__isabstractmethod__", False):
-        return True
-    if not inspect.isfunction(fn):
-        return False
-    raises = False
-    constants = []
-    for ins in dis.get_instructions(fn):
-        if ins.opname not in _DECLARATION_OPS:
-            return False
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_COMMON_CONSTANT"):  # 3.14: the latter
-            if "NotImplementedError" not in str(ins.argval):
-                return False
-            raises = True
-        elif ins.opname in ("LOAD_CONST", "RETURN_CONST"):
-            constants.append(ins.argval)
-    # a constant other than None only as the message of the NotImplementedError
-    return all(c is None or c is Ellipsis or (raises and isinstance(c, str)) for c in constants)
 
 
 def _article(word: str) -> str:

@@ -167,6 +167,7 @@ class TaskExecutor:
             await self._fail(msg, ctx, exc)
             return
         timeout_policy, retry_policy = self._policies_for(method)
+        ctx.with_timeout, ctx.with_retry = timeout_policy, retry_policy
         try:
             seconds = (
                 _in_context(ctx, timeout_policy.get_timeout_in_seconds)
@@ -175,7 +176,9 @@ class TaskExecutor:
             )
             result = await self._run(ctx, method, args, seconds)
             payload = serialization.dumps(
-                result, f"the result of {self.service.name}.{method.name}"
+                result,
+                f"the result of {self.service.name}.{method.name}",
+                declared=method.return_type,
             )
         except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
             await self._retry_or_fail(msg, ctx, retry_policy, exc)
@@ -314,7 +317,7 @@ class TaskExecutor:
         await self.transport.send(self.topic, m.encode(retry), delay=delay)
 
     async def _fail(self, msg: m.ExecuteTask, ctx: TaskContext, exc: BaseException) -> None:
-        info = error_info(exc, self.worker_name)
+        info = error_info(exc, self.worker_name, previous=msg.last_error)
         if isinstance(exc, _Unrunnable):
             info.name = exc.kind
         log.warning("task %s.%s %s failed: %s", msg.service_name, msg.task_name, msg.task_id, exc)

@@ -122,8 +122,9 @@ class WorkflowTaskExecutor:
             live.evict()  # not the history it left: replay from the start
             live = None
         if live is None:
+            replay = WorkflowRun(msg, None, self.workflow.check_mode)
             try:
-                instance = self.workflow.implementation()
+                instance = replay.instantiate(self.workflow.implementation)
                 raw = serialization.loads(
                     msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
                 )
@@ -137,7 +138,6 @@ class WorkflowTaskExecutor:
                 ]
             except Exception as exc:  # noqa: BLE001 - reported as the method's failure
                 return self._report(msg, "failed", error=error_info(exc, self.worker_name))
-            replay = WorkflowRun(msg, instance, self.workflow.check_mode)
             if len(msg.method_run.commands) >= LIVE_MIN_COMMANDS:
                 live = LiveRun(replay, getattr(instance, spec.attribute), args)
                 step: Callable[[], tuple[str, Any]] = live.start
@@ -150,7 +150,11 @@ class WorkflowTaskExecutor:
         try:
             outcome, value = step()
             result = (
-                serialization.dumps(value, f"the result of {self.workflow.name}.{method_name}")
+                serialization.dumps(
+                    value,
+                    f"the result of {self.workflow.name}.{method_name}",
+                    declared=spec.return_type,
+                )
                 if outcome == "completed"
                 else b""
             )
@@ -193,16 +197,20 @@ class WorkflowTaskExecutor:
     ) -> w.WorkflowTaskCompleted:
         """`live` if a replay from the start finds the same, else a failure saying so."""
         spec = self.workflow.spec.methods[msg.method_run.method_name]
-        instance = self.workflow.implementation()
+        replay = WorkflowRun(msg, None, self.workflow.check_mode)
+        instance = replay.instantiate(self.workflow.implementation)
         raw = serialization.loads(msg.method_run.args, "the arguments")
         args = [
             serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")
             for i, v in enumerate(raw)
         ]
-        replay = WorkflowRun(msg, instance, self.workflow.check_mode)
         try:
             outcome, value = replay.execute(getattr(instance, spec.attribute), args)
-            result = serialization.dumps(value, "") if outcome == "completed" else b""
+            result = (
+                serialization.dumps(value, "", declared=spec.return_type)
+                if outcome == "completed"
+                else b""
+            )
         except Exception:  # noqa: BLE001 - compared by outcome only
             outcome, result = "failed", b""
         found = (outcome, result, replay.new_commands, replay.new_steps, replay.snapshot())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..common.messages import ErrorInfo
+    from .policies import WithRetry, WithTimeout
 
 
 @dataclass
@@ -33,6 +34,8 @@ class TaskContext:
     last_error: ErrorInfo | None = None
     client: Any = None
     worker_name: str = ""
+    with_retry: WithRetry | None = None  # the retry policy in force for this task
+    with_timeout: WithTimeout | None = None  # its runtime timeout policy (None: none)
 
 
 _CURRENT: ContextVar[TaskContext | None] = ContextVar("infinitic_task_context", default=None)
@@ -119,6 +122,16 @@ class _Task:
     @property
     def worker_name(self) -> str:
         return self.get_context().worker_name
+
+    @property
+    def with_retry(self) -> WithRetry | None:
+        """The retry policy in force for this task (`get_seconds_before_retry`)."""
+        return self.get_context().with_retry
+
+    @property
+    def with_timeout(self) -> WithTimeout | None:
+        """The runtime timeout policy in force for this task (`get_timeout_in_seconds`)."""
+        return self.get_context().with_timeout
 
 
 task = _Task()

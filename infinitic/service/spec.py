@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.declarations import has_no_body
 from ..common.serialization import check_annotations
 from ..errors import SerializationError
 from .decorators import NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
@@ -23,16 +24,44 @@ def qualified_name(cls: type) -> str:
 def find_interface(cls: type) -> type:
     """The interface of a service (or workflow) class.
 
-    The nearest class in the MRO that carries its own @name; else, for an implementation with a
-    single direct base (other than object or Workflow), that base; else the class itself.
+    The nearest class in the MRO that carries its own @name; else, going up from `cls` through
+    single bases (other than object, Workflow, WithTimeout and WithRetry), the first class that
+    only declares its methods (none of its own has a body: `...`, `pass`, abstract, `raise
+    NotImplementedError`; methods it inherits from its own bases are part of it); else the class
+    where that chain stops.
     """
     for klass in cls.__mro__:
         if NAME_ATTR in vars(klass):
             return klass
-    bases = [b for b in cls.__bases__ if b is not object and "_infinitic_root" not in vars(b)]
-    if len(bases) == 1 and bases[0].__module__ != "builtins":
-        return bases[0]
-    return cls
+    current = cls
+    while True:
+        declared = [
+            value
+            for attribute, value in vars(current).items()
+            if not attribute.startswith("_")
+            and attribute not in _POLICY_METHODS
+            and inspect.isfunction(value)
+        ]
+        if declared and all(map(has_no_body, declared)):
+            return current
+        bases = [
+            b
+            for b in current.__bases__
+            if b not in (object, WithTimeout, WithRetry) and "_infinitic_root" not in vars(b)
+        ]
+        if len(bases) != 1 or bases[0].__module__ == "builtins":
+            return current
+        current = bases[0]
+
+
+# policy methods an interface may implement (WithTimeout, WithRetry): not tasks
+_POLICY_METHODS = frozenset(
+    (
+        "get_timeout_in_seconds",
+        "get_seconds_before_retry",
+        "get_grace_period_after_timeout_in_seconds",
+    )
+)
 
 
 def entity_name(cls: type) -> str:
@@ -153,7 +182,7 @@ def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
         for attribute, value in vars(klass).items():
             if attribute.startswith("_") or not inspect.isfunction(value):
                 continue
-            if attribute in ("get_timeout_in_seconds", "get_seconds_before_retry"):
+            if attribute in _POLICY_METHODS:
                 continue
             found.append((attribute, value))
     unique: dict[str, Callable[..., Any]] = {}

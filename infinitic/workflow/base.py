@@ -109,15 +109,19 @@ class Workflow:
         return current_run().timer_at(instant.timestamp())
 
     def inline(self, fn: Callable[[], T]) -> T:
-        """Runs `fn` once, the first time, and records its result for every replay."""
+        """Runs `fn` once, the first time, and records its result for every replay. `fn` may
+        not dispatch, call a stub, start a timer, receive or await (InvalidInlineError)."""
         run = current_run()
         index = run.command("inline", "", "", b"", _return_hint(fn))
         command = run.commands[index]
         if command.status != "completed":
+            run.inline_depth += 1
+            try:
+                value = _inline_value(fn)
+            finally:
+                run.inline_depth -= 1
             # the first run returns the recorded JSON too, so replays see the same value
-            run.complete_now(
-                index, serialization.dumps(_inline_value(fn), "the result of an inline step")
-            )
+            run.complete_now(index, serialization.dumps(value, "the result of an inline step"))
         return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
 
     # -- context ----------------------------------------------------------------------------

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import builtins
 import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from ..common.serialization import CLASS_KEY
 
 if TYPE_CHECKING:
     from .deferred import Deferred
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 class Channel(Generic[T]):
     """Declared on a workflow interface: `points = Channel[int]()`.
 
-    In workflow code, `self.points.receive(limit=None, filter=None)` returns a Deferred of the
-    next signal. `filter` is a mapping of dotted JSON paths to the values a signal must hold
+    In workflow code, `self.points.receive(limit=None, filter=None, type=None)` returns a
+    Deferred of the signals that arrive from then on (see BoundChannel.receive). `filter` is
+    a mapping of dotted JSON paths to the values a signal must hold
     (`{"type": "points", "user.id": 42}`): it is evaluated by the engine, so it must be data,
     not a function. A signal that arrives while no receive is waiting is discarded (Infinitic's
     rule). From a client or another workflow: `stub.points.send(value)`.
@@ -62,14 +67,49 @@ class BoundChannel(Generic[T]):
         self.channel = channel
         self.run = run
 
+    @overload
     def receive(
         self, limit: int | None = None, filter: Mapping[str, Any] | None = None
-    ) -> Deferred[T]:
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
+    ) -> Deferred[T]: ...
+
+    @overload
+    def receive(
+        self,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        type: builtins.type[S],
+    ) -> Deferred[S]: ...
+
+    def receive(
+        self,
+        limit: int | None = None,
+        filter: Mapping[str, Any] | None = None,
+        type: builtins.type[Any] | None = None,
+    ) -> Deferred[Any]:
+        """A Deferred of the signals that arrive from now on (a signal sent before is lost).
+
+        Each `.result()` gives the next signal: with no `limit`, every signal is kept; with
+        `limit=n`, n are, and `.result()` after the n-th gives the n-th again. `filter` keeps
+        the signals whose dotted JSON paths hold the given values; `type` the signals whose
+        sent object is of exactly that class (its class travels with the signal)."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
             raise ValueError(f"receive(limit=...) must be a positive int, got {limit!r}")
         if filter is not None and not isinstance(filter, Mapping):
             raise TypeError("receive(filter=...) takes a mapping of JSON paths to values")
-        deferred: Deferred[T] = self.run.receive(self.channel, limit or 1, dict(filter or {}))
+        criteria = dict(filter or {})
+        value_type = self.channel.value_type
+        if type is not None:
+            if not isinstance(type, builtins.type):
+                raise TypeError(f"receive(type=...) takes a class, got {type!r}")
+            if criteria.get(CLASS_KEY) is not None:
+                raise ValueError(f"receive: give the class with type=, not a {CLASS_KEY} filter")
+            if type is not value_type:  # a value of the declared type itself carries no class
+                criteria[CLASS_KEY] = f"{type.__module__}.{type.__qualname__}"
+            value_type = type
+        deferred: Deferred[Any] = self.run.receive(self.channel, limit or 0, criteria, value_type)
         return deferred
 
     def send(self, value: T) -> None:

@@ -45,6 +45,15 @@ class Deferred(Generic[T_co]):
         self._return_type = return_type
         self._receives = 0  # for channel receives: how many signals were awaited already
 
+    @property
+    def id(self) -> str | None:
+        """The id of the dispatched task or child workflow (None for a combination)."""
+        if self._leaf[0] not in ("c", "r"):
+            return None
+        command = self._run.commands[self._leaf[1]]
+        found: str = command.target_id or command.command_id
+        return found
+
     def result(self) -> T_co:
         value: T_co = self._run.await_deferred(self)
         return value

@@ -64,11 +64,13 @@ def props_hash(data: bytes) -> str:
 class WorkflowRun:
     """Replays one method run; the result is in `outcome` once `execute()` returns."""
 
-    def __init__(self, task: ExecuteWorkflowTask, instance: object, check_mode: str) -> None:
+    def __init__(self, task: ExecuteWorkflowTask, instance: object | None, check_mode: str) -> None:
+        """`instance` None: give one with `instantiate` before `execute`."""
         self.instance = instance
         self.mode = CHECK_MODES[check_mode]
         self.position = -1
-        self.hints = _property_hints(type(instance))
+        self.hints = _property_hints(type(instance)) if instance is not None else {}
+        self.inline_depth = 0  # > 0 while an inline step runs: no commands, no awaits there
         self.result_types: dict[int, Any] = {}
         # set when the run is kept alive between workflow tasks (executors/live_runs.py): an
         # undecided await then waits there for the next task instead of ending the replay
@@ -97,6 +99,17 @@ class WorkflowRun:
             [c.position for c in self.run.commands] + [st.position for st in self.run.steps],
             default=-1,
         )
+
+    def instantiate(self, factory: Callable[[], object]) -> object:
+        """`factory()` with this run's context readable, so the implementation's `__init__`
+        can read `self.workflow_id`, `workflow_name`, `tags` and `meta`."""
+        token = _CURRENT.set(self)
+        try:
+            self.instance = factory()
+        finally:
+            _CURRENT.reset(token)
+        self.hints = _property_hints(type(self.instance))
+        return self.instance
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -134,6 +147,8 @@ class WorkflowRun:
         self, kind: str, name: str, method: str, args: bytes, result_type: Any = Any, **extra: Any
     ) -> int:
         """Records (or matches) a command at the next position; returns its index."""
+        if self.inline_depth:
+            raise self._in_inline(f"a {kind} command")
         position = self._next_position()
         digest = args_hash(args)
         known = self._command_at.get(position)
@@ -177,10 +192,19 @@ class WorkflowRun:
 
     # -- awaits -----------------------------------------------------------------------------
 
+    def _in_inline(self, what: str) -> errors.InvalidInlineError:
+        return errors.InvalidInlineError(
+            f"workflow {self.task.workflow_name}, method {self.run.method_name}: {what} inside an "
+            "inline step; an inline step may not dispatch, call a stub, start a timer, receive "
+            "or await: do that in the workflow method, around the inline step"
+        )
+
     def await_deferred(self, deferred: Deferred[Any]) -> Any:
+        if self.inline_depth:
+            raise self._in_inline("an await")
         tree = deferred._leaf
         if tree[0] == "r":
-            tree = ("r", tree[1], deferred._receives)
+            tree = self._receive_tree(deferred)
             deferred._receives += 1
         position = self._next_position()
         signature = kernel.step_signature(tree)
@@ -221,7 +245,7 @@ class WorkflowRun:
     def deferred_status(self, deferred: Deferred[Any]) -> DeferredStatus:
         tree = deferred._leaf
         if tree[0] == "r":
-            tree = ("r", tree[1], deferred._receives)
+            tree = self._receive_tree(deferred)
         status, _, _ = self.history.evaluate(tree, self.now_index)
         return DeferredStatus(kernel.STATUS_NAMES[status])
 
@@ -256,26 +280,40 @@ class WorkflowRun:
             "", "infinitic.errors.UnknownWorkflowError", "unknown", ""
         )
         target = _target(command)
+        child = command.kind in ("workflow", "method")
+        names: dict[str, Any] = (
+            {"workflow_name": command.name, "workflow_id": command.target_id or command.command_id}
+            if child
+            else {}
+        )
         if status == kernel.CANCELED:
-            return errors.CanceledError(f"{target} ({command.command_id}) was canceled")
+            return errors.CanceledError(f"{target} ({command.command_id}) was canceled", **names)
         if status == kernel.TIMED_OUT:
             return errors.TimeoutError(f"{target} ({command.command_id}) timed out")
         if status == kernel.UNKNOWN:
             return errors.UnknownWorkflowError(
-                f"{target}: no such workflow {command.target_id or command.command_id}"
+                f"{target}: no such workflow {command.target_id or command.command_id}", **names
             )
         if command.kind == "task":
             return errors.TaskFailedError(command.name, command.method, command.command_id, error)
-        failed = errors.WorkflowFailedError(
-            f"{target} ({command.command_id}) failed: {error.name}: {error.message}"
+        return errors.WorkflowFailedError(
+            f"{target} ({command.command_id}) failed: {error.name}: {error.message}",
+            last_error=error,
+            method_name=command.method,
+            **names,
         )
-        failed.last_error = error  # type: ignore[attr-defined]
-        return failed
 
     # -- properties -------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
         data = {k: v for k, v in vars(self.instance).items() if _is_property(v)}
+        for key, value in data.items():
+            if _holds_deferred(value):
+                raise errors.SerializationError(
+                    f"workflow {self.task.workflow_name}: property {key!r} holds a Deferred; a "
+                    "Deferred cannot be kept as a property (keep its result, or await it "
+                    "in the method that dispatched it)"
+                )
         try:
             return orjson.dumps(
                 data,
@@ -317,21 +355,33 @@ class WorkflowRun:
 
     # -- used by the workflow API -----------------------------------------------------------
 
-    def receive(self, channel: Channel[Any], limit: int, criteria: dict[str, Any]) -> Deferred[Any]:
+    def receive(
+        self, channel: Channel[Any], limit: int, criteria: dict[str, Any], value_type: Any
+    ) -> Deferred[Any]:
+        """`limit` 0: no limit."""
         filter_bytes = orjson.dumps(criteria, option=orjson.OPT_SORT_KEYS) if criteria else b""
         index = self.command(
             "receive",
             channel.name,
             "",
             filter_bytes,
-            channel.value_type,
+            value_type,
             limit=limit,
             filter=filter_bytes,
         )
-        return Deferred(self, ("r", index, 0), channel.value_type)
+        return Deferred(self, ("r", index, 0), value_type)
+
+    def _receive_tree(self, deferred: Deferred[Any]) -> Any:
+        """The step of the next signal of a receive: after its limit, its last signal again."""
+        index = deferred._leaf[1]
+        limit = self.commands[index].limit
+        nth = deferred._receives if not limit else min(deferred._receives, limit - 1)
+        return ("r", index, nth)
 
     def send_signal_to_self(self, channel: Channel[Any], value: Any) -> None:
-        payload = serialization.dumps(value, f"the signal sent to channel {channel.name}")
+        payload = serialization.dumps(
+            value, f"the signal sent to channel {channel.name}", declared=channel.value_type
+        )
         index = self.command(
             "signal",
             self.task.workflow_name,
@@ -383,7 +433,17 @@ def _is_property(value: Any) -> bool:
         from .stubs import is_stub
 
         _IS_STUB.append(is_stub)
-    return not (callable(value) or isinstance(value, Deferred) or _IS_STUB[0](value))
+    return not (callable(value) or _IS_STUB[0](value))
+
+
+def _holds_deferred(value: Any) -> bool:
+    if isinstance(value, Deferred):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(isinstance(item, Deferred) for item in value)
+    if isinstance(value, dict):
+        return any(isinstance(item, Deferred) for item in value.values())
+    return False
 
 
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -71,7 +71,9 @@ class StubMethod:
 
 def _encode(owner: str, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
     values = spec.bind(owner, args, kwargs)
-    return serialization.encode_args(values, spec.param_names, f"{owner}.{spec.name}")
+    return serialization.encode_args(
+        values, spec.param_names, f"{owner}.{spec.name}", declared=spec.param_types
+    )
 
 
 class ServiceStub(_Stub):
@@ -164,7 +166,9 @@ class ChannelSender:
     def send(self, value: Any) -> None:
         run = current_run()
         payload = serialization.dumps(
-            value, f"the signal sent to {self.stub._spec.name}.{self.channel.name}"
+            value,
+            f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            declared=self.channel.value_type,
         )
         index = run.command(
             "signal",

@@ -20,6 +20,7 @@ from infinitic.common import workflow_messages as w
 from infinitic.common.messages import (
     ALL_TYPES,
     MESSAGE_TYPES,
+    DetailedErrorInfo,
     ErrorInfo,
     ExecuteTask,
     TaskCompleted,
@@ -113,6 +114,16 @@ EXPECTED: dict[str, object] = {
         emitted_at=1712345679.0,
     ),
     "task_failed_minimal": TaskFailed("", "", "", "", ErrorInfo("", "", "", "")),
+    # type 5, added to format version 1: an error with custom properties and a previous attempt
+    "detailed_error_info": DetailedErrorInfo(
+        "worker-1",
+        "app.errors.CardError",
+        "declined",
+        "Traceback ...\n",
+        CAUSE,
+        properties=b'{"code":42,"retryable":false}',
+        previous=ErrorInfo("worker-2", "builtins.KeyError", "'x'", ""),
+    ),
     "task_failed_typical": TaskFailed(
         message_id="f-1",
         task_id="t-2",

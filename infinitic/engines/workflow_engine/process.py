@@ -58,7 +58,8 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
     if state is not None and kind not in _OUTCOMES and kind is not w.WorkflowTaskCompleted:
         # (a workflow task's result tells the index what it adds: handlers/workflow_task.py)
         waiting.reset(state)  # it may change the state in other ways than outcomes
-    was_running = state is not None and state.status == "running"
+    # (a failed instance has not ended: it may be retried or canceled)
+    was_running = state is not None and state.status not in TERMINAL
     if kind is w.DispatchWorkflow:
         state = start.dispatch_workflow(state, msg, out)
     elif kind is w.WaitWorkflow:
@@ -78,8 +79,8 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
     elif kind in _IMMEDIATE:
         _IMMEDIATE[kind](state, msg, out)
     elif kind in _ON_STATE:
-        if state.status != "running" and kind is not w.RetryTasks:
-            return state
+        if state.status in TERMINAL:
+            return state  # a failed instance takes them all: its pending work goes on
         if state.running_task_id is not None:
             state.buffer.append(msg)
             return state
@@ -93,7 +94,7 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
 def _drain_buffer(state: w.WorkflowState, out: Outbox) -> None:
     buffered, state.buffer = state.buffer, []
     for msg in buffered:
-        if state.status != "running":
+        if state.status in TERMINAL:
             break
         if isinstance(msg, w.DispatchMethod):
             start.dispatch_method(state, msg, out)

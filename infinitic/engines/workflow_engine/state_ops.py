@@ -5,7 +5,11 @@ from __future__ import annotations
 from ...common import workflow_messages as w
 from .waiting import note_outcome
 
-TERMINAL = ("completed", "failed", "canceled")
+# an instance has ended once completed or canceled; a failed one stays until it is canceled or
+# retried (Infinitic: it waits for a fix), with its state, tags and pending work, no retention
+TERMINAL = ("completed", "canceled")
+# a method run has ended (a failed one may still be retried)
+RUN_ENDED = ("completed", "failed", "canceled")
 
 
 def find_run(state: w.WorkflowState, method_run_id: str) -> w.MethodRun | None:
@@ -43,12 +47,15 @@ def complete_command(
 
 
 def refresh_status(state: w.WorkflowState) -> None:
-    """The instance ends when every method run has; its status is its main run's."""
-    if state.status != "running":
+    """The instance ends when every method run has; its status is its main run's. A failed
+    instance is running again once a run is (a retried task, a child ending late)."""
+    if state.status in TERMINAL:
         return
-    if all(run.status in TERMINAL for run in state.method_runs):
+    if all(run.status in RUN_ENDED for run in state.method_runs):
         main = main_run(state)
         state.status = main.status if main is not None else "completed"
+    else:
+        state.status = "running"
 
 
 def gc_properties(state: w.WorkflowState) -> None:

@@ -17,7 +17,8 @@ log = logging.getLogger("infinitic.engines.workflow")
 
 
 def cancel(state: w.WorkflowState, msg: w.CancelWorkflow, out: Outbox) -> None:
-    if state.status != "running":
+    """Cancels a running or failed instance: its unfinished (or failed) runs and children."""
+    if state.status in TERMINAL:
         return
     for run in state.method_runs:
         if run.status in TERMINAL:

@@ -107,7 +107,7 @@ def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
             index = next_event(state)
             received.append([index, orjson.Fragment(msg.signal), msg.message_id])
             cmd.result = orjson.dumps(received)
-            if len(received) >= cmd.limit:
+            if cmd.limit and len(received) >= cmd.limit:  # 0: no limit
                 cmd.status = "completed"
                 cmd.completed_at = index
             note_outcome(state, cmd)

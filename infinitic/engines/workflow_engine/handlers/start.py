@@ -5,14 +5,14 @@ from __future__ import annotations
 from ....common import workflow_messages as w
 from ....common.ids import new_id
 from ..outbox import Outbox
-from ..state_ops import TERMINAL, find_run
+from ..state_ops import RUN_ENDED, TERMINAL, find_run
 
 
 def dispatch_workflow(
     state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: Outbox
 ) -> w.WorkflowState:
-    if state is not None and (state.status == "running" or msg.message_id == state.dispatch_id):
-        # a duplicate, or a start reusing the custom id of a running instance: wait on it
+    if state is not None and (state.status not in TERMINAL or msg.message_id == state.dispatch_id):
+        # a duplicate, or a start reusing the custom id of a running (or failed) instance
         run = find_run(state, state.workflow_id)
         if run is not None:
             _wait(state, run, msg.reply_to, msg.parent_workflow_id, out, msg)
@@ -114,7 +114,7 @@ def _wait(
     out: Outbox,
     dispatch: w.DispatchWorkflow | None,
 ) -> None:
-    if run.status in TERMINAL:
+    if run.status in RUN_ENDED:
         targets = [reply_to] if reply_to else []
         probe = w.MethodRun(run.method_run_id, run.method_name, b"", waiting_clients=targets)
         if (
