@@ -274,13 +274,16 @@ class InfiniticClient:
     def wait(self, stub: Any, timeout: float | None = None) -> Any:
         """The result of an existing instance's main method (also after it ended, within the
         retention, and from another process)."""
+        return self._wait_handle(stub).result(timeout)
+
+    def _wait_handle(self, stub: Any) -> TaskHandle[Any]:
         workflow_id = self._instance_id(stub)
         future = self._expect(workflow_id, workflow_id, stub._spec)
         message = w.WaitWorkflow(
             new_id(), workflow_id, stub._spec.name, None, self._topic, time.time()
         )
         self._post(Topics.workflow_engine(stub._spec.name), message, workflow_id, future)
-        return TaskHandle(workflow_id, f"{stub._spec.name} {workflow_id}", future).result(timeout)
+        return TaskHandle(workflow_id, f"{stub._spec.name} {workflow_id}", future)
 
     def cancel(self, stub: Any) -> None:
         """Cancels the instance (and its children), or every instance of a tag stub."""

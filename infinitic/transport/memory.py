@@ -6,6 +6,8 @@ import asyncio
 import logging
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .base import DeadLetter, Handler, Transport
 
@@ -61,10 +63,28 @@ class _Subscription:
         return sum(q.qsize() + q._unfinished_tasks for q in self.queues)  # type: ignore[attr-defined]
 
 
-class InMemoryTransport(Transport):
-    """One process's message bus. Messages sent before a topic has a subscriber wait for it."""
+class Scheduler(Protocol):
+    """Runs `callback` after `delay` seconds; asyncio's loop is one, a virtual clock another."""
 
-    def __init__(self, *, max_redeliveries: int = 3, redelivery_delay: float = 0.05) -> None:
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Any: ...
+
+
+class InMemoryTransport(Transport):
+    """One process's message bus. Messages sent before a topic has a subscriber wait for it.
+
+    Delayed sends (timers, retries, deadlines) go through `scheduler`, the event loop unless a
+    test environment set its virtual clock there; a scheduler's deliveries are its own to count
+    and cancel, so `pending()` does not include them.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_redeliveries: int = 3,
+        redelivery_delay: float = 0.05,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.scheduler = scheduler
         self.max_redeliveries = max_redeliveries
         self.redelivery_delay = redelivery_delay
         self.dead_letters: list[DeadLetter] = []
@@ -110,18 +130,23 @@ class InMemoryTransport(Transport):
         """Sends from the loop's thread without awaiting (the in-memory send cannot block)."""
         if self._closed:
             raise RuntimeError("the in-memory transport is closed")
-        if delay > 0:
+        if delay > 0 and self.scheduler is not None:
+            self.scheduler.call_later(delay, lambda: self._fire(topic, payload, key))
+        elif delay > 0:
             loop = self._loop or asyncio.get_running_loop()
             handle: asyncio.TimerHandle
 
             def fire() -> None:
                 self._timers.discard(handle)
-                if not self._closed:
-                    self._deliver(topic, payload, key)
+                self._fire(topic, payload, key)
 
             handle = loop.call_later(delay, fire)
             self._timers.add(handle)
         else:
+            self._deliver(topic, payload, key)
+
+    def _fire(self, topic: str, payload: bytes, key: str | None) -> None:
+        if not self._closed:
             self._deliver(topic, payload, key)
 
     def _deliver(self, topic: str, payload: bytes, key: str | None) -> None:

@@ -90,6 +90,13 @@ class InfiniticWorker:
             raise RuntimeError("the worker is not started")
         return self._transport
 
+    @property
+    def storage(self) -> Storage:
+        """The state storage of its workflows (read-only use: histories, checks in tests)."""
+        if self._storage is None:
+            raise RuntimeError("the worker is not started, or runs no workflow")
+        return self._storage
+
     def start(self) -> InfiniticWorker:
         if self._runtime is not None:
             return self

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random as _random
 import typing
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar, overload
 
-from ..common import serialization
+from ..common import clock, serialization
 from .aio import is_coroutine
 from .deferred import Deferred
 from .replay import current_run
@@ -35,6 +37,25 @@ def _inline_value(fn: Callable[[], Any]) -> Any:
             "a service task and call it through a stub"
         )
     return value
+
+
+def _recorded(name: str, fn: Callable[[], T], result_type: Any) -> T:
+    """An inline step: `fn()` the first time, its recorded JSON value on every replay. `name`
+    is the step's target, so swapping `self.now()` for `self.random()` is a change the replay
+    sees."""
+    run = current_run()
+    index = run.command("inline", name, "", b"", result_type)
+    command = run.commands[index]
+    if command.status != "completed":
+        # the first run returns the recorded JSON too, so replays see the same value
+        run.inline_depth += 1
+        try:
+            value = _inline_value(fn)
+        finally:
+            run.inline_depth -= 1
+        what = f"the result of {name or 'an inline step'}"
+        run.complete_now(index, serialization.dumps(value, what))
+    return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
 
 
 class Workflow:
@@ -111,18 +132,24 @@ class Workflow:
     def inline(self, fn: Callable[[], T]) -> T:
         """Runs `fn` once, the first time, and records its result for every replay. `fn` may
         not dispatch, call a stub, start a timer, receive or await (InvalidInlineError)."""
-        run = current_run()
-        index = run.command("inline", "", "", b"", _return_hint(fn))
-        command = run.commands[index]
-        if command.status != "completed":
-            run.inline_depth += 1
-            try:
-                value = _inline_value(fn)
-            finally:
-                run.inline_depth -= 1
-            # the first run returns the recorded JSON too, so replays see the same value
-            run.complete_now(index, serialization.dumps(value, "the result of an inline step"))
-        return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
+        return _recorded("", fn, _return_hint(fn))
+
+    # -- deterministic helpers: inline steps named for what they read -------------------------
+
+    def now(self) -> datetime:
+        """The current time (aware, UTC), read the first time and recorded: replays see the
+        same value. Inside a test environment it is the virtual time."""
+        return _recorded(
+            "now", lambda: datetime.fromtimestamp(clock.now(), tz=timezone.utc), datetime
+        )
+
+    def random(self) -> float:
+        """A random float in [0, 1), drawn the first time and recorded for every replay."""
+        return _recorded("random", _random.random, float)
+
+    def uuid4(self) -> uuid.UUID:
+        """A random UUID, drawn the first time and recorded for every replay."""
+        return _recorded("uuid4", uuid.uuid4, uuid.UUID)
 
     # -- context ----------------------------------------------------------------------------
 

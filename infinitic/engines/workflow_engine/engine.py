@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from ..._core.envelope import EnvelopeError
+from ...common import clock
 from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import new_id
@@ -161,7 +161,7 @@ class WorkflowEngine:
                 owed = layout.outbox
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
-            out = Outbox(now=time.time())
+            out = Outbox(now=clock.now())
             if (
                 state is None
                 and isinstance(msg, w.DispatchWorkflow)
@@ -206,7 +206,7 @@ class WorkflowEngine:
             "",
             [msg.workflow_id] if found else [],
             msg.message_id,
-            time.time(),
+            clock.now(),
         )
         await self.transport.send(msg.reply_to, m.encode(reply))
 
@@ -317,13 +317,13 @@ class WorkflowEngine:
                 # sent how it ended, too (to waiting clients, a parent, tag engines)
                 owed = still_owed(loaded[2].outbox, None, loaded[0], redriving=True)
                 if owed and not await self.owners.alive(loaded[2].owner):
-                    await self._send(loaded[0], owed, time.time())
+                    await self._send(loaded[0], owed, clock.now())
             if loaded is None or loaded[0].status in TERMINAL:
                 # never saved, or it ended before its id left the set
                 await self.storage.remove_from_set(pending_key(self.workflow_name), workflow_id)
                 continue
             state, version, layout = loaded
-            now = time.time()
+            now = clock.now()
             if stalled_only and now - state.updated_at < self.redrive_after_seconds:
                 if layout.owner not in alive:
                     alive[layout.owner] = await self.owners.alive(layout.owner)

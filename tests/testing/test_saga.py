@@ -1,0 +1,71 @@
+"""The docs/testing.md example: a 7-day saga tested in milliseconds of real time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from infinitic.testing import WorkflowEnvironment
+from tests.testing.saga import TravelServiceImpl, TripSaga, TripSagaImpl
+
+
+@pytest.fixture
+def env():  # type: ignore[no-untyped-def]
+    with WorkflowEnvironment(services=[TravelServiceImpl], workflows=[TripSagaImpl]) as env:
+        yield env
+
+
+def test_unconfirmed_trip_is_canceled_after_seven_days(env: WorkflowEnvironment) -> None:
+    start = env.now()
+    saga = env.client.new_workflow(TripSaga)
+    assert saga.book("rome") == "canceled flight-rome, canceled hotel-rome"
+    assert env.now() - start == timedelta(days=7)  # virtual time: the timer was skipped to
+
+
+def test_confirmation_right_after_dispatch_charges(env: WorkflowEnvironment) -> None:
+    start = env.now()
+    handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "oslo")
+    # no sleep: the dispatch returned once the saga was waiting for its confirmation
+    env.client.get_workflow_by_id(TripSaga, handle.id).confirmation.send(True)
+    assert handle.result() == "receipt-oslo"
+    assert env.now() == start  # nothing waited on time
+
+
+def test_complete_timers_right_after_dispatch(env: WorkflowEnvironment) -> None:
+    start = env.now()
+    handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "nice")
+    env.client.complete_timers(env.client.get_workflow_by_id(TripSaga, handle.id))
+    assert handle.result() == "canceled flight-nice, canceled hotel-nice"
+    assert env.now() == start
+
+
+def test_sleep_fires_the_timer_when_it_is_due(env: WorkflowEnvironment) -> None:
+    handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "lima")
+    stub = env.client.get_workflow_by_id(TripSaga, handle.id)
+    env.sleep(timedelta(days=6, hours=23))
+    assert not handle.done()
+    stub.confirmation.send(True)  # still in time
+    assert handle.result() == "receipt-lima"
+    env.sleep(timedelta(days=1))  # the timer fires into an ended method run: nothing happens
+    assert handle.result() == "receipt-lima"
+
+
+def test_signal_after_the_deadline_is_too_late(env: WorkflowEnvironment) -> None:
+    handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "kiev")
+    env.sleep(timedelta(days=7))
+    assert handle.done()
+    assert handle.result() == "canceled flight-kiev, canceled hotel-kiev"
+
+
+def test_task_retries_wait_virtual_time(env: WorkflowEnvironment) -> None:
+    TravelServiceImpl.payment_failures = 2
+    try:
+        start = env.now()
+        handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "bern")
+        env.client.get_workflow_by_id(TripSaga, handle.id).confirmation.send(True)
+        assert handle.result() == "receipt-bern"
+        # two retries an hour apart then two (random_factor=0): the provider came back
+        assert env.now() - start == timedelta(hours=3)
+    finally:
+        TravelServiceImpl.payment_failures = 0
