@@ -110,10 +110,23 @@ def _document(history: HistorySource) -> Mapping[str, Any]:
     return history
 
 
+class _Snapshots(dict[str, bytes]):
+    """The property snapshots a history kept. The engine drops those of ended method runs: a
+    missing one reads as the properties the replay itself has at that point (what a
+    deterministic run had, unless another method run changed them meanwhile)."""
+
+    run: WorkflowRun | None = None
+
+    def __missing__(self, key: str) -> bytes:
+        assert self.run is not None
+        return self.run.snapshot()
+
+
 def _replay_run(
     workflow: type[Workflow], state: w.WorkflowState, run: w.MethodRun, check_mode: str
 ) -> None:
     spec = describe(workflow).methods.get(run.method_name)
+    snapshots = _Snapshots(state.props_store)
     task = w.ExecuteWorkflowTask(
         message_id="replay",
         workflow_id=state.workflow_id,
@@ -123,12 +136,13 @@ def _replay_run(
         tags=state.tags,
         meta=state.meta,
         properties=state.properties,
-        props_store=state.props_store,
+        props_store=snapshots,
         as_of=state.event_index,
         emitted_at=state.updated_at,
     )
     instance = workflow()
     replayed = WorkflowRun(task, instance, check_mode)
+    snapshots.run = replayed
     if spec is None:
         raise replayed._updated(0, f"method {run.method_name!r} is not in the code any more")
     where = f"{state.workflow_name}.{run.method_name}"
