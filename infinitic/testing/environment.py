@@ -14,17 +14,15 @@ from .. import errors
 from ..client import InfiniticClient
 from ..client.handles import TaskHandle
 from ..common import clock
-from ..common.history import history_of
 from ..common.ids import new_id
 from ..common.runtime import Runtime
-from ..engines.workflow_engine import stored
-from ..engines.workflow_engine.engine import state_key
 from ..executors import workflow_task
 from ..service.spec import describe
 from ..transport.factory import create_transport
 from ..transport.memory import InMemoryTransport
 from ..worker import InfiniticWorker
 from .clock import VirtualClock
+from .history import read_history
 
 _ACTIVE: list[WorkflowEnvironment] = []
 
@@ -196,12 +194,11 @@ class WorkflowEnvironment:
     def history(self, interface: type | str, workflow_id: str) -> dict[str, Any]:
         """The history of an instance, in the format `replay` takes (and that
         `infinitic workflow describe --json` writes)."""
-        name = interface if isinstance(interface, str) else describe(interface).name
         self.wait_idle()
-        loaded = self._run(stored.load(self.worker.storage, state_key(name, workflow_id)))
-        if loaded is None:
-            raise errors.UnknownWorkflowError(f"no workflow {name} with id {workflow_id}")
-        return history_of(loaded[0])
+        history: dict[str, Any] = self._run(
+            read_history(self.worker.storage, interface, workflow_id)
+        )
+        return history
 
     # -- internals ------------------------------------------------------------------------
 

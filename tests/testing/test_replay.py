@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from infinitic import WorkflowUpdatedError
+from infinitic import InfiniticWorker, UnknownWorkflowError, WorkflowUpdatedError
 from infinitic.common.history import FORMAT, VERSION, HistoryError, history_of, state_of
-from infinitic.testing import WorkflowEnvironment, replay, replay_all
+from infinitic.testing import WorkflowEnvironment, fetch_history, replay, replay_all
 from tests.testing.saga import TravelServiceImpl, TripSaga, TripSagaImpl, TripSagaWithBudgetCheck
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -136,6 +136,30 @@ def test_the_fixtures_are_what_the_environment_records(tmp_path: Path) -> None:
         fresh = json.loads((tmp_path / f"trip-saga-{label}.json").read_text())
         assert fresh["format"] == FORMAT and fresh["version"] == VERSION
         assert shape(fresh) == shape(_load(label))
+
+
+def test_fetch_history_reads_a_deployment_storage(tmp_path: Path) -> None:
+    from tests.sample_workflows import BasicWorkflow, BasicWorkflowImpl
+
+    config = {
+        "name": "deployment",
+        "transport": {"inMemory": {"channel": "fetch-history"}},
+        "storage": {"sqlite": {"path": str(tmp_path / "states.db")}},
+        "services": [{"name": "Math", "class": "tests.sample_workflows.MathServiceImpl"}],
+        "workflows": [{"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl"}],
+    }
+    worker = InfiniticWorker.from_config(config).start()
+    try:
+        handle = worker.client.dispatch(worker.client.new_workflow(BasicWorkflow).sequential, 3)
+        assert handle.result(timeout=30) == 3
+        history = fetch_history(config, BasicWorkflow, handle.id)
+    finally:
+        worker.close()
+    targets = [c["target"] for c in history["method_runs"][0]["commands"]]
+    assert targets == ["Math.add"] * 3
+    replay(BasicWorkflowImpl, history)
+    with pytest.raises(UnknownWorkflowError, match="no workflow Basic with id nope"):
+        fetch_history(config, "Basic", "nope")
 
 
 def test_history_round_trips_through_the_state() -> None:
