@@ -52,10 +52,12 @@ def test_the_saga_replays_its_saved_histories(label: str) -> None:
 
 @pytest.mark.parametrize("label", ["confirmed", "expired", "waiting"])
 def test_a_changed_saga_is_caught_where_it_diverges(label: str) -> None:
-    with pytest.raises(WorkflowUpdatedError, match="at position 2 of method book") as caught:
+    expected = (
+        "at position 2 of method book: expected TravelService.book_flight, "
+        "found TravelService.charge"
+    )
+    with pytest.raises(WorkflowUpdatedError, match=expected):
         replay(TripSagaWithBudgetCheck, _load(label))
-    assert "TravelService.charge" in str(caught.value)
-    assert "TravelService.book_flight" in str(caught.value)
 
 
 def test_replay_all_names_every_diverging_file(tmp_path: Path) -> None:
