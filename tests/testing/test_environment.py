@@ -89,6 +89,17 @@ def test_the_engine_clock_and_strict_live_runs_are_restored_on_close() -> None:
     assert workflow_task.VERIFY_LIVE is verify
 
 
+def test_the_public_names_of_infinitic_testing() -> None:
+    import infinitic.testing
+
+    assert set(infinitic.testing.__all__) == {
+        "WorkflowEnvironment",
+        "fetch_history",
+        "replay",
+        "replay_all",
+    }
+
+
 def test_classes_must_be_importable_and_start_aware() -> None:
     class Local(Stamps):
         pass
