@@ -129,3 +129,18 @@ class TripSagaUnitTest(unittest.TestCase):
         handle = self.env.client.dispatch(self.env.client.new_workflow(TripSaga).book, "doha")
         stub = self.env.client.get_workflow_by_id(TripSaga, handle.id)
         self.assertEqual(self.env.client.wait(stub), "canceled flight-doha, canceled hotel-doha")
+
+
+def test_the_sample_workflows_run_with_default_retries_skipped() -> None:
+    from tests.sample_workflows import BasicWorkflow, BasicWorkflowImpl, MathServiceImpl
+
+    with WorkflowEnvironment(services=[MathServiceImpl], workflows=[BasicWorkflowImpl]) as env:
+        wf = env.client.new_workflow(BasicWorkflow)
+        assert wf.parallel(3) == [0, 2, 4]
+        assert wf.children(3) == [0, 0, 1]
+        assert wf.nested() == [2, [4, 6]]
+        before = env.now()
+        # 11 retries with the default backoff (1 s doubling up to 1000 s): many virtual minutes
+        assert wf.catching() == "caught ValueError: expected"
+        assert env.now() - before > timedelta(minutes=10)
+        assert wf.with_timer(3600) == "fired True"
