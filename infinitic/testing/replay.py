@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import orjson
 
@@ -17,7 +17,14 @@ from ..service.spec import describe
 from ..workflow import Workflow
 from ..workflow.replay import CHECK_MODES, WorkflowRun
 
-HistorySource = Union[Mapping[str, Any], str, "os.PathLike[str]", Any]
+
+class HasHistory(Protocol):
+    """What `describe_workflow(...)` returns: anything with a `history()` document."""
+
+    def history(self) -> Mapping[str, Any]: ...
+
+
+HistorySource = Union[Mapping[str, Any], str, "os.PathLike[str]", HasHistory]
 
 
 def replay(workflow: type[Workflow], history: HistorySource, *, check_mode: str = "simple") -> None:
@@ -46,7 +53,7 @@ def replay(workflow: type[Workflow], history: HistorySource, *, check_mode: str 
 
 
 def replay_all(
-    workflows: type[Workflow] | Mapping[str | type, type[Workflow]],
+    workflows: type[Workflow] | Mapping[Any, type[Workflow]],
     folder: str | os.PathLike[str],
     *,
     check_mode: str = "simple",

@@ -42,7 +42,8 @@ def record(folder: Path) -> None:
 
 
 def _load(label: str) -> dict[str, Any]:
-    return json.loads((HISTORIES / f"trip-saga-{label}.json").read_text())
+    history: dict[str, Any] = json.loads((HISTORIES / f"trip-saga-{label}.json").read_text())
+    return history
 
 
 @pytest.mark.parametrize("label", ["confirmed", "expired", "waiting"])
