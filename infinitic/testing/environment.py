@@ -309,6 +309,10 @@ class _EnvironmentClient(InfiniticClient):
         self._env.wait_idle()
         return super().get_ids_by_tag(*args, **kwargs)
 
+    def get_task_ids_by_tag(self, *args: Any, **kwargs: Any) -> list[str]:
+        self._env.wait_idle()
+        return super().get_task_ids_by_tag(*args, **kwargs)
+
 
 async def _idle(transport: InMemoryTransport, deadline: float) -> bool:
     """True once nothing is queued or handled for a few loop turns in a row; False at `deadline`."""
