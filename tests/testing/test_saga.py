@@ -69,3 +69,17 @@ def test_task_retries_wait_virtual_time(env: WorkflowEnvironment) -> None:
         assert env.now() - start == timedelta(hours=3)
     finally:
         TravelServiceImpl.payment_failures = 0
+
+
+def test_docs_show_this_code() -> None:
+    """docs/testing.md quotes the saga and these tests: it must quote them as they are."""
+    import re
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    docs = (here.parent.parent / "docs" / "testing.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", docs, flags=re.S)
+    saga, tests = (here / "saga.py").read_text(), Path(__file__).read_text()
+    assert blocks[0] in saga and "class TripSagaImpl" in blocks[0]
+    assert blocks[1] in tests and "def test_unconfirmed_trip" in blocks[1]
+    assert any(b in saga for b in blocks[2:] if "TripSagaWithBudgetCheck" in b)
