@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
@@ -260,6 +260,15 @@ class _EnvironmentHandle(TaskHandle[Any]):
 
     def result(self, timeout: float | None = None) -> Any:
         self._env._drive(self, timeout if timeout is not None else self._deadline)
+        return super().result(0)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._driven().__await__()
+
+    async def _driven(self) -> Any:
+        # the drive blocks: off this loop (the test's own), on a thread
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._env._drive, self, self._deadline)
         return super().result(0)
 
 

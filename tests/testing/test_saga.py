@@ -71,6 +71,18 @@ def test_task_retries_wait_virtual_time(env: WorkflowEnvironment) -> None:
         TravelServiceImpl.payment_failures = 0
 
 
+def test_awaiting_a_handle_skips_time_too(env: WorkflowEnvironment) -> None:
+    import asyncio
+
+    async def main() -> str:
+        handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "baku")
+        return await handle  # type: ignore[no-any-return]
+
+    start = env.now()
+    assert asyncio.run(main()) == "canceled flight-baku, canceled hotel-baku"
+    assert env.now() - start == timedelta(days=7)
+
+
 def test_docs_show_this_code() -> None:
     """docs/testing.md quotes the saga and these tests: it must quote them as they are."""
     import re
