@@ -47,8 +47,19 @@ def _load(label: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("label", ["confirmed", "expired", "waiting"])
-def test_the_saga_replays_its_saved_histories(label: str) -> None:
-    replay(TripSagaImpl, HISTORIES / f"trip-saga-{label}.json")
+@pytest.mark.parametrize("check_mode", ["none", "simple", "strict"])
+def test_the_saga_replays_its_saved_histories(label: str, check_mode: str) -> None:
+    replay(TripSagaImpl, HISTORIES / f"trip-saga-{label}.json", check_mode=check_mode)
+
+
+def test_strict_mode_also_compares_arguments() -> None:
+    class Shouting(TripSagaImpl):
+        def book(self, trip: str) -> str:
+            return super().book(trip.upper())
+
+    replay(Shouting, _load("confirmed"))  # simple: same commands on the same targets
+    with pytest.raises(WorkflowUpdatedError, match="position 0 of method book: the arguments"):
+        replay(Shouting, _load("confirmed"), check_mode="strict")
 
 
 @pytest.mark.parametrize("label", ["confirmed", "expired", "waiting"])

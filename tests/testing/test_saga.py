@@ -71,6 +71,17 @@ def test_task_retries_wait_virtual_time(env: WorkflowEnvironment) -> None:
         TravelServiceImpl.payment_failures = 0
 
 
+def test_strict_check_mode_replays_a_timer_created_days_earlier() -> None:
+    # the timer's arguments were its due time, so a replay in a later workflow task (another
+    # emitted_at) failed strict mode with "the arguments of timer changed"
+    with WorkflowEnvironment(
+        services=[TravelServiceImpl], workflows=[TripSagaImpl], check_mode="strict"
+    ) as env:
+        assert env.client.new_workflow(TripSaga).book("rome") == (
+            "canceled flight-rome, canceled hotel-rome"
+        )
+
+
 def test_awaiting_a_handle_skips_time_too(env: WorkflowEnvironment) -> None:
     import asyncio
 
