@@ -59,6 +59,8 @@ class WorkflowEnvironment:
         self._workflows = list(workflows)
         if start is not None and start.tzinfo is None:
             raise ValueError("start needs an aware datetime (with a tzinfo)")
+        if not timeout > 0:
+            raise ValueError(f"timeout is in real seconds and must be > 0, got {timeout!r}")
         self._start_at = start
         self.timeout = timeout
         self._verify = verify_live_runs
@@ -94,14 +96,14 @@ class WorkflowEnvironment:
         virtual = VirtualClock(start)
         self._clock = virtual
         _ACTIVE.append(self)
-        self._runtime = Runtime.acquire()
-        transport = create_transport("inMemory", self._config["transport"]["inMemory"])
-        assert isinstance(transport, InMemoryTransport)
-        transport.scheduler = virtual
-        self._transport = transport
-        self._saved = (clock.install(virtual.now), workflow_task.VERIFY_LIVE)
-        workflow_task.VERIFY_LIVE = self._verify
         try:
+            self._runtime = Runtime.acquire()
+            transport = create_transport("inMemory", self._config["transport"]["inMemory"])
+            assert isinstance(transport, InMemoryTransport)
+            transport.scheduler = virtual
+            self._transport = transport
+            self._saved = (clock.install(virtual.now), workflow_task.VERIFY_LIVE)
+            workflow_task.VERIFY_LIVE = self._verify
             worker = InfiniticWorker.from_config(
                 self._config, source="WorkflowEnvironment", clock=virtual.now
             )

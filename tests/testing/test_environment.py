@@ -89,6 +89,16 @@ def test_the_engine_clock_and_strict_live_runs_are_restored_on_close() -> None:
     assert workflow_task.VERIFY_LIVE is verify
 
 
+def test_a_start_that_fails_leaves_nothing_open() -> None:
+    from infinitic import ConfigError
+
+    with pytest.raises(ConfigError, match="checkMode"):
+        WorkflowEnvironment(workflows=[StampsImpl], check_mode="paranoid").start()
+    assert abs(clock.now() - time.time()) < 60
+    with WorkflowEnvironment(workflows=[StampsImpl], start=START) as env:
+        assert env.now() == START
+
+
 def test_the_public_names_of_infinitic_testing() -> None:
     import infinitic.testing
 
