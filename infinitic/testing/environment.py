@@ -154,17 +154,13 @@ class WorkflowEnvironment:
     def client(self) -> InfiniticClient:
         """A client whose calls wait for the engines to be idle, and whose waits skip time."""
         if self._client is None:
-            raise RuntimeError(
-                "the environment is not started: use `with WorkflowEnvironment(...)`"
-            )
+            raise _not_started()
         return self._client
 
     @property
     def worker(self) -> InfiniticWorker:
         if self._worker is None:
-            raise RuntimeError(
-                "the environment is not started: use `with WorkflowEnvironment(...)`"
-            )
+            raise _not_started()
         return self._worker
 
     def now(self) -> datetime:
@@ -194,8 +190,8 @@ class WorkflowEnvironment:
         self._settle(time.monotonic() + self.timeout)
 
     def history(self, interface: type | str, workflow_id: str) -> dict[str, Any]:
-        """The history of an instance, in the format `replay` takes (and that
-        `infinitic workflow describe --json` writes)."""
+        """The history of an instance: the versioned JSON document `replay` takes
+        (infinitic.common.history; docs/testing.md describes it)."""
         self.wait_idle()
         history: dict[str, Any] = self._run(
             read_history(self.worker.storage, interface, workflow_id)
@@ -206,16 +202,12 @@ class WorkflowEnvironment:
 
     def _virtual(self) -> VirtualClock:
         if self._clock is None:
-            raise RuntimeError(
-                "the environment is not started: use `with WorkflowEnvironment(...)`"
-            )
+            raise _not_started()
         return self._clock
 
     def _run(self, coro: Any) -> Any:
         if self._runtime is None:
-            raise RuntimeError(
-                "the environment is not started: use `with WorkflowEnvironment(...)`"
-            )
+            raise _not_started()
         return self._runtime.run(coro)
 
     def _settle(self, deadline: float) -> None:
@@ -323,6 +315,10 @@ class _EnvironmentClient(InfiniticClient):
     def get_task_ids_by_tag(self, *args: Any, **kwargs: Any) -> list[str]:
         self._env.wait_idle()
         return super().get_task_ids_by_tag(*args, **kwargs)
+
+
+def _not_started() -> RuntimeError:
+    return RuntimeError("the environment is not started: use `with WorkflowEnvironment(...)`")
 
 
 async def _idle(transport: InMemoryTransport, deadline: float) -> bool:
