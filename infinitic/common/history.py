@@ -64,7 +64,7 @@ def state_of(history: Mapping[str, Any]) -> WorkflowState:
         workflow_id=wf.get("id", str),
         workflow_name=wf.get("name", str),
         tags=frozenset(wf.get("tags", list, [])),
-        meta=_meta_in(wf.get("meta", dict, {})),
+        meta=_meta_in(wf.get("meta", dict, {}), f"{wf.path}.meta"),
         status=wf.get("status", str, "running"),
         properties=_bytes(doc.raw("properties")),
         props_store={k: _bytes(v) for k, v in doc.get("props_store", dict, {}).items()},
@@ -169,8 +169,14 @@ def _bytes(value: Any) -> bytes:
     return b"" if value is None else orjson.dumps(value)
 
 
-def _meta_in(meta: Mapping[str, Any]) -> dict[str, bytes]:
-    return {str(k): base64.b64decode(str(v)) for k, v in meta.items()}
+def _meta_in(meta: Mapping[str, Any], path: str) -> dict[str, bytes]:
+    out = {}
+    for key, value in meta.items():
+        try:
+            out[str(key)] = base64.b64decode(str(value), validate=True)
+        except ValueError:  # binascii.Error is one
+            raise HistoryError(f"{path}.{key}: a meta value is base64, got {value!r}") from None
+    return out
 
 
 class _Doc:
@@ -256,7 +262,7 @@ def _command_in(doc: _Doc) -> Command:
         args=b"" if args is None else orjson.dumps(args),
         args_hash=doc.get("args_hash", str, ""),
         tags=frozenset(doc.get("tags", list, [])),
-        meta=_meta_in(doc.get("meta", dict, {})),
+        meta=_meta_in(doc.get("meta", dict, {}), f"{doc.path}.meta"),
         target_id=doc.raw("target_id"),
         target_tag=doc.raw("target_tag"),
         status=doc.get("status", str, "ongoing"),

@@ -130,6 +130,10 @@ def test_a_history_of_another_workflow_or_version_is_refused(tmp_path: Path) -> 
     del broken["method_runs"][0]["commands"][1]["kind"]
     with pytest.raises(HistoryError, match=r"history.method_runs\[0\].commands\[1\].kind: missing"):
         replay(TripSagaImpl, broken)
+    broken = _load("confirmed")
+    broken["workflow"]["meta"] = {"key": "not base64!"}
+    with pytest.raises(HistoryError, match=r"history.workflow.meta.key: a meta value is base64"):
+        replay(TripSagaImpl, broken)
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(HistoryError, match="bad.json: not JSON"):
         replay(TripSagaImpl, tmp_path / "bad.json")
