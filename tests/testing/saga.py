@@ -56,8 +56,8 @@ class TripSagaImpl(TripSaga):
         return f"{travel.cancel(flight)}, {travel.cancel(hotel)}"
 
 
-class TripSagaWithBudgetCheck(TripSaga):
-    """The saga changed after instances started: a budget check before the flight. Running
+class TripSagaWithDeposit(TripSaga):
+    """The saga changed after instances started: a deposit charged before the flight. Running
     instances recorded book_flight there; replay() says so before this is deployed."""
 
     def book(self, trip: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from infinitic import InfiniticWorker, UnknownWorkflowError, WorkflowUpdatedError
 from infinitic.common.history import FORMAT, VERSION, HistoryError, history_of, state_of
 from infinitic.testing import WorkflowEnvironment, fetch_history, replay, replay_all
-from tests.testing.saga import TravelServiceImpl, TripSaga, TripSagaImpl, TripSagaWithBudgetCheck
+from tests.testing.saga import TravelServiceImpl, TripSaga, TripSagaImpl, TripSagaWithDeposit
 
 HISTORIES = Path(__file__).parent / "histories"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -69,7 +69,7 @@ def test_a_changed_saga_is_caught_where_it_diverges(label: str) -> None:
         "found TravelService.charge"
     )
     with pytest.raises(WorkflowUpdatedError, match=expected):
-        replay(TripSagaWithBudgetCheck, _load(label))
+        replay(TripSagaWithDeposit, _load(label))
 
 
 def test_replay_all_names_every_diverging_file(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_replay_all_names_every_diverging_file(tmp_path: Path) -> None:
         "trip-saga-waiting.json",
     ]
     with pytest.raises(WorkflowUpdatedError, match="3 of 3 histories diverge") as caught:
-        replay_all({TripSaga: TripSagaWithBudgetCheck}, HISTORIES)
+        replay_all({TripSaga: TripSagaWithDeposit}, HISTORIES)
     assert "trip-saga-expired.json: workflow TripSaga" in str(caught.value)
     shutil.copy(HISTORIES / "trip-saga-confirmed.json", tmp_path / "a.json")
     with pytest.raises(ValueError, match="a.json: a history of workflow 'TripSaga'"):

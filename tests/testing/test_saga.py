@@ -105,4 +105,4 @@ def test_docs_show_this_code() -> None:
     saga, tests = (here / "saga.py").read_text(), Path(__file__).read_text()
     assert blocks[0] in saga and "class TripSagaImpl" in blocks[0]
     assert blocks[1] in tests and "def test_unconfirmed_trip" in blocks[1]
-    assert any(b in saga for b in blocks[2:] if "TripSagaWithBudgetCheck" in b)
+    assert any(b in saga for b in blocks[2:] if "TripSagaWithDeposit" in b)
