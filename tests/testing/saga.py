@@ -3,6 +3,7 @@ traveller's confirmation; confirmed, charge; not confirmed in time, cancel both 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import timedelta
 
 from infinitic import Channel, Workflow, any_of, name, retry
@@ -10,9 +11,13 @@ from infinitic import Channel, Workflow, any_of, name, retry
 
 @name("TravelService")
 class TravelService:
+    @abstractmethod
     def book_hotel(self, trip: str) -> str: ...
+    @abstractmethod
     def book_flight(self, trip: str) -> str: ...
+    @abstractmethod
     def charge(self, trip: str) -> str: ...
+    @abstractmethod
     def cancel(self, booking: str) -> str: ...
 
 
@@ -40,6 +45,7 @@ class TravelServiceImpl(TravelService):
 class TripSaga(Workflow):
     confirmation = Channel[bool]()
 
+    @abstractmethod
     def book(self, trip: str) -> str: ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import unittest
 import uuid
+from abc import abstractmethod
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -22,7 +23,9 @@ START = datetime(2030, 3, 1, 12, 0, tzinfo=timezone.utc)
 class Stamps(Workflow):
     go = Channel[str]()
 
+    @abstractmethod
     def stamp(self) -> list[str]: ...
+    @abstractmethod
     def wait_for_go(self) -> str: ...
 
 

@@ -87,7 +87,7 @@ def test_awaiting_a_handle_skips_time_too(env: WorkflowEnvironment) -> None:
 
     async def main() -> str:
         handle = env.client.dispatch(env.client.new_workflow(TripSaga).book, "baku")
-        return await handle  # type: ignore[no-any-return]
+        return await handle
 
     start = env.now()
     assert asyncio.run(main()) == "canceled flight-baku, canceled hotel-baku"
