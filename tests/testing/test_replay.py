@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infinitic import InfiniticWorker, UnknownWorkflowError, WorkflowUpdatedError
+from infinitic import InfiniticWorker, UnknownWorkflowError, WorkflowUpdatedError, any_of
 from infinitic.common.history import FORMAT, VERSION, HistoryError, history_of, state_of
 from infinitic.testing import WorkflowEnvironment, fetch_history, replay, replay_all
-from tests.testing.saga import TravelServiceImpl, TripSaga, TripSagaImpl, TripSagaWithDeposit
+from tests.testing.saga import (
+    TravelService,
+    TravelServiceImpl,
+    TripSaga,
+    TripSagaImpl,
+    TripSagaWithDeposit,
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -50,6 +56,24 @@ def _load(label: str) -> dict[str, Any]:
 @pytest.mark.parametrize("check_mode", ["none", "simple", "strict"])
 def test_the_saga_replays_its_saved_histories(label: str, check_mode: str) -> None:
     replay(TripSagaImpl, HISTORIES / f"trip-saga-{label}.json", check_mode=check_mode)
+
+
+class TripSagaAsync(TripSaga):
+    """The saga rewritten as an `async def` method: the same commands at the same positions."""
+
+    async def book(self, trip: str) -> str:  # type: ignore[override]
+        travel = self.new_service(TravelService)
+        hotel = travel.book_hotel(trip)
+        flight = travel.book_flight(trip)
+        answer = await any_of(self.confirmation.receive(), self.timer(timedelta(days=7)))
+        if answer is True:
+            return travel.charge(trip)
+        return f"{travel.cancel(flight)}, {travel.cancel(hotel)}"
+
+
+@pytest.mark.parametrize("label", ["confirmed", "expired", "waiting"])
+def test_an_async_rewrite_follows_the_histories_of_the_sync_saga(label: str) -> None:
+    replay(TripSagaAsync, _load(label), check_mode="strict")
 
 
 def test_strict_mode_also_compares_arguments() -> None:
