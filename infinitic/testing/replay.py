@@ -147,9 +147,9 @@ def _replay_run(
         as_of=state.event_index,
         emitted_at=state.updated_at,
     )
-    instance = workflow()
-    replayed = WorkflowRun(task, instance, check_mode)
+    replayed = WorkflowRun(task, None, check_mode)
     snapshots.run = replayed
+    instance = replayed.instantiate(workflow)
     if spec is None:
         raise replayed._updated(0, f"method {run.method_name!r} is not in the code any more")
     where = f"{state.workflow_name}.{run.method_name}"
