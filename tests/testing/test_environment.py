@@ -30,6 +30,9 @@ class Stamps(Workflow):
 
 
 class StampsImpl(Stamps):
+    def __init__(self) -> None:
+        self.origin = self.workflow_id  # the context is readable here, on replay() too
+
     def stamp(self) -> list[str]:
         first = [self.now().isoformat(), str(self.random()), str(self.uuid4())]
         self.timer(timedelta(days=30)).result()
