@@ -1,55 +1,79 @@
-"""The `infinitic` command: `infinitic worker -c infinitic.yml`, `infinitic demo`."""
+"""The `infinitic` command (click): worker, demo, and operating workflows from any process.
+
+    infinitic --version
+    infinitic worker -c infinitic.yml
+    infinitic demo
+    infinitic config schema
+    infinitic workflow list     -c infinitic.yml [--name N] [--status S] [--tag T] [--limit N] [--json]
+    infinitic workflow describe -c infinitic.yml NAME ID [--json]
+    infinitic workflow cancel | retry-tasks | retry-workflow-task | complete-timers -c infinitic.yml NAME ID
+
+`list` and `describe` read the configured storage; the actions go through the configured
+transport to the workers. docs/operations.md has examples of each.
+"""
 
 from __future__ import annotations
 
-import argparse
+import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+import click
+
+from .errors import ConfigError, InfiniticError, StorageError
+
+if TYPE_CHECKING:
+    from .client import InfiniticClient, WorkflowInfo, WorkflowSummary
+
+STATUSES = ("running", "completed", "failed", "canceled")
+ACTIONS = {
+    "cancel": "cancel the instance (a running or a failed one)",
+    "retry-tasks": "run again its failed or timed-out tasks (after a fix of the service)",
+    "retry-workflow-task": "run again its failed workflow task (after a fix of the workflow)",
+    "complete-timers": "complete its running timers now",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infinitic", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    parser.add_argument(
-        "--version", action="store_true", help="print the version and the kernels in use"
-    )
-    sub = parser.add_subparsers(dest="command")
-    worker = sub.add_parser("worker", help="run a worker from a YAML config until interrupted")
-    worker.add_argument("-c", "--config", required=True, help="path of the worker's YAML config")
-    sub.add_parser(
-        "demo", help="run a sample service on the embedded default and show what happens"
-    )
-    config = sub.add_parser("config", help="about config files")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    config_sub.add_parser("schema", help="print the JSON Schema of a worker config file")
-    args = parser.parse_args(argv)
-    if args.version:
-        print(_version())
-        return 0
-    if args.command is None:
-        parser.error("a command is required (worker, demo, config)")
-    if args.command == "config":
-        return _config_schema()
-    logging.basicConfig(
-        # the demo narrates failures itself; elsewhere a failed task is worth a warning
-        level=logging.DEBUG
-        if args.verbose
-        else logging.ERROR
-        if args.command == "demo"
-        else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    """Runs the command line; returns the exit code (0 ok, 1 failure, 2 usage or config)."""
+    verbose = "-v" in (argv if argv is not None else sys.argv[1:]) or "--verbose" in (
+        argv if argv is not None else sys.argv[1:]
     )
     try:
-        if args.command == "worker":
-            return _worker(args.config)
-        return _demo()
+        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("infinitic: aborted", err=True)
+        return 1
     except ConfigError as exc:
-        print(f"infinitic: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail("configuration error", exc, verbose, 2)
+    except StorageError as exc:
+        return _fail("storage error", exc, verbose, 1)
+    except InfiniticError as exc:
+        broker = type(exc).__name__.startswith("Pulsar")
+        return _fail("broker error" if broker else "error", exc, verbose, 1)
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        return _fail("infrastructure error", exc, verbose, 1)
+    except Exception as exc:  # noqa: BLE001 - a broker client's own errors (pulsar.*)
+        if type(exc).__module__.split(".")[0] not in ("pulsar", "_pulsar", "redis", "MySQLdb"):
+            raise
+        return _fail(f"{type(exc).__module__.split('.')[0]} error", exc, verbose, 1)
+    return result if isinstance(result, int) else 0
+
+
+def _fail(what: str, exc: BaseException, verbose: bool, code: int) -> int:
+    if verbose:
+        logging.getLogger("infinitic.cli").error("%s", what, exc_info=exc)
+    click.echo(f"infinitic: {what}: {exc}", err=True)
+    return code
 
 
 def _version() -> str:
@@ -59,31 +83,251 @@ def _version() -> str:
     return f"infinitic {__version__} (Python {sys.version.split()[0]}; {kernels_summary()})"
 
 
-def _worker(path: str) -> int:
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(_version())
+        ctx.exit(0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="log at DEBUG level; tracebacks on errors")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="show the version and which kernels are in use, then exit",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """infinitic: workflows as code, on an embedded default or Apache Pulsar."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    # the demo narrates failures itself; elsewhere a failed task is worth a warning
+    quiet = ctx.invoked_subcommand == "demo"
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+CONFIG = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="the YAML config (the worker's: transport and storage are read from it)",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="print JSON, for scripts")
+
+
+@cli.command()
+@CONFIG
+def worker(config_path: str) -> int:
+    """Run a worker from a YAML config until interrupted (SIGINT / SIGTERM)."""
+    # classes in the config are found from the current directory, as uvicorn and celery do
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     from .worker import InfiniticWorker
 
-    worker = InfiniticWorker.from_config_file(path)
-    services = ", ".join(s.name for s in worker.config.services) or "none"
-    worker.run(
-        lambda: print(
-            f"infinitic: worker {worker.name} started, services: {services} (Ctrl-C to stop)",
-            file=sys.stderr,
-            flush=True,
+    running = InfiniticWorker.from_config_file(config_path)
+    services = ", ".join(s.name for s in running.config.services) or "none"
+    running.run(
+        lambda: click.echo(
+            f"infinitic: worker {running.name} started, services: {services} (Ctrl-C to stop)",
+            err=True,
         )
     )
     return 0
 
 
-def _config_schema() -> int:
-    import json
-
-    from .config.schema import config_schema
-
-    print(json.dumps(config_schema(), indent=2))
-    return 0
-
-
-def _demo() -> int:
+@cli.command()
+def demo() -> int:
+    """Run a sample service on the embedded default and show what happens."""
     from .demo import run_demo
 
     return run_demo(time.perf_counter)
+
+
+@cli.group()
+def config() -> None:
+    """About config files."""
+
+
+@config.command()
+def schema() -> int:
+    """Print the JSON Schema of a worker config file (for editors' completion)."""
+    from .config.schema import config_schema
+
+    click.echo(json.dumps(config_schema(), indent=2))
+    return 0
+
+
+@cli.group()
+def workflow() -> None:
+    """List, describe and steer workflow instances (from any process)."""
+
+
+def _client(config_path: str, reads: str | None = None) -> InfiniticClient:
+    """A client on the config's transport; `reads`: the command, when it reads the storage."""
+    from .client import InfiniticClient
+    from .config import load_config_file
+
+    cfg = load_config_file(config_path)
+    if reads is not None and cfg.storage == "inMemory":
+        raise click.UsageError(
+            f"`workflow {reads}` reads the storage, and the storage of {config_path} is "
+            "inMemory: it lives inside the worker's process and no other process can read it. "
+            "Configure sqlite, redis or mysql, or call worker.client.describe_workflow / "
+            "list_workflows from the worker's process."
+        )
+    return InfiniticClient.from_config(cfg)
+
+
+@workflow.command("list")
+@CONFIG
+@click.option("--name", help="only instances of this workflow")
+@click.option("--status", type=click.Choice(STATUSES), help="only instances with this status")
+@click.option("--tag", help="only instances with this tag")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--cursor", help="the next_cursor a previous page printed")
+@JSON
+def list_(
+    config_path: str,
+    name: str | None,
+    status: str | None,
+    tag: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> int:
+    """List instances, newest first (reads the storage)."""
+    with _client(config_path, "list") as client:
+        page = client.list_workflows(name=name, status=status, tag=tag, limit=limit, cursor=cursor)
+    if as_json:
+        items = [item.to_json() for item in page.items]
+        click.echo(json.dumps({"items": items, "next_cursor": page.next_cursor}, indent=2))
+        return 0
+    click.echo(_table(page.items))
+    if page.next_cursor is not None:
+        click.echo(f"(more: --cursor {page.next_cursor})")
+    return 0
+
+
+@workflow.command()
+@CONFIG
+@click.argument("name")
+@click.argument("workflow_id", metavar="ID")
+@JSON
+def describe(config_path: str, name: str, workflow_id: str, as_json: bool) -> int:
+    """Describe one instance: status, times, method runs and their commands."""
+    with _client(config_path, "describe") as client:
+        info = client.describe_workflow(name, workflow_id)
+    if info is None:
+        click.echo(
+            f"infinitic: no {name} instance {workflow_id} in the storage (never started, or "
+            "ended beyond its retention)",
+            err=True,
+        )
+        return 1
+    if as_json:
+        click.echo(json.dumps(info.to_json(), indent=2))
+    else:
+        click.echo(_details(info))
+    return 0
+
+
+def _action(action: str, help_text: str) -> None:
+    @workflow.command(action, help=f"{help_text[0].upper()}{help_text[1:]}.")
+    @CONFIG
+    @click.argument("name")
+    @click.argument("workflow_id", metavar="ID")
+    def command(config_path: str, name: str, workflow_id: str) -> int:
+        from .config import load_config_file
+
+        cfg = load_config_file(config_path)
+        if cfg.transport == "inMemory":
+            click.echo(
+                f"infinitic: `workflow {action}` cannot reach the worker: the transport of "
+                f"{config_path} is inMemory, which exists only inside the worker's own process. "
+                f"Use a transport shared by processes (pulsar) in the config, or call "
+                f"worker.client.{action.replace('-', '_')}(stub) from the worker's process.",
+                err=True,
+            )
+            return 2
+        with _client(config_path) as client:
+            client._steer(action, name, workflow_id)
+        click.echo(f"{action}: sent to {name} {workflow_id}")
+        return 0
+
+
+for _name, _help in ACTIONS.items():
+    _action(_name, _help)
+
+
+# --- human output --------------------------------------------------------------------------
+
+
+def _when(moment: Any) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(items: Sequence[WorkflowSummary]) -> str:
+    if not items:
+        return "no workflow instance matches"
+    rows = [("ID", "NAME", "STATUS", "STARTED (UTC)", "UPDATED (UTC)", "TAGS")]
+    for item in items:
+        rows.append(
+            (
+                item.id,
+                item.name,
+                item.status.value,
+                _when(item.started_at),
+                _when(item.updated_at),
+                ",".join(sorted(item.tags)),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _details(info: WorkflowInfo) -> str:
+    lines = [
+        f"{info.name} {info.id}: {info.status.value}",
+        f"  started {_when(info.started_at)}  updated {_when(info.updated_at)}  "
+        f"ended {_when(info.ended_at)} (UTC)",
+        f"  tags: {', '.join(sorted(info.tags)) or '-'}",
+    ]
+    if info.meta:
+        lines.append(f"  meta: {', '.join(sorted(info.meta))}")
+    for run in info.method_runs:
+        lines.append(f"  method run {run.id}: {run.method}({_short(run.args)[1:-1]}) {run.status}")
+        if run.status == "completed":
+            lines.append(f"    result: {_short(run.result)}")
+        error = run.error
+        depth = 0
+        while error is not None:
+            lines.append(
+                f"    {'caused by: ' if depth else 'error: '}{error.name}: {error.message}"
+            )
+            error, depth = error.cause, depth + 1
+        for c in run.commands:
+            outcome = ""
+            if c.error is not None:
+                outcome = f"  {c.error.name}: {c.error.message}"
+            elif c.status == "completed" and c.result is not None:
+                outcome = f"  -> {_short(c.result, 40)}"
+            retries = f"  (retried {c.retries}x)" if c.retries else ""
+            target = f" {c.target}" if c.target else ""
+            lines.append(f"    #{c.position} {c.kind}{target} {c.id} {c.status}{outcome}{retries}")
+    return "\n".join(lines)

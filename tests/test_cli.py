@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,3 +63,121 @@ def test_worker_runs_until_terminated(tmp_path: Path) -> None:
         assert "worker cli started, services: Echo" in proc.stderr.readline()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_actions_on_the_in_memory_transport_say_why_they_cannot_work(tmp_path: Path) -> None:
+    path = tmp_path / "w.yml"
+    path.write_text("name: cli\nstorage: {sqlite: {path: " + str(tmp_path / "s.db") + "}}\n")
+    out = run("workflow", "retry-tasks", "-c", str(path), "Basic", "some-id")
+    assert out.returncode == 2
+    assert "transport of" in out.stderr and "is inMemory" in out.stderr
+    assert "pulsar" in out.stderr and "worker.client.retry_tasks" in out.stderr
+    memory = tmp_path / "m.yml"
+    memory.write_text("name: cli\n")
+    out = run("workflow", "list", "-c", str(memory))
+    assert out.returncode == 2 and "no other process can read it" in out.stderr
+
+
+def test_an_unreachable_storage_is_one_line_with_the_traceback_at_v(tmp_path: Path) -> None:
+    path = tmp_path / "w.yml"
+    path.write_text("name: cli\nstorage: {redis: {host: 127.0.0.1, port: 9, retrySeconds: 0}}\n")
+    out = run("workflow", "list", "-c", str(path))
+    assert out.returncode == 1
+    assert out.stderr.startswith("infinitic: storage error: redis storage: cannot connect")
+    assert len(out.stderr.strip().splitlines()) == 1
+    verbose = run("-v", "workflow", "list", "-c", str(path))
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.pulsar
+@pytest.mark.redis
+def test_operate_a_worker_of_another_process(
+    tmp_path: Path, pulsar_transport: dict[str, Any], redis_server: Any
+) -> None:
+    """list --status failed, describe --json, retry-tasks, then list --status completed."""
+    import json
+    import os
+    import time
+    import uuid
+
+    import yaml
+
+    from infinitic import InfiniticClient, WorkflowFailedError
+
+    options = {k: v for k, v in redis_server.storage_options().items() if v is not None}
+    config = {
+        "name": "ops",
+        "transport": pulsar_transport,
+        "storage": {"redis": {**options, "keyPrefix": f"t{uuid.uuid4().hex[:8]}:"}},
+        "services": [
+            {
+                "name": "Flaky",
+                "class": "tests.ops_app.FlakyServiceImpl",
+                "retry": {"maximumRetries": 0},
+            }
+        ],
+        "workflows": [{"name": "OpsFlow", "class": "tests.ops_app.OpsWorkflowImpl"}],
+    }
+    path = tmp_path / "infinitic.yml"
+    path.write_text(yaml.safe_dump(config))
+    broken = tmp_path / "broken"
+    broken.touch()
+    env = {**os.environ, "OPS_BROKEN_FLAG": str(broken)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "infinitic", "worker", "-c", str(path)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stderr is not None
+    try:
+        assert "worker ops started" in worker.stderr.readline()
+        tag = f"ops:{uuid.uuid4().hex}"
+        with InfiniticClient.from_config_file(path) as client:
+            from tests.ops_app import OpsWorkflow
+
+            handle = client.dispatch(client.new_workflow(OpsWorkflow, tags={tag}).run, 21)
+            with pytest.raises(WorkflowFailedError):
+                handle.result(timeout=60)
+
+        def listed(status: str) -> list[str]:
+            out = run(
+                "workflow", "list", "-c", str(path), "--status", status, "--tag", tag, "--json"
+            )
+            assert out.returncode == 0, out.stderr
+            return [item["id"] for item in json.loads(out.stdout)["items"]]
+
+        def eventually(status: str) -> list[str]:
+            deadline = time.monotonic() + 60
+            found = listed(status)
+            while not found and time.monotonic() < deadline:
+                time.sleep(0.2)
+                found = listed(status)
+            return found
+
+        assert eventually("failed") == [handle.id]
+        table = run("workflow", "list", "-c", str(path), "--tag", tag)
+        assert table.stdout.splitlines()[0].split()[:3] == ["ID", "NAME", "STATUS"]
+        assert f"{handle.id}  OpsFlow  failed" in table.stdout
+        out = run("workflow", "describe", "-c", str(path), "OpsFlow", handle.id, "--json")
+        assert out.returncode == 0, out.stderr
+        info = json.loads(out.stdout)
+        assert info["status"] == "failed" and info["tags"] == [tag]
+        (task,) = info["method_runs"][0]["commands"]
+        assert (task["target"], task["status"], task["args"]) == ("Flaky.work", "failed", [21])
+        assert task["error"]["name"] == "RuntimeError"
+        assert task["error"]["message"] == "not fixed yet"
+
+        broken.unlink()  # the fix
+        out = run("workflow", "retry-tasks", "-c", str(path), "OpsFlow", handle.id)
+        assert out.returncode == 0, out.stderr
+        assert eventually("completed") == [handle.id]
+        assert listed("failed") == []
+        out = run("workflow", "describe", "-c", str(path), "OpsFlow", handle.id)
+        assert f"OpsFlow {handle.id}: completed" in out.stdout and "result: 42" in out.stdout
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        worker.stderr.close()

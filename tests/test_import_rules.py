@@ -21,7 +21,17 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"_core", "common", "errors"},
     "engines": {"_core", "common", "service", "workflow", "storage", "transport", "errors"},
     "executors": {"_core", "common", "service", "workflow", "storage", "transport", "errors"},
-    "client": {"_core", "common", "service", "workflow", "transport", "config", "errors"},
+    # client reads states and the workflow index through storage (describe, list)
+    "client": {
+        "_core",
+        "common",
+        "service",
+        "workflow",
+        "transport",
+        "storage",
+        "config",
+        "errors",
+    },
     "events": {"_core", "common", "transport", "config", "errors"},
 }
 

@@ -20,7 +20,11 @@ from ..common import workflow_messages as w
 from ..common.ids import custom_workflow_id, new_id
 from ..common.runtime import Runtime
 from ..service.spec import EntitySpec, MethodSpec, describe
+from ..storage.base import Storage
+from ..storage.index import IndexQuery
+from ..storage.workflow_state import read_state, state_key
 from ..transport.base import Topics, Transport
+from .describe import WorkflowInfo, WorkflowPage, WorkflowStatus, workflow_info, workflow_summary
 from .handles import TaskHandle
 from .stubs import ServiceStub, StubMethod
 from .workflows import WorkflowStub, WorkflowStubMethod
@@ -51,6 +55,10 @@ class InfiniticClient:
         self._closed = False
         self._owned: list[Any] = []
         self.start_timeout = 30.0  # seconds dispatch_durably waits for the engine
+        # describe_workflow / list_workflows read this storage; from a config, it is built
+        # (and started) on first use
+        self._storage: Storage | None = None
+        self._storage_config: Any = None
         runtime.run(transport.subscribe(self._topic, self._on_response, concurrency=1))
 
     @classmethod
@@ -72,6 +80,9 @@ class InfiniticClient:
         runtime.run(transport.start())
         client = cls(transport, runtime, name=cfg.name)
         client._owned = [transport, runtime]
+        client._storage_config = (
+            {cfg.storage: cfg.storage_options} if cfg.storage_options else cfg.storage
+        )
         return client
 
     @classmethod
@@ -329,6 +340,78 @@ class InfiniticClient:
             workflow_id,
         )
 
+    # -- operating: describe and list, from the storage -----------------------------------
+
+    def describe_workflow(self, workflow: type | str, workflow_id: str) -> WorkflowInfo | None:
+        """The stored state of an instance (None if unknown, or ended beyond its retention).
+
+        `workflow`: the interface or its name. Reads the storage, so it works from any process
+        that can reach it (not on the in-memory storage of another process).
+        """
+        name = _workflow_name(workflow)
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise TypeError(f"a workflow id is a non-empty string, got {workflow_id!r}")
+        storage = self._read_storage()
+        loaded = self._runtime.run(read_state(storage, state_key(name, workflow_id)))
+        return None if loaded is None else workflow_info(loaded[0])
+
+    def list_workflows(
+        self,
+        name: type | str | None = None,
+        status: WorkflowStatus | str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> WorkflowPage:
+        """A page of instances, newest first, filtered by workflow name, status and tag.
+
+        Pass the page's `next_cursor` back as `cursor` for the next page. Ended instances are
+        listed within their retention; failed ones until canceled or retried.
+        """
+        query = IndexQuery.of(
+            None if name is None else _workflow_name(name),
+            status.value if isinstance(status, WorkflowStatus) else status,
+            tag,
+            limit,
+            cursor,
+        )
+        page = self._runtime.run(self._read_storage().list_index(query))
+        return WorkflowPage([workflow_summary(e) for e in page.entries], page.next_cursor)
+
+    def _read_storage(self) -> Storage:
+        if self._storage is None:
+            if self._storage_config is None:
+                raise RuntimeError(
+                    "this client has no storage to read: make it with "
+                    "InfiniticClient.from_config(...) or use a worker's client"
+                )
+            from ..storage.factory import create_storage
+
+            storage = create_storage(self._storage_config)
+            self._runtime.run(storage.start())
+            self._storage = storage
+            self._owned.insert(0, storage)
+        return self._storage
+
+    def _steer(self, action: str, workflow_name: str, workflow_id: str) -> None:
+        """cancel | retry-tasks | retry-workflow-task | complete-timers by name (the CLI);
+        returns once the transport has taken the message."""
+        now = time.time()
+        message: Any
+        if action == "cancel":
+            message = w.CancelWorkflow(new_id(), workflow_id, workflow_name, "canceled", now)
+        elif action == "retry-tasks":
+            message = w.RetryTasks(new_id(), workflow_id, workflow_name, None, now)
+        elif action == "retry-workflow-task":
+            message = w.RetryWorkflowTask(new_id(), workflow_id, workflow_name, now)
+        elif action == "complete-timers":
+            message = w.CompleteTimers(new_id(), workflow_id, workflow_name, now)
+        else:
+            raise ValueError(f"unknown action {action!r}")
+        # awaited (unlike _post): the CLI closes the client right after, and says it was sent
+        topic = Topics.workflow_engine(workflow_name)
+        self._runtime.run(self._transport.send(topic, m.encode(message), key=workflow_id))
+
     def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
         """The ids of the instances of `interface` that have `tag` (running ones)."""
         name = describe(interface).name
@@ -564,6 +647,14 @@ class InfiniticClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _workflow_name(workflow: type | str) -> str:
+    if isinstance(workflow, str):
+        if not workflow:
+            raise TypeError("a workflow name is a non-empty string")
+        return workflow
+    return describe(workflow).name
 
 
 def _tags(tags: Iterable[str] | None) -> frozenset[str]:

@@ -8,6 +8,7 @@ yet" in event indexes, 0.0 for "none" in times.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,33 @@ class Command:
     limit: int = 1  # receive: how many signals it takes (0: no limit)
     filter: bytes = b""  # receive: JSON object of path -> value
     retry_sequence: int = 0  # tasks: manual retries (client.retry_tasks)
+
+
+# When a command was dispatched and reached its status (seconds since the epoch, 0.0: not yet),
+# packed "<dd" under this reserved key of its meta (format version 1 is frozen: a field would
+# need a new type id). The engine writes it, never forwards it to a task or a child's meta.
+COMMAND_TIMES_META = "infinitic.times"
+_TIMES = struct.Struct("<dd")
+
+
+def command_times(cmd: Command) -> tuple[float, float]:
+    """(dispatched_at, completed_at) of a command; 0.0 where not recorded."""
+    raw = cmd.meta.get(COMMAND_TIMES_META)
+    if raw is None or len(raw) != _TIMES.size:
+        return 0.0, 0.0
+    dispatched, completed = _TIMES.unpack(raw)
+    return dispatched, completed
+
+
+def set_command_times(cmd: Command, dispatched: float, completed: float) -> None:
+    cmd.meta[COMMAND_TIMES_META] = _TIMES.pack(dispatched, completed)
+
+
+def forwarded_meta(cmd: Command) -> dict[str, bytes]:
+    """The command's meta as the task or child receives it (without the engine's own key)."""
+    meta = dict(cmd.meta)
+    meta.pop(COMMAND_TIMES_META, None)
+    return meta
 
 
 @dataclass(slots=True)

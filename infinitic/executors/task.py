@@ -183,6 +183,15 @@ class TaskExecutor:
         except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
             await self._retry_or_fail(msg, ctx, retry_policy, exc)
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "task %s.%s %s completed (attempt %d%s)",
+                msg.service_name,
+                msg.task_name,
+                msg.task_id,
+                msg.retry_index + 1,
+                f", workflow {msg.workflow_name} {msg.workflow_id}" if msg.workflow_id else "",
+            )
         await self._reply(
             msg,
             m.TaskCompleted(
@@ -320,7 +329,16 @@ class TaskExecutor:
         info = error_info(exc, self.worker_name, previous=msg.last_error)
         if isinstance(exc, _Unrunnable):
             info.name = exc.kind
-        log.warning("task %s.%s %s failed: %s", msg.service_name, msg.task_name, msg.task_id, exc)
+        # in a workflow, the workflow may catch it: the engine warns if the instance fails
+        log.log(
+            logging.INFO if msg.workflow_id else logging.WARNING,
+            "task %s.%s %s failed%s: %s",
+            msg.service_name,
+            msg.task_name,
+            msg.task_id,
+            f" (workflow {msg.workflow_name} {msg.workflow_id})" if msg.workflow_id else "",
+            exc,
+        )
         await self._reply(
             msg,
             m.TaskFailed(

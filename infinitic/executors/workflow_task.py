@@ -103,6 +103,16 @@ class WorkflowTaskExecutor:
             self.live_runs.discard((msg.workflow_id, msg.method_run.method_run_id))
             error = errors.TimeoutError(f"the workflow task ran longer than {timeout:g}s")
             result = self._report(msg, "failed", error=error_info(error, self.worker_name))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "workflow task %s of %s %s (method run %s): %s, %d new commands",
+                msg.workflow_task_id,
+                msg.workflow_name,
+                msg.workflow_id,
+                msg.method_run.method_run_id,
+                result.outcome,
+                len(result.new_commands),
+            )
         await self.transport.send(
             Topics.workflow_engine(msg.workflow_name), m.encode(result), key=msg.workflow_id
         )

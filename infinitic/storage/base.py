@@ -24,9 +24,13 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from ..errors import StorageError, VersionConflictError
+from .index import IndexEntry, IndexPage, IndexQuery
 
 __all__ = [
     "Clock",
+    "IndexEntry",
+    "IndexPage",
+    "IndexQuery",
     "Storage",
     "Write",
     "check_expected",
@@ -150,6 +154,7 @@ class Storage(abc.ABC):
         expected_version: int,
         *,
         ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> int:
         """Compare-and-set: write `value` (None deletes) if stored version == `expected_version`.
 
@@ -157,25 +162,38 @@ class Storage(abc.ABC):
         `VersionConflictError` and writes nothing when the versions differ. A value written
         with `ttl_seconds` reads as absent once that many seconds have passed; a write without
         it clears any earlier expiry. By default a `put_many` of one write; backends with a
-        cheaper single write override it.
+        cheaper single write override it. `index`: as for `put_many`.
         """
-        versions = await self.put_many([(key, value, expected_version)], ttl_seconds=ttl_seconds)
+        versions = await self.put_many(
+            [(key, value, expected_version)], ttl_seconds=ttl_seconds, index=index
+        )
         return versions[0]
 
     @abc.abstractmethod
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> list[int]:
         """Apply several compare-and-set writes atomically: all of them or none.
 
         Writes apply in order (a key written twice must expect the version left by the first
         write). On the first conflict, `VersionConflictError` is raised and nothing is written.
         `ttl_seconds` applies to every value written. Returns the new versions, in order.
+        `index`: the workflow index entry to write (replace) in the same atomic write, with the
+        same expiry (see `infinitic.storage.index`).
         """
 
     @abc.abstractmethod
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        """A page of the workflow index: live entries matching `query`, newest first."""
+
+    @abc.abstractmethod
     async def purge_expired(self) -> int:
-        """Delete the expired entries for good; returns how many were deleted."""
+        """Delete the expired entries (values and index entries) for good; returns how many
+        values were deleted."""
 
     # --- key-set ---------------------------------------------------------------------------
 

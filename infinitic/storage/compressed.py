@@ -14,7 +14,7 @@ from typing import Any
 
 from .._core.envelope import DEFAULT_MAX_SIZE
 from ..errors import ConfigError, StorageError
-from .base import Storage, Write
+from .base import IndexEntry, IndexPage, IndexQuery, Storage, Write
 
 _ZLIB, _ZSTD = 1, 2
 # below this, compression costs more than it saves
@@ -116,16 +116,24 @@ class CompressedStorage(Storage):
         expected_version: int,
         *,
         ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> int:
         return await self.inner.put(
-            key, self._pack(value), expected_version, ttl_seconds=ttl_seconds
+            key, self._pack(value), expected_version, ttl_seconds=ttl_seconds, index=index
         )
 
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> list[int]:
         packed = [(k, self._pack(v), version) for k, v, version in writes]
-        return await self.inner.put_many(packed, ttl_seconds=ttl_seconds)
+        return await self.inner.put_many(packed, ttl_seconds=ttl_seconds, index=index)
+
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        return await self.inner.list_index(query)
 
     async def purge_expired(self) -> int:
         return await self.inner.purge_expired()

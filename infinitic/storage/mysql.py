@@ -30,8 +30,12 @@ import MySQLdb
 
 from ..errors import ConfigError, StorageError, VersionConflictError
 from ._handoff import deliver
+from ._mysql_index import IndexTables
 from .base import (
     Clock,
+    IndexEntry,
+    IndexPage,
+    IndexQuery,
     Storage,
     Write,
     check_expected,
@@ -47,7 +51,7 @@ __all__ = ["SCHEMA_VERSION", "MySQLStats", "MySQLStorage", "from_config"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the workflow index tables (_mysql_index.py)
 IN_CHUNK = 500  # keys per SELECT ... IN (...)
 PURGE_CHUNK = 5000  # rows per DELETE of purge_expired (each in its own transaction)
 _PACKET_MARGIN = 1024  # bytes kept below max_allowed_packet for the protocol header
@@ -162,17 +166,19 @@ class _Op:
 
 
 class _WriteArgs:
-    __slots__ = ("writes", "expires_at", "now", "write_id")
+    __slots__ = ("writes", "expires_at", "now", "write_id", "index")
 
     def __init__(
         self,
         writes: list[tuple[str, bytes, bytes, bytes | None, int]],
         expires_at: float | None,
         now: float,
+        index: IndexEntry | None = None,
     ) -> None:
         self.writes = writes  # (key, key_hash, key_bytes, value, expected)
         self.expires_at = expires_at
         self.now = now
+        self.index = index
         self.write_id = os.urandom(8)  # tags the rows this operation writes
 
     def versions(self) -> list[int]:
@@ -316,6 +322,7 @@ class MySQLStorage(Storage):
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
         self._sql = _Sql(self.kv_table, self.set_table)
+        self._index = IndexTables(self.kv_table)
 
     @property
     def where(self) -> str:
@@ -495,7 +502,7 @@ class MySQLStorage(Storage):
                         f"tables {', '.join(sorted(ours - tables))} are missing and "
                         "createTables is false"
                     )
-                for statement in self._sql.schema(self.schema_table):
+                for statement in self._sql.schema(self.schema_table) + self._index.schema():
                     _query(conn, statement)
                 _query(
                     conn,
@@ -513,7 +520,16 @@ class MySQLStorage(Storage):
                     f"schema version {version} is recorded in {self.schema_table} but "
                     f"{self.kv_table} or {self.set_table} is missing"
                 )
-            # version < SCHEMA_VERSION: migrations go here when there are any
+            elif version < SCHEMA_VERSION:
+                # 1 -> 2: the workflow index; instances saved before are not in it
+                for statement in self._index.schema():
+                    _query(conn, statement)
+                _query(
+                    conn,
+                    b"UPDATE `" + self.schema_table.encode() + b"` SET version = %s "
+                    b"WHERE component = 'storage'",
+                    SCHEMA_VERSION,
+                )
         except MySQLdb.Error as exc:
             raise self._error("cannot set up the tables", exc) from None
         finally:
@@ -737,11 +753,13 @@ class MySQLStorage(Storage):
             if committed:
                 return args.versions()
         writes = args.writes
-        if len(writes) == 1:
+        if len(writes) == 1 and args.index is None:
             return [self._put(conn, *writes[0], args)]
         conn.query(b"SAVEPOINT put_many")
         try:
             versions = [self._put(conn, *write, args) for write in writes]
+            if args.index is not None:
+                self._index.put(_query, conn, args.index, args.expires_at)
         except StorageError:  # a conflict, or a value too large: undo this operation only
             conn.query(b"ROLLBACK TO SAVEPOINT put_many")
             raise
@@ -834,6 +852,7 @@ class MySQLStorage(Storage):
         )
 
     def _purge(self, conn: Any, now: float) -> int:
+        self._index.purge(_query, conn, now)
         total = 0
         while True:
             count: int = _query(conn, self._sql.purge, now)
@@ -896,7 +915,11 @@ class MySQLStorage(Storage):
         return found
 
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> list[int]:
         checked = [(check_key(k), check_value(v), check_expected(e)) for k, v, e in writes]
         ttl = check_ttl(ttl_seconds)
@@ -908,9 +931,22 @@ class MySQLStorage(Storage):
             self._check_size(key, value)
         now = self._clock()
         rows = [(k, *_hash(k), v, e) for k, v, e in checked]
-        args = _WriteArgs(rows, None if ttl is None else now + ttl, now)
+        args = _WriteArgs(rows, None if ttl is None else now + ttl, now, index)
         versions: list[int] = await self._submit("write", args)
         return versions
+
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        now = self._clock()
+
+        def select(conn: Any) -> IndexPage:
+            try:
+                return self._index.list(_query, conn, query, now)
+            except MySQLdb.Error as exc:
+                self._reraise_if_retryable(exc)
+                raise self._error("listing workflows failed", exc) from None
+
+        page: IndexPage = await self._call(select)
+        return page
 
     async def purge_expired(self) -> int:
         count: int = await self._submit("purge", self._clock())

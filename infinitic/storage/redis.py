@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
@@ -51,9 +52,19 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import ConfigError, StorageError
 from ._redis_pipeline import Pipeliner
-from ._redis_scripts import CAS_SCRIPT, CAS_SHA, PURGE_SCRIPT, PURGE_SHA
+from ._redis_scripts import (
+    CAS_SCRIPT,
+    CAS_SHA,
+    INDEX_PURGE_SCRIPT,
+    INDEX_PURGE_SHA,
+    PURGE_SCRIPT,
+    PURGE_SHA,
+)
 from .base import (
     Clock,
+    IndexEntry,
+    IndexPage,
+    IndexQuery,
     Storage,
     Write,
     check_expected,
@@ -258,6 +269,7 @@ class RedisStorage(Storage):
         self._set_prefix = prefix + b"set:"
         self._schema_key = prefix + b"meta:schema"
         self._index_key = prefix + b"meta:expiring"
+        self._prefix = prefix
         self._tokens = itertools.count(1)
         self._token_base = os.urandom(6).hex()
         self._client: Redis | None = None
@@ -315,7 +327,11 @@ class RedisStorage(Storage):
             await client.ping()
             await self._check_schema(client)
             await self._read_server_limit(client)
-            for script in (CAS_SCRIPT, PURGE_SCRIPT):  # else the first EVALSHAs miss
+            for script in (
+                CAS_SCRIPT,
+                PURGE_SCRIPT,
+                INDEX_PURGE_SCRIPT,
+            ):  # else the first EVALSHAs miss
                 await client.script_load(script)
         except AuthenticationError as exc:
             hint = "username or password" if self.username else "password"
@@ -524,7 +540,11 @@ class RedisStorage(Storage):
         return found
 
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> list[int]:
         self._open_client()
         ttl = check_ttl(ttl_seconds)
@@ -568,6 +588,8 @@ class RedisStorage(Storage):
                 args += (expected, f"{expected + 1}|{expires_at}|{token}", value)
                 versions.append(expected + 1)
         keys.append(self._index_key)
+        if index is not None:
+            args += self._index_args(index, expires_at)
 
         async def write(client: Pipeliner, attempt: int) -> Any:
             args[3] = 1 if attempt else 0
@@ -583,8 +605,80 @@ class RedisStorage(Storage):
             raise version_conflict(key, expected, int(result[1]))
         return versions
 
+    def _index_args(self, entry: IndexEntry, expires_at: str) -> list[Any]:
+        row = {
+            "s": entry.status,
+            "t": sorted(entry.tags),
+            "u": entry.started_us,
+            "a": entry.updated_at,
+            "x": int(expires_at or 0),
+        }
+        return [
+            self._prefix,
+            _encode(entry.member),
+            _encode(entry.name),
+            entry.status,
+            orjson.dumps(row),
+            entry.started_us,
+            expires_at,
+            *(_encode(tag) for tag in sorted(entry.tags)),
+        ]
+
+    def _index_set(self, query: IndexQuery) -> bytes:
+        p = self._prefix + b"idx:"
+        if query.tag is not None:
+            return p + b"t:" + _encode(query.tag)
+        if query.name is not None and query.status is not None:
+            return p + b"ns:" + _encode(query.name) + b"\x00" + query.status.encode()
+        if query.name is not None:
+            return p + b"n:" + _encode(query.name)
+        if query.status is not None:
+            return p + b"s:" + query.status.encode()
+        return p + b"all"
+
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        self._open_client()
+        zset = self._index_set(query)
+        top: Any = "+inf" if query.after is None else query.after[0]
+        after = None if query.after is None else (query.after[0], _encode(query.after[1]))
+        chunk = max(2 * (query.limit + 1), 64)
+        found: list[IndexEntry] = []
+        offset = 0
+        while len(found) <= query.limit:
+            args = ("ZREVRANGEBYSCORE", zset, top, "-inf", "WITHSCORES", "LIMIT", offset, chunk)
+
+            async def scan(client: Pipeliner, attempt: int, args: Any = args) -> Any:
+                return await client.execute(*args)
+
+            batch = await self._call("list_index", scan)
+            if not batch:
+                break
+            offset += len(batch)
+            members = [m for m, score in batch if after is None or (int(score), m) < after]
+            if members:
+                rows = await self._mget(
+                    "list_index", [self._prefix + b"idx:e:" + m for m in members]
+                )
+                now_ms = self._now_ms()
+                for name_id, raw in zip(members, rows, strict=True):
+                    entry = _index_entry(name_id, raw, now_ms)
+                    if entry is not None and query.matches(entry):
+                        found.append(entry)
+                        if len(found) > query.limit:
+                            break
+            if len(batch) < chunk:
+                break
+        return query.page(found)
+
     async def purge_expired(self) -> int:
         self._open_client()
+
+        async def purge_index(client: Pipeliner, attempt: int) -> Any:
+            args = [self._prefix, self._now_ms(), _PURGE_CHUNK]
+            return await self._script(client, INDEX_PURGE_SCRIPT, INDEX_PURGE_SHA, [], args)
+
+        while int(await self._call("purge_expired", purge_index)) >= _PURGE_CHUNK:
+            pass
         purged = 0
         while True:
             result = await self._call("purge_expired", self._purge_chunk)
@@ -627,6 +721,18 @@ class RedisStorage(Storage):
 
         raw = await self._call("get_set", members)
         return frozenset(m.decode("utf-8", "surrogatepass") for m in raw)
+
+
+def _index_entry(name_id: bytes, raw: bytes | None, now_ms: int) -> IndexEntry | None:
+    if raw is None:
+        return None
+    row = orjson.loads(raw)
+    if row["x"] and row["x"] <= now_ms:
+        return None
+    name, _, workflow_id = name_id.decode("utf-8", "surrogatepass").partition("\x00")
+    return IndexEntry(
+        name, workflow_id, row["s"], frozenset(row["t"]), row["u"] / 1_000_000, row["a"]
+    )
 
 
 def _parse_url(url: str) -> tuple[str, int, str | None, str | None, int, bool]:

@@ -32,6 +32,9 @@ from ._handoff import deliver
 from ._handoff import resolve as _resolve
 from .base import (
     Clock,
+    IndexEntry,
+    IndexPage,
+    IndexQuery,
     Storage,
     Write,
     check_expected,
@@ -42,12 +45,13 @@ from .base import (
     not_started,
     version_conflict,
 )
+from .index import decode_tags, encode_tags
 
 __all__ = ["SCHEMA_VERSION", "SYNCHRONOUS_MODES", "SqliteStats", "SqliteStorage"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the workflow index (wf_index, wf_index_tag)
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 # Features gated on the linked SQLite library (Debian 12 ships 3.40):
@@ -64,6 +68,37 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kset (key TEXT NOT NULL, member TEXT NOT NULL, "
     "PRIMARY KEY (key, member)) WITHOUT ROWID",
 )
+# the workflow index (storage/index.py); `member` is "name NUL id" as UTF-8 bytes
+_INDEX_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS wf_index (member BLOB PRIMARY KEY, name TEXT NOT NULL, "
+    "id TEXT NOT NULL, status TEXT NOT NULL, tags TEXT NOT NULL, started_us INTEGER NOT NULL, "
+    "updated_at REAL NOT NULL, expires_at REAL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS wf_index_started ON wf_index (started_us, member)",
+    "CREATE INDEX IF NOT EXISTS wf_index_name ON wf_index (name, started_us, member)",
+    "CREATE INDEX IF NOT EXISTS wf_index_status ON wf_index (status, started_us, member)",
+    "CREATE INDEX IF NOT EXISTS wf_index_name_status "
+    "ON wf_index (name, status, started_us, member)",
+    "CREATE INDEX IF NOT EXISTS wf_index_expires ON wf_index (expires_at) "
+    "WHERE expires_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS wf_index_tag (tag TEXT NOT NULL, started_us INTEGER NOT NULL, "
+    "member BLOB NOT NULL, PRIMARY KEY (tag, started_us, member)) WITHOUT ROWID",
+)
+_SQL_INDEX_OLD = "SELECT tags, started_us FROM wf_index WHERE member = ?"
+_SQL_INDEX_PUT = (
+    "INSERT OR REPLACE INTO wf_index (member, name, id, status, tags, started_us, updated_at, "
+    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQL_INDEX_STATUS = (
+    "UPDATE wf_index SET status = ?, updated_at = ?, expires_at = ? WHERE member = ?"
+)
+_SQL_TAG_ADD = "INSERT OR IGNORE INTO wf_index_tag (tag, started_us, member) VALUES (?, ?, ?)"
+_SQL_TAG_REMOVE = "DELETE FROM wf_index_tag WHERE tag = ? AND started_us = ? AND member = ?"
+_SQL_INDEX_PURGE_TAGS = (
+    "DELETE FROM wf_index_tag WHERE member IN (SELECT member FROM wf_index "
+    "WHERE expires_at IS NOT NULL AND expires_at <= ?)"
+)
+_SQL_INDEX_PURGE = "DELETE FROM wf_index WHERE expires_at IS NOT NULL AND expires_at <= ?"
+_INDEX_COLUMNS = "i.name, i.id, i.status, i.tags, i.started_us, i.updated_at"
 
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _SQL_GET = f"SELECT value, version FROM kv WHERE key = ? AND {_LIVE}"
@@ -305,7 +340,7 @@ class SqliteStorage(Storage):
                         f"sqlite storage {self.path}: no infinitic tables, and create_tables "
                         "is false"
                     )
-                for statement in _SCHEMA:
+                for statement in _SCHEMA + _INDEX_SCHEMA:
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -316,7 +351,14 @@ class SqliteStorage(Storage):
                     f"sqlite storage {self.path}: schema version {version} is newer than the "
                     f"{SCHEMA_VERSION} this release knows; upgrade infinitic"
                 )
-            # version < SCHEMA_VERSION: migrations go here when there are any
+            elif version < SCHEMA_VERSION:
+                # 1 -> 2: the workflow index; instances saved before are not in it
+                for statement in _INDEX_SCHEMA:
+                    conn.execute(statement)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -522,6 +564,7 @@ class SqliteStorage(Storage):
         expected_version: int,
         *,
         ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> int:
         key = check_key(key)
         value = check_value(value)
@@ -531,13 +574,20 @@ class SqliteStorage(Storage):
         expires_at = None if ttl is None else now + ttl
 
         def put(conn: sqlite3.Connection) -> int:
-            return _put(conn, key, value, expected, expires_at, now)
+            version = _put(conn, key, value, expected, expires_at, now)
+            if index is not None:
+                _put_index(conn, index, expires_at)
+            return version
 
         version: int = await self._write(put)
         return version
 
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
+        self,
+        writes: Sequence[Write],
+        *,
+        ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
     ) -> list[int]:
         checked = [(check_key(k), check_value(v), check_expected(e)) for k, v, e in writes]
         ttl = check_ttl(ttl_seconds)
@@ -549,11 +599,13 @@ class SqliteStorage(Storage):
             return []
 
         def put_many(conn: sqlite3.Connection) -> list[int]:
-            if len(checked) == 1:
+            if len(checked) == 1 and index is None:
                 return [_put(conn, *checked[0], expires_at, now)]
             conn.execute("SAVEPOINT put_many")
             try:
                 versions = [_put(conn, k, v, e, expires_at, now) for k, v, e in checked]
+                if index is not None:
+                    _put_index(conn, index, expires_at)
             except BaseException:
                 conn.execute("ROLLBACK TO put_many")
                 conn.execute("RELEASE put_many")
@@ -568,10 +620,21 @@ class SqliteStorage(Storage):
         args = (self._clock(),)
 
         def purge(conn: sqlite3.Connection) -> int:
+            conn.execute(_SQL_INDEX_PURGE_TAGS, args)
+            conn.execute(_SQL_INDEX_PURGE, args)
             return conn.execute(_SQL_PURGE, args).rowcount
 
         count: int = await self._write(purge)
         return count
+
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        sql, args = _index_query(query, self._clock())
+
+        def select(conn: sqlite3.Connection) -> IndexPage:
+            rows = conn.execute(sql, args).fetchall()
+            return query.page([_index_entry(row) for row in rows])
+
+        return await self._read(select)
 
     # --- key-set ---------------------------------------------------------------------------
 
@@ -630,6 +693,60 @@ def _put(
         if conn.execute(_SQL_UPDATE, args).rowcount == 1:
             return expected + 1
     raise version_conflict(key, expected, _actual_version(conn, key, now))
+
+
+def _put_index(conn: sqlite3.Connection, entry: IndexEntry, expires_at: float | None) -> None:
+    name_id = entry.member.encode()
+    started = entry.started_us
+    old = conn.execute(_SQL_INDEX_OLD, (name_id,)).fetchone()
+    tags = encode_tags(entry.tags)
+    if old is not None and old[0] == tags and old[1] == started:
+        # a status change (the usual update): an UPDATE touches only the indexes of its columns
+        conn.execute(_SQL_INDEX_STATUS, (entry.status, entry.updated_at, expires_at, name_id))
+        return
+    conn.execute(
+        _SQL_INDEX_PUT,
+        (name_id, entry.name, entry.id, entry.status, tags, started, entry.updated_at, expires_at),
+    )
+    if old is not None:
+        for tag in decode_tags(old[0]):
+            conn.execute(_SQL_TAG_REMOVE, (tag, old[1], name_id))
+    for tag in entry.tags:
+        conn.execute(_SQL_TAG_ADD, (tag, started, name_id))
+
+
+def _index_query(query: IndexQuery, now: float) -> tuple[str, list[Any]]:
+    where = ["(i.expires_at IS NULL OR i.expires_at > ?)"]
+    args: list[Any] = [now]
+    if query.name is not None:
+        where.append("i.name = ?")
+        args.append(query.name)
+    if query.status is not None:
+        where.append("i.status = ?")
+        args.append(query.status)
+    order = "t" if query.tag is not None else "i"
+    if query.after is not None:
+        # row values (3.15+) keep the range on the index
+        where.append(f"({order}.started_us, {order}.member) < (?, ?)")
+        args += [query.after[0], query.after[1].encode()]
+    if query.tag is not None:
+        source = "wf_index_tag t JOIN wf_index i ON i.member = t.member"
+        where.insert(0, "t.tag = ?")
+        args.insert(0, query.tag)
+    else:
+        source = "wf_index i"
+    sql = (
+        f"SELECT {_INDEX_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "
+        f"ORDER BY {order}.started_us DESC, {order}.member DESC LIMIT ?"
+    )
+    return sql, [*args, query.limit + 1]
+
+
+def _index_entry(row: Sequence[Any]) -> IndexEntry:
+    name, workflow_id, status, tags, started_us, updated_at = row
+    return IndexEntry(
+        name, workflow_id, status, decode_tags(tags), started_us / 1_000_000, updated_at
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -25,7 +25,7 @@ from prometheus_client.core import (
 
 from ..config.observability import MetricsConfig
 from ..errors import ConfigError
-from ..storage.base import Storage, Write
+from ..storage.base import IndexEntry, IndexPage, IndexQuery, Storage, Write
 
 log = logging.getLogger("infinitic.metrics")
 
@@ -251,6 +251,7 @@ class TimedStorage(Storage):
         self._add_to_set = timer(label, "add_to_set").observe
         self._remove_from_set = timer(label, "remove_from_set").observe
         self._get_set = timer(label, "get_set").observe
+        self._list_index = timer(label, "list_index").observe
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # what a backend adds (listing, describing) untimed
@@ -278,22 +279,32 @@ class TimedStorage(Storage):
 
     async def put(
         self, key: str, value: bytes | None, expected_version: int, *,
-        ttl_seconds: float | None = None,
+        ttl_seconds: float | None = None, index: IndexEntry | None = None,
     ) -> int:  # fmt: skip
         begin = clock()
         try:
-            return await self.inner.put(key, value, expected_version, ttl_seconds=ttl_seconds)
+            return await self.inner.put(
+                key, value, expected_version, ttl_seconds=ttl_seconds, index=index
+            )
         finally:
             self._put(clock() - begin)
 
     async def put_many(
-        self, writes: Sequence[Write], *, ttl_seconds: float | None = None
-    ) -> list[int]:
+        self, writes: Sequence[Write], *, ttl_seconds: float | None = None,
+        index: IndexEntry | None = None,
+    ) -> list[int]:  # fmt: skip
         begin = clock()
         try:
-            return await self.inner.put_many(writes, ttl_seconds=ttl_seconds)
+            return await self.inner.put_many(writes, ttl_seconds=ttl_seconds, index=index)
         finally:
             self._put_many(clock() - begin)
+
+    async def list_index(self, query: IndexQuery) -> IndexPage:
+        begin = clock()
+        try:
+            return await self.inner.list_index(query)
+        finally:
+            self._list_index(clock() - begin)
 
     async def purge_expired(self) -> int:
         begin = clock()

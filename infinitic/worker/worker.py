@@ -163,6 +163,8 @@ class InfiniticWorker:
         storage = self.observability.storage(storage)
         owners = self._owners = Owners(storage)
         runtime.run(owners.beat())
+        if self._client is not None:  # describe_workflow / list_workflows read it
+            self._client._storage = storage
         for entry, registration in self._workflows:
             engine = WorkflowEngine(
                 transport,

@@ -22,6 +22,8 @@ import pytest
 from infinitic.errors import StorageError, VersionConflictError
 from infinitic.storage.base import Clock, Storage
 
+from .index_contract import IndexContract
+
 
 class FakeClock:
     """A controllable wall clock: `clock()` returns `now`, `advance(s)` moves it."""
@@ -45,8 +47,8 @@ def conflict_fields(error: object) -> tuple[str, int, int]:
     return (error.key, error.expected, error.actual)  # type: ignore[attr-defined]
 
 
-class StorageContract:
-    """The behaviour every `Storage` backend must have."""
+class StorageContract(IndexContract):
+    """The behaviour every `Storage` backend must have (the workflow index: IndexContract)."""
 
     async def make_storage(self, clock: Clock) -> Storage:
         raise NotImplementedError

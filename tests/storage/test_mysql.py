@@ -180,11 +180,20 @@ def test_tables_and_schema_version(mysql_endpoint: Endpoint) -> None:
         "infinitic_key_value_storage",
         "infinitic_key_set_storage",
         "infinitic_schema_version",
+        "infinitic_key_value_storage_idx",  # the workflow index
+        "infinitic_key_value_storage_idx_tag",
     }
     assert mysql_endpoint.execute("SELECT component, version FROM infinitic_schema_version") == [
-        ("storage", 1)
+        ("storage", 2)
     ]
     asyncio.run(create())  # existing tables are reused
+    # a schema 1 database (before the workflow index) gets the index tables at start
+    mysql_endpoint.execute("DROP TABLE infinitic_key_value_storage_idx_tag")
+    mysql_endpoint.execute("DROP TABLE infinitic_key_value_storage_idx")
+    mysql_endpoint.execute("UPDATE infinitic_schema_version SET version = 1")
+    asyncio.run(create())
+    assert {row[0] for row in mysql_endpoint.execute("SHOW TABLES")} == tables
+    assert mysql_endpoint.execute("SELECT version FROM infinitic_schema_version") == [(2,)]
     mysql_endpoint.execute("UPDATE infinitic_schema_version SET version = 99")
     error = _start_error(storage_on(mysql_endpoint))
     assert "schema version 99" in str(error) and "upgrade infinitic" in str(error)

@@ -408,3 +408,24 @@ def test_one_storage_used_from_several_event_loops(db: Path) -> None:
         await storage.close()
 
     asyncio.run(check())
+
+
+def test_a_schema_1_database_gets_the_workflow_index(db: Path) -> None:
+    from infinitic.storage.base import IndexEntry, IndexQuery
+
+    run_with(SqliteStorage(db), lambda s: s.put("k", b"v", 0))
+    raw = sqlite3.connect(db)
+    with raw:  # as release 1 left it
+        raw.execute("DROP TABLE wf_index")
+        raw.execute("DROP TABLE wf_index_tag")
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    raw.close()
+    flow = IndexEntry("Flow", "a", "running", frozenset({"t"}), 1.0, 2.0)
+    run_with(SqliteStorage(db), lambda s: s.put("k2", b"v", 0, index=flow))
+    page = run_with(SqliteStorage(db), lambda s: s.list_index(IndexQuery.of(tag="t")))
+    assert page.entries == [flow]
+    assert run_with(SqliteStorage(db), lambda s: s.get("k")) == (b"v", 1)
+    raw = sqlite3.connect(db)
+    schema = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    raw.close()
+    assert schema == (str(SCHEMA_VERSION),) == ("2",)

@@ -21,9 +21,10 @@ from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import new_id
 from ...errors import VersionConflictError
-from ...storage.base import Storage
+from ...storage.base import IndexEntry, Storage
+from ...storage.workflow_state import state_key
 from ...transport.base import Topics, Transport
-from . import stored, waiting
+from . import progress, stored, waiting
 from .handlers import start
 from .handlers.dispatching import redrive
 from .handlers.start import pending_key
@@ -73,10 +74,6 @@ class StateCache:
 
     def __contains__(self, key: str) -> bool:
         return key in self._entries
-
-
-def state_key(workflow_name: str, workflow_id: str) -> str:
-    return f"workflow.state:{workflow_name}:{workflow_id}"
 
 
 def _running(state: w.WorkflowState | None) -> str | None:
@@ -161,6 +158,7 @@ class WorkflowEngine:
                 owed = layout.outbox
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
             running_before = _running(state)
+            status_before = state.status if state is not None else None
             out = Outbox(now=clock.now())
             if (
                 state is None
@@ -174,9 +172,12 @@ class WorkflowEngine:
             if owed:
                 owed = still_owed(owed, running_before, new_state)
             try:
-                await self._commit(key, new_state, version, layout, out, owed)
+                await self._commit(key, new_state, version, layout, out, owed, status_before)
                 for tap in self.taps:
                     tap(msg, new_state, out)
+                progress.handled(
+                    self.workflow_name, workflow_id, msg, new_state, status_before, out
+                )
                 return
             except VersionConflictError:
                 # another engine saved this workflow meanwhile: apply the message to its state
@@ -218,7 +219,10 @@ class WorkflowEngine:
         layout: stored.Layout,
         out: Outbox,
         owed: list[w.OutboxItem],
+        status_before: str | None = None,
     ) -> None:
+        """`status_before`: the state's status before the message (None: no state), so the
+        workflow index (storage/index.py) is written with the state only when it changes."""
         items = out.saved()
         # an instance joins the pending set before its state is saved, and leaves it after:
         # a crash in between leaves an id that re-driving checks, never a state it misses
@@ -228,7 +232,8 @@ class WorkflowEngine:
         if state is None:
             await self._send(None, items, out.now)  # nothing saved: nothing to bind them to
         else:
-            version, layout = await self._save(key, state, version, layout, items)
+            index = stored.index_entry(state) if state.status != status_before else None
+            version, layout = await self._save(key, state, version, layout, items, index)
             # the workflow task, saved as a mark: built once, sent, and shown to the taps
             task = None
             for item in out.items:
@@ -259,16 +264,20 @@ class WorkflowEngine:
         version: int,
         layout: stored.Layout,
         outbox: list[w.OutboxItem],
+        index: IndexEntry | None = None,
     ) -> tuple[int, stored.Layout]:
-        """The one write of a step: `state` and its `outbox`, compare-and-set over `version`."""
+        """The one write of a step: `state` and its `outbox`, compare-and-set over `version`,
+        with the state's workflow index entry when it changed (in the same atomic write)."""
         ttl = self.retention_seconds if state.status in TERMINAL else None
         # an ended state is written whole, so every segment gets the retention
         changed = waiting.changed_segments(state) if ttl is None else None
         writes, layout = stored.writes(key, state, version, layout, changed, outbox, self.owners.id)
         if len(writes) == 1:
-            new_version = await self.storage.put(key, writes[0][1], version, ttl_seconds=ttl)
+            new_version = await self.storage.put(
+                key, writes[0][1], version, ttl_seconds=ttl, index=index
+            )
         else:
-            new_version = (await self.storage.put_many(writes, ttl_seconds=ttl))[0]
+            new_version = (await self.storage.put_many(writes, ttl_seconds=ttl, index=index))[0]
         waiting.saved(state)
         return new_version, layout
 
@@ -336,7 +345,7 @@ class WorkflowEngine:
             schedule(state, out)
             owed = still_owed(layout.outbox, None, state, redriving=True)
             try:
-                await self._commit(key, state, version, layout, out, owed)
+                await self._commit(key, state, version, layout, out, owed, state.status)
                 driven += 1
             except VersionConflictError:
                 # an engine of a worker still running moved it on meanwhile: it is not stuck

@@ -34,10 +34,14 @@ def complete_command(
     status: str,
     result: bytes = b"",
     error: object = None,
+    now: float = 0.0,
 ) -> bool:
-    """Sets a command's outcome once; False if it had one already (a duplicate message)."""
+    """Sets a command's outcome once; False if it had one already (a duplicate message).
+    `now`: when (the outbox's time), kept with the command's dispatch time."""
     if command.status != "ongoing":
         return False
+    if now:
+        w.set_command_times(command, w.command_times(command)[0], now)
     command.status = status
     command.result = result
     command.error = error  # type: ignore[assignment]

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 
 from ...common import messages as m
 from ...common import workflow_messages as w
-from ...errors import StorageError
-from ...storage.base import Storage, Write
+from ...storage.base import IndexEntry, Storage, Write
+from ...storage.workflow_state import NotAState, read_state
 from .waiting import SEGMENT
+
+__all__ = ["Layout", "NotAState", "index_entry", "load", "writes"]
 
 Slot = tuple[str, str, int]  # (method run id, "commands" | "steps", segment number)
 
@@ -45,73 +47,29 @@ class Layout:
     owner: str = ""
 
 
-class NotAState(Exception):
-    """The value under a state key is not a workflow state."""
-
-
-# `N` fields may hold any registered message: what a corrupt record puts there is refused on
-# load, not met later as an AttributeError in a handler
-_ITEMS = {"commands": w.Command, "steps": w.Step}
-
-
-def _check(state: w.WorkflowState, key: str) -> None:
-    for run in state.method_runs:
-        if type(run) is not w.MethodRun:
-            raise NotAState(f"state under {key} holds a {type(run).__name__} as a method run")
-        for kind, cls in _ITEMS.items():
-            for item in getattr(run, kind):
-                if type(item) is not cls:
-                    raise NotAState(
-                        f"state under {key} holds a {type(item).__name__} among the {kind} "
-                        f"of method run {run.method_run_id}"
-                    )
-
-
 async def load(storage: Storage, key: str) -> tuple[w.WorkflowState, int, Layout] | None:
-    stored = await storage.get(key)
-    if stored is None:
+    loaded = await read_state(storage, key)
+    if loaded is None:
         return None
-    decoded = m.decode(stored[0])
-    if isinstance(decoded, w.WorkflowState):
-        _check(decoded, key)
-        return decoded, stored[1], Layout()
-    if isinstance(decoded, w.SavedState):
-        if any(type(item) is not w.OutboxItem for item in decoded.outbox):
-            raise NotAState(f"state under {key} holds an outbox item that is not one")
-        outbox, owner = decoded.outbox, decoded.owner
-    elif isinstance(decoded, w.StoredState):
-        outbox, owner = [], ""
-    else:
-        raise NotAState(f"state under {key} is not a workflow state")
-    if type(decoded.state) is not w.WorkflowState:
-        raise NotAState(f"state under {key} holds no workflow state")
-    _check(decoded.state, key)
-    if any(not k.startswith(f"{key}#") or "\x00" in k for k in decoded.segments):
-        raise NotAState(f"state under {key} names segments that are not its own")
-    found = await storage.get_many(decoded.segments) if decoded.segments else {}
-    missing = [k for k in decoded.segments if k not in found]
-    if missing:
-        raise StorageError(f"state under {key} misses {len(missing)} of its segments")
+    state, version, segments, outbox, owner = loaded
     layout = Layout(outbox=outbox, owner=owner)
-    runs = {run.method_run_id: run for run in decoded.state.method_runs}
-    parts: dict[tuple[str, str], list[w.StateSegment]] = {}
-    for segment_key in decoded.segments:
-        segment = m.decode(found[segment_key][0])
-        if (
-            not isinstance(segment, w.StateSegment)
-            or segment.method_run_id not in runs
-            or segment.kind not in _ITEMS
-            or any(type(item) is not _ITEMS[segment.kind] for item in segment.items)
-        ):
-            raise NotAState(f"{segment_key} is not a segment of the state under {key}")
+    for segment_key, segment in segments.items():
         layout.keys[(segment.method_run_id, segment.kind, segment.first // SEGMENT)] = segment_key
         count = layout.counts.get((segment.method_run_id, segment.kind), 0)
         layout.counts[(segment.method_run_id, segment.kind)] = count + 1
-        parts.setdefault((segment.method_run_id, segment.kind), []).append(segment)
-    for (run_id, kind), segments in parts.items():
-        items = [item for s in sorted(segments, key=lambda s: s.first) for item in s.items]
-        setattr(runs[run_id], kind, items)
-    return decoded.state, stored[1], layout
+    return state, version, layout
+
+
+def index_entry(state: w.WorkflowState) -> IndexEntry:
+    """The state's entry in the workflow index, written with it when its status changes."""
+    return IndexEntry(
+        state.workflow_name,
+        state.workflow_id,
+        state.status,
+        state.tags,
+        state.created_at,
+        state.updated_at,
+    )
 
 
 def _segmented(run: w.MethodRun) -> bool:

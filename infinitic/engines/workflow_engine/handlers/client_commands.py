@@ -63,7 +63,7 @@ def complete_timers(state: w.WorkflowState, msg: w.CompleteTimers, out: Outbox) 
             continue
         for cmd in run.commands:
             if cmd.kind == "timer":
-                complete_command(state, cmd, "completed")
+                complete_command(state, cmd, "completed", now=out.now)
 
 
 def retry_tasks(state: w.WorkflowState, msg: w.RetryTasks, out: Outbox) -> None:
@@ -95,6 +95,7 @@ def retry_tasks(state: w.WorkflowState, msg: w.RetryTasks, out: Outbox) -> None:
             cmd.result = b""
             cmd.completed_at = -1
             cmd.retry_sequence += 1
+            w.set_command_times(cmd, out.now, 0.0)
             send_task(state, run, cmd, out)
             if last is not None and index in _leaves(last) and last.terminated_at >= 0:
                 last.terminated_at = -1

@@ -41,25 +41,25 @@ def _task_command(state: w.WorkflowState, msg: m.TaskCompleted | m.TaskFailed) -
 def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
     cmd = _task_command(state, msg)
     if cmd is not None:
-        complete_command(state, cmd, "completed", msg.result)
+        complete_command(state, cmd, "completed", msg.result, now=out.now)
 
 
 def task_failed(state: w.WorkflowState, msg: m.TaskFailed, out: Outbox) -> None:
     cmd = _task_command(state, msg)
     if cmd is not None:
-        complete_command(state, cmd, "failed", error=msg.error)
+        complete_command(state, cmd, "failed", error=msg.error, now=out.now)
 
 
 def timer_completed(state: w.WorkflowState, msg: w.TimerCompleted, out: Outbox) -> None:
     cmd = _command(state, msg.method_run_id, msg.command_id)
     if cmd is not None and cmd.kind == "timer":
-        complete_command(state, cmd, "completed")
+        complete_command(state, cmd, "completed", now=out.now)
 
 
 def command_timed_out(state: w.WorkflowState, msg: w.CommandTimedOut, out: Outbox) -> None:
     cmd = _command(state, msg.method_run_id, msg.command_id)
     if cmd is not None:
-        complete_command(state, cmd, "timed_out")
+        complete_command(state, cmd, "timed_out", now=out.now)
 
 
 def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> None:
@@ -72,7 +72,7 @@ def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> 
                 cmd = candidate
                 break
     if cmd is not None:
-        complete_command(state, cmd, msg.status, msg.result, msg.error)
+        complete_command(state, cmd, msg.status, msg.result, msg.error, now=out.now)
 
 
 def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
@@ -110,6 +110,7 @@ def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
             if cmd.limit and len(received) >= cmd.limit:  # 0: no limit
                 cmd.status = "completed"
                 cmd.completed_at = index
+                w.set_command_times(cmd, w.command_times(cmd)[0], out.now)
             note_outcome(state, cmd)
             delivered = True
     if not delivered:

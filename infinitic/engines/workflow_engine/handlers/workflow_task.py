@@ -38,6 +38,8 @@ def workflow_task_completed(
     waiting.extended(state, run, len(run.commands), steps_from)
     for cmd in msg.new_commands:
         run.commands.append(cmd)
+        # inline steps and sent signals are done as soon as they are recorded
+        w.set_command_times(cmd, out.now, out.now if cmd.status != "ongoing" else 0.0)
         dispatch_command(state, run, cmd, out)
     if msg.outcome == "completed":
         run.status = "completed"
