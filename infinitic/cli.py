@@ -14,13 +14,14 @@ transport to the workers. docs/operations.md has examples of each.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,6 +29,9 @@ from .errors import ConfigError, InfiniticError, StorageError
 
 if TYPE_CHECKING:
     from .client import InfiniticClient, WorkflowInfo, WorkflowSummary
+    from .storage import Storage
+
+T = TypeVar("T")
 
 STATUSES = ("running", "completed", "failed", "canceled")
 ACTIONS = {
@@ -57,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("configuration error", exc, verbose, 2)
     except StorageError as exc:
         return _fail("storage error", exc, verbose, 1)
+    except ValueError as exc:  # a bad --cursor, say
+        return _fail("invalid value", exc, verbose, 2)
     except InfiniticError as exc:
         broker = type(exc).__name__.startswith("Pulsar")
         return _fail("broker error" if broker else "error", exc, verbose, 1)
@@ -170,20 +176,38 @@ def workflow() -> None:
     """List, describe and steer workflow instances (from any process)."""
 
 
-def _client(config_path: str, reads: str | None = None) -> InfiniticClient:
-    """A client on the config's transport; `reads`: the command, when it reads the storage."""
+def _client(config_path: str) -> InfiniticClient:
+    """A client on the config's transport (the actions)."""
     from .client import InfiniticClient
+
+    return InfiniticClient.from_config_file(config_path)
+
+
+def _read(config_path: str, command: str, read: Callable[[Storage], Awaitable[T]]) -> T:
+    """Runs `read(storage)` on the config's storage alone: reading needs no transport."""
     from .config import load_config_file
+    from .storage import create_storage
 
     cfg = load_config_file(config_path)
-    if reads is not None and cfg.storage == "inMemory":
+    if cfg.storage == "inMemory":
         raise click.UsageError(
-            f"`workflow {reads}` reads the storage, and the storage of {config_path} is "
+            f"`workflow {command}` reads the storage, and the storage of {config_path} is "
             "inMemory: it lives inside the worker's process and no other process can read it. "
             "Configure sqlite, redis or mysql, or call worker.client.describe_workflow / "
             "list_workflows from the worker's process."
         )
-    return InfiniticClient.from_config(cfg)
+    storage = create_storage(
+        {cfg.storage: cfg.storage_options} if cfg.storage_options else cfg.storage
+    )
+
+    async def run() -> T:
+        await storage.start()
+        try:
+            return await read(storage)
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
 
 
 @workflow.command("list")
@@ -204,8 +228,11 @@ def list_(
     as_json: bool,
 ) -> int:
     """List instances, newest first (reads the storage)."""
-    with _client(config_path, "list") as client:
-        page = client.list_workflows(name=name, status=status, tag=tag, limit=limit, cursor=cursor)
+    from .client.describe import list_in
+    from .storage.index import IndexQuery
+
+    query = IndexQuery.of(name, status, tag, limit, cursor)
+    page = _read(config_path, "list", lambda storage: list_in(storage, query))
     if as_json:
         items = [item.to_json() for item in page.items]
         click.echo(json.dumps({"items": items, "next_cursor": page.next_cursor}, indent=2))
@@ -223,8 +250,9 @@ def list_(
 @JSON
 def describe(config_path: str, name: str, workflow_id: str, as_json: bool) -> int:
     """Describe one instance: status, times, method runs and their commands."""
-    with _client(config_path, "describe") as client:
-        info = client.describe_workflow(name, workflow_id)
+    from .client.describe import describe_in
+
+    info = _read(config_path, "describe", lambda storage: describe_in(storage, name, workflow_id))
     if info is None:
         click.echo(
             f"infinitic: no {name} instance {workflow_id} in the storage (never started, or "

@@ -181,3 +181,35 @@ def test_operate_a_worker_of_another_process(
         worker.terminate()
         worker.wait(timeout=60)
         worker.stderr.close()
+
+
+def test_list_and_describe_read_the_storage_of_a_running_embedded_worker(tmp_path: Path) -> None:
+    """The embedded default (in-memory transport, SQLite): the CLI opens the storage alone."""
+    import json
+
+    import yaml
+
+    from infinitic import WorkflowFailedError
+    from tests import sample_workflows as sw
+    from tests.workflow_helpers import config, workflow_worker
+
+    storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
+    path = tmp_path / "infinitic.yml"
+    path.write_text(yaml.safe_dump(config(storage)))
+    with workflow_worker(storage) as worker:
+        client = worker.client
+        done = client.dispatch(client.new_workflow(sw.BasicWorkflow, tags={"cli"}).sequential, 2)
+        failed = client.dispatch(client.new_workflow(sw.BasicWorkflow, tags={"cli"}).failing)
+        assert done.result(timeout=30) == 1
+        with pytest.raises(WorkflowFailedError):
+            failed.result(timeout=30)
+        out = run("workflow", "list", "-c", str(path), "--tag", "cli", "--json")
+        assert out.returncode == 0, out.stderr
+        listed = {item["id"]: item["status"] for item in json.loads(out.stdout)["items"]}
+        assert listed == {done.id: "completed", failed.id: "failed"}
+        out = run("workflow", "describe", "-c", str(path), "Basic", failed.id)
+        assert out.returncode == 0, out.stderr
+        assert f"Basic {failed.id}: failed" in out.stdout
+        assert "Math.fail" in out.stdout and "ValueError: boom" in out.stdout
+        out = run("workflow", "list", "-c", str(path), "--cursor", "nonsense")
+        assert out.returncode == 2 and "not a cursor of list_workflows" in out.stderr

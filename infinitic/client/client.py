@@ -22,9 +22,8 @@ from ..common.runtime import Runtime
 from ..service.spec import EntitySpec, MethodSpec, describe
 from ..storage.base import Storage
 from ..storage.index import IndexQuery
-from ..storage.workflow_state import read_state, state_key
 from ..transport.base import Topics, Transport
-from .describe import WorkflowInfo, WorkflowPage, WorkflowStatus, workflow_info, workflow_summary
+from .describe import WorkflowInfo, WorkflowPage, WorkflowStatus, describe_in, list_in
 from .handles import TaskHandle
 from .stubs import ServiceStub, StubMethod
 from .workflows import WorkflowStub, WorkflowStubMethod
@@ -351,9 +350,7 @@ class InfiniticClient:
         name = _workflow_name(workflow)
         if not isinstance(workflow_id, str) or not workflow_id:
             raise TypeError(f"a workflow id is a non-empty string, got {workflow_id!r}")
-        storage = self._read_storage()
-        loaded = self._runtime.run(read_state(storage, state_key(name, workflow_id)))
-        return None if loaded is None else workflow_info(loaded[0])
+        return self._runtime.run(describe_in(self._read_storage(), name, workflow_id))
 
     def list_workflows(
         self,
@@ -375,8 +372,7 @@ class InfiniticClient:
             limit,
             cursor,
         )
-        page = self._runtime.run(self._read_storage().list_index(query))
-        return WorkflowPage([workflow_summary(e) for e in page.entries], page.next_cursor)
+        return self._runtime.run(list_in(self._read_storage(), query))
 
     def _read_storage(self) -> Storage:
         if self._storage is None:

@@ -15,7 +15,9 @@ import orjson
 
 from ..common import workflow_messages as w
 from ..common.messages import ErrorInfo
-from ..storage.index import IndexEntry
+from ..storage.base import Storage
+from ..storage.index import IndexEntry, IndexQuery
+from ..storage.workflow_state import read_state, state_key
 
 __all__ = [
     "CommandInfo",
@@ -24,6 +26,8 @@ __all__ = [
     "WorkflowPage",
     "WorkflowStatus",
     "WorkflowSummary",
+    "describe_in",
+    "list_in",
     "workflow_info",
     "workflow_summary",
 ]
@@ -205,6 +209,18 @@ def workflow_summary(entry: IndexEntry) -> WorkflowSummary:
         started_at=_time(entry.started_at) or epoch,
         updated_at=_time(entry.updated_at) or epoch,
     )
+
+
+async def describe_in(storage: Storage, name: str, workflow_id: str) -> WorkflowInfo | None:
+    """`describe_workflow` on a started storage (the client's, or the CLI's own)."""
+    loaded = await read_state(storage, state_key(name, workflow_id))
+    return None if loaded is None else workflow_info(loaded[0])
+
+
+async def list_in(storage: Storage, query: IndexQuery) -> WorkflowPage:
+    """`list_workflows` on a started storage."""
+    page = await storage.list_index(query)
+    return WorkflowPage([workflow_summary(e) for e in page.entries], page.next_cursor)
 
 
 def _jsonable(value: Any) -> Any:

@@ -212,7 +212,8 @@ def test_describe_and_list_from_a_second_process(
     handle = client.dispatch(client.new_workflow(sw.BasicWorkflow, tags={tag}).sequential, 2)
     handle.result(timeout=WAIT)
     described(client, handle.id, "completed")
-    cfg = config(storage, "inMemory")
+    # on SQLite, a client of another process talks to the worker through the same file
+    cfg = config(storage, "sqlite" if "sqlite" in storage else "inMemory")
     out = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, json.dumps(cfg), tag],
         cwd=ROOT,
