@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..common import workflow_messages as w
+from ..common.history import history_of
 from ..common.messages import ErrorInfo
 from ..storage.base import Storage
 from ..storage.index import IndexEntry, IndexQuery
@@ -105,10 +106,20 @@ class WorkflowInfo:
     updated_at: datetime
     ended_at: datetime | None
     method_runs: list[MethodRunInfo]
+    _history: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def history(self) -> dict[str, Any]:
+        """The instance's history, the versioned JSON document `infinitic.testing.replay`
+        takes (docs/testing.md): save it next to your tests, replay it on new code."""
+        return self._history
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (meta values as text when UTF-8, else as lists of byte values)."""
-        return _jsonable(self)  # type: ignore[no-any-return]
+        """A JSON-ready dict (meta values as text when UTF-8, else as lists of byte values),
+        with the history under "history" (so `replay` takes the file as it is)."""
+        data: dict[str, Any] = _jsonable(self)
+        data.pop("_history", None)
+        data["history"] = self._history
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +207,7 @@ def workflow_info(state: w.WorkflowState) -> WorkflowInfo:
         updated_at=_time(state.updated_at) or datetime.fromtimestamp(0, timezone.utc),
         ended_at=_time(state.updated_at) if ended else None,
         method_runs=[_run(run) for run in runs],
+        _history=history_of(state),
     )
 
 

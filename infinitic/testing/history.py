@@ -11,9 +11,9 @@ from .. import errors
 from ..common.history import history_of
 from ..config import WorkerConfig, load_config, load_config_file
 from ..engines.workflow_engine import stored
-from ..engines.workflow_engine.engine import state_key
 from ..service.spec import describe
 from ..storage import Storage, create_storage
+from ..storage.workflow_state import state_key
 
 
 def fetch_history(

@@ -17,6 +17,7 @@ import pytest
 
 from infinitic import InfiniticClient, InfiniticWorker, WorkflowFailedError
 from infinitic.client import WorkflowInfo, WorkflowStatus
+from infinitic.testing import replay
 from tests import sample_workflows as sw
 from tests.workflow_helpers import config, workflow_worker
 
@@ -82,7 +83,11 @@ def test_describe_and_list_a_completed_workflow(worker: InfiniticWorker) -> None
         c.dispatched_at for c in main.commands
     )  # type: ignore[type-var]
     assert len({c.id for c in main.commands}) == 3
-    json.dumps(info.to_json())  # what `workflow describe --json` prints
+    described_json = json.loads(json.dumps(info.to_json()))  # `workflow describe --json`
+    # the history replays on the code that ran it, from the object or from its JSON
+    replay(sw.BasicWorkflowImpl, info)
+    replay(sw.BasicWorkflowImpl, described_json)
+    assert described_json["history"] == info.history()
     assert ids(client, tag=tag) == [handle.id]
     assert ids(client, tag=tag, status="completed", name=sw.BasicWorkflow) == [handle.id]
     assert ids(client, tag=tag, status="running") == []
