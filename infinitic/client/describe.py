@@ -118,7 +118,8 @@ class WorkflowInfo:
         with the history under "history" (so `replay` takes the file as it is)."""
         data: dict[str, Any] = _jsonable(self)
         data.pop("_history", None)
-        data["history"] = self._history
+        # (an error's detail fields may be bytes: made text here; replay reads the base fields)
+        data["history"] = _jsonable(self._history)
         return data
 
 

@@ -103,6 +103,7 @@ def test_failure_is_described_kept_and_retried(
     with pytest.raises(WorkflowFailedError):
         handle.result(timeout=WAIT)
     info = described(client, handle.id, "failed")
+    replay(sw.BasicWorkflowImpl, json.loads(json.dumps(info.to_json())))  # as --json wrote it
     run = info.method_runs[0]
     assert run.status == "failed" and run.error is not None
     (task,) = run.commands
