@@ -110,7 +110,7 @@ def send_task(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Out
             task_name=cmd.method,
             args=cmd.args,
             tags=cmd.tags,
-            meta=dict(cmd.meta),
+            meta=_task_meta(cmd.meta),
             retry_sequence=cmd.retry_sequence,
             workflow_id=state.workflow_id,
             workflow_name=state.workflow_name,
@@ -149,3 +149,9 @@ def redrive(state: w.WorkflowState, out: Outbox) -> None:
                 dispatch_command(state, run, cmd, out)
             elif cmd.deadline > 0:
                 dispatch_command(state, run, cmd, out)
+
+
+def _task_meta(meta: dict[str, bytes]) -> dict[str, bytes]:
+    if w.PREVIOUS_OUTCOMES_META not in meta:
+        return dict(meta)
+    return {k: v for k, v in meta.items() if k != w.PREVIOUS_OUTCOMES_META}
