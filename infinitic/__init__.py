@@ -14,7 +14,17 @@ from .errors import (
     WorkflowFailedError,
     WorkflowUpdatedError,
 )
-from .service import TaskContext, WithRetry, WithTimeout, name, retry, task, timeout
+from .service import (
+    TaskContext,
+    WithRetry,
+    WithTimeout,
+    batch,
+    delegated,
+    name,
+    retry,
+    task,
+    timeout,
+)
 from .worker import InfiniticWorker
 from .workflow import Channel, Deferred, DeferredStatus, Workflow, all_of, any_of
 
@@ -31,6 +41,8 @@ __all__ = [
     "Workflow",
     "all_of",
     "any_of",
+    "batch",
+    "delegated",
     "ConfigError",
     "EnvelopeError",
     "InfiniticClient",

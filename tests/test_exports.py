@@ -25,6 +25,8 @@ EXPECTED = {
     "Workflow",
     "all_of",
     "any_of",
+    "batch",
+    "delegated",
 }
 
 

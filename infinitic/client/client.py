@@ -236,7 +236,7 @@ class InfiniticClient:
         )
         message: Any
         if stub._tag is not None:
-            raise TypeError("methods cannot be dispatched by tag; use get_workflow_by_id")
+            return self._dispatch_by_tag(stub, spec, payload, where)
         if stub._workflow_id is None:
             workflow_id = custom_workflow_id(name, stub._tags) or new_id()
             run_id = workflow_id
@@ -279,7 +279,33 @@ class InfiniticClient:
                 for tag in sorted(stub._tags)
             ]
         self._post(Topics.workflow_engine(name), message, workflow_id, future, before=before)
-        return TaskHandle(workflow_id, where, future)
+        # the interface's @timeout (or WithTimeout) is the caller's deadline, as for children
+        return TaskHandle(workflow_id, where, future, spec.caller_timeout)
+
+    def _dispatch_by_tag(
+        self, stub: WorkflowStub, spec: MethodSpec, payload: bytes, where: str
+    ) -> TaskHandle[Any]:
+        """Runs the method on every instance with the stub's tag; there is no single result."""
+        assert stub._tag is not None
+        name = stub._spec.name
+        command = w.TagCommand(
+            new_id(),
+            name,
+            stub._tag,
+            "dispatch",
+            channel=spec.name,
+            signal=payload,
+            emitted_at=time.time(),
+        )
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._post(Topics.workflow_tag(name), command, stub._tag, future)
+        future.set_exception(
+            NotImplementedError(
+                f"{where} was dispatched to every instance with tag {stub._tag!r}: "
+                "there is no single result to wait for"
+            )
+        )
+        return TaskHandle(command.message_id, where, future)
 
     def wait(self, stub: Any, timeout: float | None = None) -> Any:
         """The result of an existing instance's main method (also after it ended, within the
@@ -321,21 +347,56 @@ class InfiniticClient:
             workflow_id,
         )
 
-    def complete_timers(self, stub: Any) -> None:
-        """Completes the instance's running timers now."""
+    def complete_timers(self, stub: Any, method_run_id: str | None = None) -> None:
+        """Completes the running timers of the instance now (of every instance of a tag stub):
+        those of the method run `method_run_id` (the main run's id is the workflow id), else
+        of every running method run. An unknown method run completes nothing."""
+        if method_run_id is not None and (not isinstance(method_run_id, str) or not method_run_id):
+            raise TypeError(f"a method run id is a non-empty string, got {method_run_id!r}")
+        if isinstance(stub, WorkflowStub) and stub._tag is not None:
+            command = w.TagCommand(
+                new_id(),
+                stub._spec.name,
+                stub._tag,
+                "complete_timers",
+                channel=method_run_id or "",
+                emitted_at=time.time(),
+            )
+            self._post(Topics.workflow_tag(stub._spec.name), command, stub._tag)
+            return
         workflow_id = self._instance_id(stub)
         self._post(
             Topics.workflow_engine(stub._spec.name),
-            w.CompleteTimers(new_id(), workflow_id, stub._spec.name, time.time()),
+            w.CompleteMethodTimers(
+                new_id(), workflow_id, stub._spec.name, method_run_id, time.time()
+            ),
             workflow_id,
         )
 
-    def retry_tasks(self, stub: Any, task_id: str | None = None) -> None:
-        """Runs again the failed (or timed-out) tasks of the instance, or just `task_id`."""
+    def retry_tasks(
+        self,
+        stub: Any,
+        *,
+        task_status: str | None = None,
+        task_id: str | None = None,
+        task_class: type | None = None,
+    ) -> None:
+        """Runs again the failed and timed-out tasks of the instance; the filters given narrow
+        them: `task_status` (`DeferredStatus.FAILED` or `TIMED_OUT`), `task_id`, `task_class`
+        (the service's interface). A task whose failure the workflow caught is retried too."""
+        if task_status is not None and task_status not in ("failed", "timed_out"):
+            raise ValueError(
+                f"task_status is DeferredStatus.FAILED or DeferredStatus.TIMED_OUT, "
+                f"got {task_status!r}"
+            )
+        service = describe(task_class).name if task_class is not None else None
         workflow_id = self._instance_id(stub)
+        status = None if task_status is None else str(getattr(task_status, "value", task_status))
         self._post(
             Topics.workflow_engine(stub._spec.name),
-            w.RetryTasks(new_id(), workflow_id, stub._spec.name, task_id, time.time()),
+            w.RetryTasksWhere(
+                new_id(), workflow_id, stub._spec.name, task_id, status, service, time.time()
+            ),
             workflow_id,
         )
 
@@ -407,6 +468,17 @@ class InfiniticClient:
         # awaited (unlike _post): the CLI closes the client right after, and says it was sent
         topic = Topics.workflow_engine(workflow_name)
         self._runtime.run(self._transport.send(topic, m.encode(message), key=workflow_id))
+
+    def complete_delegated_task(self, service_name: str, task_id: str, result: Any) -> None:
+        """Gives the result of a task whose method is `@delegated` (its id is `task.task_id`
+        inside the method); the workflow or client waiting on the task gets `result`."""
+        if not isinstance(service_name, str) or not service_name:
+            raise TypeError(f"a service name is a non-empty string, got {service_name!r}")
+        if not isinstance(task_id, str) or not task_id:
+            raise TypeError(f"a task id is a non-empty string, got {task_id!r}")
+        payload = serialization.dumps(result, f"the result of delegated task {task_id}")
+        done = m.TaskCompleted(new_id(), task_id, service_name, "", payload, emitted_at=time.time())
+        self._post(Topics.service_tag(service_name), done, task_id)
 
     def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
         """The ids of the instances of `interface` that have `tag` (running ones)."""

@@ -24,6 +24,12 @@ class WorkflowStubMethod:
         self.spec = spec
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stub._tag is not None:
+            raise NotImplementedError(
+                f"{self.stub._spec.name}.{self.spec.name}: a stub by tag may target several "
+                "instances, so it has no single result to wait for; use "
+                "client.dispatch(stub.method, ...) (or get_workflow_by_id for one instance)"
+            )
         awaitable = awaits(self.stub._client, self.stub._spec, self.spec)
         handle = self.stub._client._dispatch_workflow_method(self.stub, self.spec, args, kwargs)
         return handle if awaitable else handle.result()

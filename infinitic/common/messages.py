@@ -148,6 +148,17 @@ Message = ExecuteTask | TaskCompleted | TaskFailed
 RETRY_SEQUENCE_META = "infinitic.retrySequence"
 
 
+def reply_meta(meta: dict[str, bytes], retry_sequence: int) -> dict[str, bytes]:
+    """The meta of a task's result: the task's, naming the manual retry it answers (ours to
+    set: a task's own entry under the reserved name would mislead the engine)."""
+    if not retry_sequence and RETRY_SEQUENCE_META not in meta:
+        return meta
+    meta = {k: v for k, v in meta.items() if k != RETRY_SEQUENCE_META}
+    if retry_sequence:
+        meta[RETRY_SEQUENCE_META] = str(retry_sequence).encode()
+    return meta
+
+
 def result_retry_sequence(result: TaskCompleted | TaskFailed) -> int:
     """The manual retry a task result answers (0: the first run)."""
     raw = result.meta.get(RETRY_SEQUENCE_META)

@@ -14,6 +14,15 @@ from typing import Any
 
 from .messages import ErrorInfo
 
+# the workflow meta entry recording the version (`_N` class-name suffix) an instance runs; its
+# first workflow task reports it in `WorkflowTaskCompleted.props_store` under the same name
+# (names starting with "infinitic." are reserved)
+VERSION_META = "infinitic.workflowVersion"
+# the command meta entry keeping a task's earlier outcomes when it is retried after the workflow
+# caught its failure and went on: JSON [[status, completed_at, error envelope hex], ...], so
+# replays of the steps that saw those outcomes still see them (never sent with the task)
+PREVIOUS_OUTCOMES_META = "infinitic.previousOutcomes"
+
 
 @dataclass(slots=True)
 class Command:
@@ -62,9 +71,10 @@ def set_command_times(cmd: Command, dispatched: float, completed: float) -> None
 
 
 def forwarded_meta(cmd: Command) -> dict[str, bytes]:
-    """The command's meta as the task or child receives it (without the engine's own key)."""
+    """The command's meta as the task or child receives it (without the engine's own keys)."""
     meta = dict(cmd.meta)
     meta.pop(COMMAND_TIMES_META, None)
+    meta.pop(PREVIOUS_OUTCOMES_META, None)
     return meta
 
 
@@ -248,6 +258,32 @@ class RetryTasks:
 
 
 @dataclass(slots=True)
+class CompleteMethodTimers:
+    """`client.complete_timers(stub, method_run_id)`: the running timers of one method run
+    (None: of every running method run)."""
+
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    method_run_id: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
+class RetryTasksWhere:
+    """`client.retry_tasks(stub, task_status=, task_id=, task_class=)`: each filter given must
+    match (status: failed | timed_out; service_name: the task's service)."""
+
+    message_id: str
+    workflow_id: str
+    workflow_name: str
+    task_id: str | None = None
+    task_status: str | None = None
+    service_name: str | None = None
+    emitted_at: float = 0.0
+
+
+@dataclass(slots=True)
 class SendSignal:
     message_id: str
     workflow_id: str
@@ -354,7 +390,8 @@ class TagCommand:
     """To the tag engine of a workflow name, keyed by tag.
 
     action: add | remove (workflow_id), signal / cancel (fan out to every id of the tag),
-    ids (reply_to gets the ids).
+    ids (reply_to gets the ids), complete_timers (`channel`: the method run, "" for all),
+    dispatch (a method on every id: `channel` its name, `signal` its JSON arguments).
     """
 
     message_id: str
@@ -572,6 +609,12 @@ WORKFLOW_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
         + _AT,
     ),
     (43, ConfirmStart, _ID + _WF + (("reply_to", "s"),) + _AT),
+    (44, CompleteMethodTimers, _ID + _WF + (("method_run_id", "S"),) + _AT),
+    (
+        45,
+        RetryTasksWhere,
+        _ID + _WF + (("task_id", "S"), ("task_status", "S"), ("service_name", "S")) + _AT,
+    ),
     (
         50,
         TagCommand,

@@ -13,7 +13,7 @@ import yaml
 from ..common import serialization
 from ..errors import ConfigError
 from . import observability
-from .model import RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
+from .model import BatchConfig, RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
 from .secrets import mask_text
 from .substitution import substitute
 
@@ -31,10 +31,19 @@ _TOP = {
     "eventListener",
     "metrics",
 }
-_SERVICE = {"name", "class", "concurrency", "timeoutInSeconds", "timeoutSeconds", "retry"}
+_SERVICE = {
+    "name",
+    "class",
+    "concurrency",
+    "timeoutInSeconds",
+    "timeoutSeconds",
+    "retry",
+    "batch",
+}
 _WORKFLOW = {
     "name",
     "class",
+    "classes",
     "concurrency",
     "timeoutInSeconds",
     "timeoutSeconds",
@@ -43,6 +52,7 @@ _WORKFLOW = {
     "stateCacheSize",
     "redriveAfterSeconds",
     "tombstoneSeconds",
+    "batch",
 }
 _RETRY = {
     "minimumSeconds": "minimum_seconds",
@@ -277,8 +287,31 @@ def _name(ctx: _Ctx, entry: Mapping[str, Any], key: str, what: str) -> str:
     return ctx.string(entry["name"], f"{key}.name")
 
 
+def _batch(ctx: _Ctx, value: Any, key: str) -> BatchConfig | None:
+    if value is None:
+        return None
+    entry = ctx.mapping(value, key, {"maxMessages", "maxSeconds"})
+    for needed in ("maxMessages", "maxSeconds"):
+        if needed not in entry:
+            raise ctx.error(f"{key}.{needed}", "missing: a batch needs maxMessages and maxSeconds")
+    return BatchConfig(
+        max_messages=ctx.number(entry["maxMessages"], f"{key}.maxMessages", integer=True),
+        max_seconds=float(ctx.number(entry["maxSeconds"], f"{key}.maxSeconds")),
+    )
+
+
 def _class(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> str | None:
     return ctx.string(entry["class"], f"{key}.class") if "class" in entry else None
+
+
+def _classes(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """`classes:` one implementation per version of a workflow."""
+    classes = entry.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
+        raise ctx.error(
+            f"{key}.classes", "expected a list of implementation classes (one per version)"
+        )
+    return tuple(classes)
 
 
 def _service(ctx: _Ctx, value: Any, key: str) -> ServiceConfig:
@@ -293,6 +326,7 @@ def _service(ctx: _Ctx, value: Any, key: str) -> ServiceConfig:
         retry=None
         if raw_retry is None
         else ctx.check(None, _retry, ctx, raw_retry, f"{key}.retry"),
+        batch=ctx.check(None, _batch, ctx, entry.get("batch"), f"{key}.batch"),
     )
 
 
@@ -311,6 +345,7 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
     return WorkflowConfig(
         name=ctx.check("", _name, ctx, entry, key, "the workflow's name"),
         class_path=ctx.check(None, _class, ctx, entry, key),
+        class_paths=ctx.check((), _classes, ctx, entry, key),
         concurrency=_concurrency(ctx, entry, key),
         timeout_seconds=60.0 if timeout is None else timeout,
         check_mode=mode,
@@ -326,6 +361,7 @@ def _workflow(ctx: _Ctx, value: Any, key: str) -> WorkflowConfig:
         tombstone_seconds=float(
             ctx.check(604800.0, ctx.number, tombstone, f"{key}.tombstoneSeconds", positive=False)
         ),
+        batch=ctx.check(None, _batch, ctx, entry.get("batch"), f"{key}.batch"),
     )
 
 

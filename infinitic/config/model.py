@@ -33,12 +33,21 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class BatchConfig:
+    """`batch:` block: a batch holds up to `max_messages`, or what came within `max_seconds`."""
+
+    max_messages: int
+    max_seconds: float
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     name: str
     class_path: str | None = None  # None: this worker only tags/routes, it does not execute
     concurrency: int = 1
     timeout_seconds: float | None = None
     retry: RetryConfig | None = None
+    batch: BatchConfig | None = None  # tasks of methods with a @batch method run in batches
 
 
 @dataclass(frozen=True)
@@ -47,11 +56,20 @@ class WorkflowConfig:
     class_path: str | None = None
     concurrency: int = 1
     timeout_seconds: float | None = 60.0
+    # `classes:` one implementation per version (the `_N` suffix of the class name, none = 0)
+    class_paths: tuple[str, ...] = ()
     check_mode: str = "simple"
     retention_seconds: float = 86400.0  # how long an ended instance keeps its status and result
     state_cache_size: int = 10_000  # states the engine keeps decoded (checked by version on save)
     redrive_after_seconds: float = 60.0  # a pending state not moved this long is re-driven
     tombstone_seconds: float = 604800.0  # how long a late copy of an ended start is refused
+    # messages are taken in batches: up to batch.max_messages are handled at once
+    batch: BatchConfig | None = None
+
+    @property
+    def handled_at_once(self) -> int:
+        """How many messages its executor and engine handle at once."""
+        return max(self.concurrency, self.batch.max_messages if self.batch else 0)
 
 
 @dataclass(frozen=True)

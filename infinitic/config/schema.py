@@ -75,6 +75,15 @@ _CLASS = _str("importable path of the implementation class: package.module.Class
 _CONCURRENCY = _num("how many run in parallel (default 1)", integer=True)
 _TIMEOUT = _num("runtime timeout of one attempt, in seconds")
 
+BATCH = _closed(
+    {
+        "maxMessages": _num("most messages in a batch", integer=True),
+        "maxSeconds": _num("a batch closes this long after its first message"),
+    },
+    required=["maxMessages", "maxSeconds"],
+    description="take messages in batches (services: run @batch methods on them)",
+)
+
 SERVICE = _closed(
     {
         "name": _NAME,
@@ -83,6 +92,7 @@ SERVICE = _closed(
         "timeoutInSeconds": _TIMEOUT,
         "timeoutSeconds": _TIMEOUT,
         "retry": RETRY,
+        "batch": BATCH,
     },
     required=["name"],
 )
@@ -104,6 +114,12 @@ WORKFLOW = _closed(
         "tombstoneSeconds": _num(
             "how long a late copy of an ended instance's start is refused (604800)", minimum=None
         ),
+        "classes": {
+            "description": "implementations, one per version (the _N class-name suffix)",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "batch": BATCH,
     },
     required=["name"],
 )

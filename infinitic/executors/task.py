@@ -25,10 +25,12 @@ from ..common.errors import error_info
 from ..common.ids import new_id
 from ..common.workflow_messages import ServiceTagCommand
 from ..service.context import _CURRENT, TaskContext
-from ..service.policies import WithRetry, WithTimeout
+from ..service.decorators import DELEGATED_ATTR
+from ..service.policies import WithRetry, WithTimeout, grace_period
 from ..service.spec import EntitySpec, MethodSpec, describe, resolve_retry, resolve_timeout
 from ..transport.base import Topics, Transport
 from ..workflow.aio import check_method, check_sync_hook
+from .batches import Batcher, Batching, Outcome, batch_methods
 from .threads import TaskThreads
 
 log = logging.getLogger("infinitic.executors.task")
@@ -46,10 +48,16 @@ class ServiceRegistration:
     concurrency: int = 1
     timeout: WithTimeout | None = None  # from the worker config: overrides everything
     retry: WithRetry | None = None
+    batching: Batching | None = None  # from the worker config: tasks with a @batch method
     spec: EntitySpec = field(init=False)
+    batch_methods: dict[str, str] = field(init=False)  # task attribute -> its @batch method
 
     def __post_init__(self) -> None:
         self.spec = describe(self.implementation)
+        try:
+            self.batch_methods = batch_methods(self.implementation, self.spec)
+        except TypeError as exc:
+            raise errors.ConfigError(str(exc)) from None
         if not self.name:
             self.name = self.spec.name
         elif self.name != self.spec.name:
@@ -112,10 +120,27 @@ class TaskExecutor:
         # called with ("started", msg, None), ("retried", msg, (retry, delay)) and ("ended",
         # msg, TaskCompleted | TaskFailed): the event listener and the metrics (infinitic/events)
         self.taps: list[Callable[[str, m.ExecuteTask, Any], None]] = []
+        self._batchers: dict[str, Batcher] = {}
+        batching = service.batching
+        for task_attribute, batch_attribute in service.batch_methods.items():
+            if batching is not None:
+                self._batchers[task_attribute] = Batcher(
+                    service.instance,
+                    service.spec.by_attribute[task_attribute],
+                    batch_attribute,
+                    batching,
+                    self.threads,
+                    self._batch_outcome,
+                )
 
     async def start(self) -> None:
+        # a task waiting for its batch holds its message: a whole batch must fit in flight
+        batching = self.service.batching
+        concurrency = self.service.concurrency
+        if batching is not None and self._batchers:
+            concurrency = max(concurrency, batching.max_messages)
         await self.transport.subscribe(
-            self.topic, self.handle, keyed=False, concurrency=self.service.concurrency
+            self.topic, self.handle, keyed=False, concurrency=concurrency
         )
 
     def close(self) -> None:
@@ -166,22 +191,38 @@ class TaskExecutor:
         except _Unrunnable as exc:
             await self._fail(msg, ctx, exc)
             return
+        batcher = self._batchers.get(method.attribute)
+        if batcher is not None:
+            await batcher.add(msg, ctx, args)
+            return
         timeout_policy, retry_policy = self._policies_for(method)
         ctx.with_timeout, ctx.with_retry = timeout_policy, retry_policy
         try:
-            seconds = (
-                _in_context(ctx, timeout_policy.get_timeout_in_seconds)
-                if timeout_policy is not None
-                else None
-            )
-            result = await self._run(ctx, method, args, seconds)
-            payload = serialization.dumps(
-                result,
-                f"the result of {self.service.name}.{method.name}",
-                declared=method.return_type,
+            seconds = grace = None
+            if timeout_policy is not None:
+                seconds = _in_context(ctx, timeout_policy.get_timeout_in_seconds)
+                grace = _in_context(ctx, grace_period, timeout_policy)
+            result = await self._run(ctx, method, args, seconds, grace or 0.0)
+            delegated = self._delegated(method)
+            payload = (
+                b""
+                if delegated
+                else serialization.dumps(
+                    result,
+                    f"the result of {self.service.name}.{method.name}",
+                    declared=method.return_type,
+                )
             )
         except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
             await self._retry_or_fail(msg, ctx, retry_policy, exc)
+            return
+        if delegated:
+            # its result comes later from client.complete_delegated_task, through the service
+            # tag engine, which keeps what the reply needs (keyed by the task id)
+            msg.meta = ctx.meta
+            await self.transport.send(
+                Topics.service_tag(msg.service_name), m.encode(msg), key=msg.task_id
+            )
             return
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -192,6 +233,9 @@ class TaskExecutor:
                 msg.retry_index + 1,
                 f", workflow {msg.workflow_name} {msg.workflow_id}" if msg.workflow_id else "",
             )
+        await self._complete(msg, ctx, payload)
+
+    async def _complete(self, msg: m.ExecuteTask, ctx: TaskContext, payload: bytes) -> None:
         await self._reply(
             msg,
             m.TaskCompleted(
@@ -208,6 +252,22 @@ class TaskExecutor:
                 emitted_at=time.time(),
             ),
         )
+
+    async def _batch_outcome(self, outcome: Outcome) -> None:
+        msg, ctx, result, error = outcome
+        method = self.service.spec.methods[msg.task_name]
+        try:
+            if error is not None:
+                raise error
+            payload = serialization.dumps(
+                result,
+                f"the result of {self.service.name}.{method.name}",
+                declared=method.return_type,
+            )
+        except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
+            await self._retry_or_fail(msg, ctx, self._policies_for(method)[1], exc)
+            return
+        await self._complete(msg, ctx, payload)
 
     def _prepare(self, msg: m.ExecuteTask) -> tuple[MethodSpec, list[Any]]:
         if msg.service_name != self.service.name:
@@ -241,6 +301,10 @@ class TaskExecutor:
                 raise _Unrunnable(str(exc), _SERIALIZATION) from None
         return method, args
 
+    def _delegated(self, method: MethodSpec) -> bool:
+        fn = getattr(type(self.service.instance), method.attribute, None)
+        return bool(getattr(fn, DELEGATED_ATTR, False))
+
     def _policies_for(self, method: MethodSpec) -> tuple[WithTimeout | None, WithRetry]:
         cached = self._policies.get(method.attribute)
         if cached is None:
@@ -253,33 +317,38 @@ class TaskExecutor:
         return cached
 
     async def _run(
-        self, ctx: TaskContext, method: MethodSpec, args: list[Any], seconds: float | None
+        self,
+        ctx: TaskContext,
+        method: MethodSpec,
+        args: list[Any],
+        seconds: float | None,
+        grace: float = 0.0,
     ) -> Any:
         fn: Callable[..., Any] = getattr(self.service.instance, method.attribute)
+        future: asyncio.Future[Any]
         if inspect.iscoroutinefunction(fn):
             context = contextvars.copy_context()
             context.run(_CURRENT.set, ctx)
-            runner = context.run(asyncio.ensure_future, fn(*args))
-            if seconds is None:
-                return await runner
-            try:
-                return await asyncio.wait_for(runner, seconds)
-            except asyncio.TimeoutError:
-                raise _timeout_error(seconds) from None
+            future = context.run(asyncio.ensure_future, fn(*args))
+        else:
 
-        def call() -> Any:
-            _CURRENT.set(ctx)
-            return fn(*args)
+            def call() -> Any:
+                _CURRENT.set(ctx)
+                return fn(*args)
 
-        future = self.threads.submit(call)
+            future = self.threads.submit(call)
         if seconds is None:
             return await future
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), seconds)
-        except asyncio.TimeoutError:
+        done, _ = await asyncio.wait((future,), timeout=seconds)
+        if done:
+            return future.result()
+        await _timed_out(ctx, future, grace)
+        if isinstance(future, asyncio.Task):
+            future.cancel()
+        else:
             self.threads.abandon(future)
             future.cancel()
-            raise _timeout_error(seconds) from None
+        raise _timeout_error(seconds)
 
     async def _retry_or_fail(
         self, msg: m.ExecuteTask, ctx: TaskContext, policy: WithRetry, exc: Exception
@@ -359,11 +428,7 @@ class TaskExecutor:
     async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
         for tap in self.taps:
             tap("ended", msg, reply)
-        if msg.retry_sequence or m.RETRY_SEQUENCE_META in reply.meta:
-            # ours to set (a task's own entry under the reserved name would mislead the engine)
-            reply.meta = {k: v for k, v in reply.meta.items() if k != m.RETRY_SEQUENCE_META}
-            if msg.retry_sequence:
-                reply.meta[m.RETRY_SEQUENCE_META] = str(msg.retry_sequence).encode()
+        reply.meta = m.reply_meta(reply.meta, msg.retry_sequence)
         if msg.tags:
             await self._tags(msg, "remove")
         payload = m.encode(reply)
@@ -379,6 +444,22 @@ def _in_context(ctx: TaskContext, fn: Callable[..., Any], *args: Any) -> Any:
     context = contextvars.Context()
     context.run(_CURRENT.set, ctx)
     return context.run(fn, *args)
+
+
+async def _timed_out(ctx: TaskContext, future: asyncio.Future[Any], grace: float) -> None:
+    """The runtime timeout struck: the task can see it (`task.has_timed_out`), its
+    `task.on_timeout` callbacks run, and it has `grace` seconds to end (its result is ignored)."""
+    ctx.has_timed_out = True
+    loop = asyncio.get_running_loop()
+    for callback in list(ctx.timeout_callbacks):
+        try:
+            await loop.run_in_executor(None, _in_context, ctx, callback)
+        except Exception:  # noqa: BLE001 - a broken callback must not hide the timeout
+            log.exception("on_timeout callback of task %s raised", ctx.task_id)
+    if grace > 0:
+        await asyncio.wait((future,), timeout=grace)
+    if future.done() and not future.cancelled():
+        future.exception()  # retrieved: an abandoned attempt's error is not the task's
 
 
 def _timeout_error(seconds: float) -> errors.TimeoutError:

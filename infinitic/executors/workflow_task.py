@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,32 +32,64 @@ log = logging.getLogger("infinitic.executors.workflow_task")
 VERIFY_LIVE = os.environ.get("INFINITIC_VERIFY_LIVE_RUNS", "") not in ("", "0")
 
 
+VERSION_META = w.VERSION_META
+_VERSION_SUFFIX = re.compile(r"_(\d+)$")
+
+
+def workflow_version(cls: type) -> int:
+    """The version of an implementation: the `_N` suffix of its class name (none: 0)."""
+    found = _VERSION_SUFFIX.search(cls.__name__)
+    return int(found.group(1)) if found else 0
+
+
 @dataclass
 class WorkflowRegistration:
-    implementation: type
+    implementation: type  # the highest version: what new instances run
     name: str = ""
     concurrency: int = 1
     timeout_seconds: float | None = 60.0
     check_mode: str = "simple"
+    versions: dict[int, type] = field(default_factory=dict)  # every version registered
     spec: EntitySpec = field(init=False)
 
     def __post_init__(self) -> None:
         self.spec = describe(self.implementation)
+        if not self.versions:
+            self.versions = {workflow_version(self.implementation): self.implementation}
         if not self.name:
             self.name = self.spec.name
-        elif self.name != self.spec.name:
-            raise errors.ConfigError(
-                f"workflow {self.name!r}: class {self.implementation.__qualname__} is named "
-                f"{self.spec.name!r} (by @name or its interface); use that name in the config"
-            )
-        impl = self.implementation
+        for cls in self.versions.values():
+            named = describe(cls).name
+            if self.name != named:
+                raise errors.ConfigError(
+                    f"workflow {self.name!r}: class {cls.__qualname__} is named "
+                    f"{named!r} (by @name or its interface); use that name in the config"
+                )
         found = [
             check_method("workflow", self.name, m.attribute, getattr(impl, m.attribute, None))
+            for impl in self.versions.values()
             for m in self.spec.methods.values()
         ]
         problems = [problem for problem in found if problem]
         if problems:
             raise errors.ConfigError("; ".join(problems))
+
+    def version_of(self, task: w.ExecuteWorkflowTask) -> tuple[int, type, bool]:
+        """(version, class, newly chosen) for the instance of `task`: the version it recorded,
+        else (its first workflow task) the highest registered."""
+        raw = task.meta.get(VERSION_META)
+        if raw is None:
+            version = max(self.versions)
+            return version, self.versions[version], True
+        version = int(raw)
+        cls = self.versions.get(version)
+        if cls is None:
+            raise errors.UnknownWorkflowError(
+                f"workflow {self.name} {task.workflow_id} runs version {version}, which this "
+                f"worker does not have (it has {sorted(self.versions)}): add its class to "
+                "`classes`"
+            )
+        return version, cls, False
 
 
 class WorkflowTaskExecutor:
@@ -126,6 +159,12 @@ class WorkflowTaskExecutor:
                 f"workflow {self.workflow.name} has no method {method_name!r}"
             )
             return self._report(msg, "failed", error=error_info(unknown, self.worker_name))
+        try:
+            version, implementation, chosen = self.workflow.version_of(msg)
+        except errors.UnknownWorkflowError as exc:
+            return self._report(msg, "failed", error=error_info(exc, self.worker_name))
+        if not chosen:  # reserved: not the instance's meta as its code sees it
+            msg.meta = {k: v for k, v in msg.meta.items() if k != VERSION_META}
         key = (msg.workflow_id, msg.method_run.method_run_id)
         live = self.live_runs.take(key)
         if live is not None and not live.matches(msg):
@@ -134,7 +173,7 @@ class WorkflowTaskExecutor:
         if live is None:
             replay = WorkflowRun(msg, None, self.workflow.check_mode)
             try:
-                instance = replay.instantiate(self.workflow.implementation)
+                instance = replay.instantiate(implementation)
                 raw = serialization.loads(
                     msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
                 )
@@ -190,25 +229,29 @@ class WorkflowTaskExecutor:
             new_commands=replay.new_commands,
             new_steps=replay.new_steps,
             properties=properties,
-            props_store=replay.props_store,
+            props_store=(
+                {**replay.props_store, VERSION_META: str(version).encode()}
+                if chosen
+                else replay.props_store
+            ),
             result=result,
             error=error,
             emitted_at=time.time(),
         )
         if VERIFY_LIVE and live is not None:
-            completed = self._verified(msg, completed)
+            completed = self._verified(msg, completed, implementation)
         if live is not None and outcome == "waiting":
             # kept only once this task is done with it: the next task may take it at once
             self.live_runs.keep(key, live)
         return completed
 
     def _verified(
-        self, msg: w.ExecuteWorkflowTask, live: w.WorkflowTaskCompleted
+        self, msg: w.ExecuteWorkflowTask, live: w.WorkflowTaskCompleted, implementation: type
     ) -> w.WorkflowTaskCompleted:
         """`live` if a replay from the start finds the same, else a failure saying so."""
         spec = self.workflow.spec.methods[msg.method_run.method_name]
         replay = WorkflowRun(msg, None, self.workflow.check_mode)
-        instance = replay.instantiate(self.workflow.implementation)
+        instance = replay.instantiate(implementation)
         raw = serialization.loads(msg.method_run.args, "the arguments")
         args = [
             serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")

@@ -1,7 +1,17 @@
 """Services: decorators, the WithTimeout/WithRetry protocols, policy resolution and the task context."""
 
 from .context import TaskContext, task
-from .decorators import name, retry, timeout
+from .decorators import batch, delegated, name, retry, timeout
 from .policies import WithRetry, WithTimeout
 
-__all__ = ["TaskContext", "WithRetry", "WithTimeout", "name", "retry", "task", "timeout"]
+__all__ = [
+    "TaskContext",
+    "WithRetry",
+    "WithTimeout",
+    "batch",
+    "delegated",
+    "name",
+    "retry",
+    "task",
+    "timeout",
+]

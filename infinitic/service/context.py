@@ -7,7 +7,7 @@ begin with an empty context, so they cannot read it: Infinitic's "only on the th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..common.messages import ErrorInfo
     from .policies import WithRetry, WithTimeout
+
+
+# the task meta entry whose value groups tasks into batches (Infinitic's name)
+BATCH_KEY_META = "batchKey"
 
 
 @dataclass
@@ -36,9 +40,21 @@ class TaskContext:
     worker_name: str = ""
     with_retry: WithRetry | None = None  # the retry policy in force for this task
     with_timeout: WithTimeout | None = None  # its runtime timeout policy (None: none)
+    # set by the executor when the runtime timeout strikes (`task.has_timed_out`), after which
+    # the callbacks registered by `task.on_timeout(fn)` run
+    has_timed_out: bool = False
+    timeout_callbacks: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def batch_key(self) -> str | None:
+        """The task meta `batchKey`: tasks of one batch all have the same (or none)."""
+        raw = self.meta.get(BATCH_KEY_META)
+        return None if raw is None else raw.decode("utf-8", "replace")
 
 
 _CURRENT: ContextVar[TaskContext | None] = ContextVar("infinitic_task_context", default=None)
+# while a @batch method runs: the context of each task of the batch, by task id
+_BATCH: ContextVar[dict[str, TaskContext] | None] = ContextVar("infinitic_batch", default=None)
 
 
 class _Task:
@@ -46,8 +62,22 @@ class _Task:
 
     __slots__ = ()
 
-    def get_context(self) -> TaskContext:
+    def get_context(self, task_id: str | None = None) -> TaskContext:
+        """The running task's context; in a `@batch` method, that of the batch's task
+        `task_id`."""
+        batch = _BATCH.get()
+        if task_id is not None and batch is not None:
+            try:
+                return batch[task_id]
+            except KeyError:
+                raise KeyError(f"task {task_id!r} is not in this batch") from None
         ctx = _CURRENT.get()
+        if task_id is not None and ctx is not None and ctx.task_id != task_id:
+            raise KeyError(f"task {task_id!r} is not the running task ({ctx.task_id})")
+        if ctx is None and batch is not None:
+            raise RuntimeError(
+                "a @batch method runs several tasks: read each one's with task.get_context(task_id)"
+            )
         if ctx is None:
             raise RuntimeError(
                 "infinitic.task is only readable while a task runs, on the thread that runs it "
@@ -132,6 +162,18 @@ class _Task:
     def with_timeout(self) -> WithTimeout | None:
         """The runtime timeout policy in force for this task (`get_timeout_in_seconds`)."""
         return self.get_context().with_timeout
+
+    @property
+    def has_timed_out(self) -> bool:
+        """True once the task's runtime timeout struck: a task still running (during the grace
+        period) should stop; its result will be ignored."""
+        return self.get_context().has_timed_out
+
+    def on_timeout(self, fn: Callable[[], Any]) -> None:
+        """Registers `fn()`, called (on another thread) when the runtime timeout strikes."""
+        if not callable(fn):
+            raise TypeError(f"task.on_timeout needs a callable, got {fn!r}")
+        self.get_context().timeout_callbacks.append(fn)
 
 
 task = _Task()

@@ -12,6 +12,8 @@ T = TypeVar("T")
 NAME_ATTR = "__infinitic_name__"
 TIMEOUT_ATTR = "__infinitic_timeout__"
 RETRY_ATTR = "__infinitic_retry__"
+DELEGATED_ATTR = "__infinitic_delegated__"
+BATCH_ATTR = "__infinitic_batch__"
 
 
 def name(value: str) -> Callable[[T], T]:
@@ -98,3 +100,30 @@ def _attach(attr: str, value: Any, decorator: str) -> Callable[[T], T]:
 def _check_target(decorator: str, target: Any) -> None:
     if not (isinstance(target, type) or callable(target)):
         raise TypeError(f"{decorator} applies to a class or a method, not {target!r}")
+
+
+def delegated(fn: T) -> T:
+    """Marks a task method of the implementation whose result is given later, by
+    `client.complete_delegated_task(service_name, task.task_id, result)`: what the method
+    returns is ignored, and the task stays running until then."""
+    if not callable(fn) or isinstance(fn, type):
+        raise TypeError(f"@delegated applies to a task method, not {fn!r}")
+    setattr(fn, DELEGATED_ATTR, True)
+    return fn
+
+
+def batch(method: str) -> Callable[[T], T]:
+    """Marks the method that runs the tasks of `method` in batches: it takes
+    `dict[task_id, args]` (the argument itself for a one-parameter task, else an object whose
+    attributes are the parameters) and returns `dict[task_id, result]` (or None for a task
+    returning None). Batches follow the service's `batch: {maxMessages, maxSeconds}` config."""
+    if not isinstance(method, str) or not method.isidentifier():
+        raise ValueError(f"@batch needs the name of the task method it runs, got {method!r}")
+
+    def apply(fn: T) -> T:
+        if not callable(fn) or isinstance(fn, type):
+            raise TypeError(f"@batch applies to a method, not {fn!r}")
+        setattr(fn, BATCH_ATTR, method)
+        return fn
+
+    return apply

@@ -15,6 +15,25 @@ class WithTimeout(Protocol):
     def get_timeout_in_seconds(self) -> float | None: ...
 
 
+def _no_grace_period(self: object) -> float:
+    """How long a task that timed out may still run to clean up (`task.on_timeout`,
+    `task.has_timed_out`) before its attempt is failed; 0 by default. Override it next to
+    `get_timeout_in_seconds`."""
+    return 0.0
+
+
+# inherited by classes that subclass WithTimeout, but not a protocol member: a class with only
+# get_timeout_in_seconds still is a WithTimeout (for isinstance and for type checkers)
+WithTimeout.get_grace_period_after_timeout_in_seconds = _no_grace_period  # type: ignore[attr-defined]
+
+
+def grace_period(policy: object) -> float:
+    """The grace period of a timeout policy (0 when it does not say)."""
+    method = getattr(policy, "get_grace_period_after_timeout_in_seconds", None)
+    value = method() if callable(method) else 0.0
+    return max(0.0, float(value or 0.0))
+
+
 @runtime_checkable
 class WithRetry(Protocol):
     """Implemented by a service (or given to @retry): the delay before retry `retry` (0-based),

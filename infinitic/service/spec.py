@@ -13,7 +13,7 @@ from typing import Any
 from ..common.declarations import has_no_body
 from ..common.serialization import check_annotations
 from ..errors import SerializationError
-from .decorators import NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
+from .decorators import BATCH_ATTR, NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
 from .policies import DEFAULT_RETRY, WithRetry, WithTimeout
 
 
@@ -152,7 +152,9 @@ def _describe(cls: type) -> EntitySpec:
         param_types = tuple(hints.get(p.name, Any) for p in params)
         return_type = hints.get("return", Any)
         caller_timeout = _static_timeout(
-            getattr(fn, TIMEOUT_ATTR, None) or vars(interface).get(TIMEOUT_ATTR)
+            getattr(fn, TIMEOUT_ATTR, None)
+            or vars(interface).get(TIMEOUT_ATTR)
+            or _interface_with_timeout(interface)
         )
         spec = MethodSpec(
             name=wire,
@@ -182,6 +184,8 @@ def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
         for attribute, value in vars(klass).items():
             if attribute.startswith("_") or not inspect.isfunction(value):
                 continue
+            if hasattr(value, BATCH_ATTR):  # runs the batches of a task: not a task itself
+                continue
             if attribute in _POLICY_METHODS:
                 continue
             found.append((attribute, value))
@@ -191,12 +195,23 @@ def _public_methods(interface: type) -> list[tuple[str, Callable[..., Any]]]:
     return list(unique.items())
 
 
+def _interface_with_timeout(interface: type) -> Any:
+    """An interface that implements WithTimeout itself: its deadline applies to every method
+    (read on a bare instance: the interface is never constructed)."""
+    if not callable(getattr(interface, "get_timeout_in_seconds", None)):
+        return None
+    try:
+        return object.__new__(interface)
+    except TypeError:
+        return None
+
+
 def _static_timeout(policy: Any) -> float | None:
     if policy is None:
         return None
     try:
         value = policy.get_timeout_in_seconds()
-    except RuntimeError:  # reads the task context: it has no static value
+    except Exception:  # noqa: BLE001 - reads the task context (or state): no static value
         return None
     return None if value is None else float(value)
 

@@ -6,8 +6,9 @@ from ..config.classes import check_implementation, implementations, import_class
 from ..config.loader import raise_all
 from ..config.model import ServiceConfig, WorkerConfig, WorkflowConfig
 from ..errors import ConfigError
+from ..executors.batches import Batching
 from ..executors.task import ServiceRegistration
-from ..executors.workflow_task import WorkflowRegistration
+from ..executors.workflow_task import WorkflowRegistration, workflow_version
 from ..service.policies import FixedTimeout
 from ..service.spec import describe
 from ..workflow import Workflow
@@ -23,7 +24,11 @@ def load_classes(
     services: list[ServiceRegistration] = []
     for i, workflow in enumerate(config.workflows):
         try:
-            loaded = workflow_registration(workflow, i, config) if workflow.class_path else None
+            loaded = (
+                workflow_registration(workflow, i, config)
+                if workflow.class_path or workflow.class_paths
+                else None
+            )
         except ConfigError as exc:
             problems.append(exc)
             continue
@@ -70,6 +75,9 @@ def service_registration(
             concurrency=entry.concurrency,
             timeout=FixedTimeout(entry.timeout_seconds) if entry.timeout_seconds else None,
             retry=entry.retry.policy() if entry.retry else None,
+            batching=Batching(entry.batch.max_messages, entry.batch.max_seconds)
+            if entry.batch
+            else None,
         )
     except ConfigError as exc:
         raise ConfigError(f"{config.source}: services[{index}].name: {exc}") from None
@@ -79,29 +87,46 @@ def service_registration(
 def workflow_registration(
     entry: WorkflowConfig, index: int, config: WorkerConfig
 ) -> WorkflowRegistration:
-    key = f"workflows[{index}].class"
-    assert entry.class_path is not None
-    cls = import_class(entry.class_path, key, config.source, "workflow")
+    paths = ([entry.class_path] if entry.class_path else []) + list(entry.class_paths)
+    keys = ([f"workflows[{index}].class"] if entry.class_path else []) + [
+        f"workflows[{index}].classes[{i}]" for i in range(len(entry.class_paths))
+    ]
+    versions: dict[int, type] = {}
+    for path, key in zip(paths, keys, strict=True):
+        cls = _workflow_class(entry, path, key, config)
+        version = workflow_version(cls)
+        if version in versions:
+            raise ConfigError(
+                f"{config.source}: {key}: {path} is version {version} of {entry.name}, like "
+                f"{versions[version].__qualname__}: give each version its own `_N` suffix"
+            )
+        versions[version] = cls
+    try:
+        return WorkflowRegistration(
+            implementation=versions[max(versions)],
+            name=entry.name,
+            concurrency=entry.handled_at_once,
+            timeout_seconds=entry.timeout_seconds,
+            check_mode=entry.check_mode,
+            versions=versions,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: workflows[{index}].name: {exc}") from None
+
+
+def _workflow_class(entry: WorkflowConfig, path: str, key: str, config: WorkerConfig) -> type:
+    cls = import_class(path, key, config.source, "workflow")
     if not issubclass(cls, Workflow):
         hint = (
             "; it looks like a service: declare it under services" if describe(cls).methods else ""
         )
         raise ConfigError(
-            f"{config.source}: {key}: {entry.class_path} is not a workflow: "
+            f"{config.source}: {key}: {path} is not a workflow: "
             f"it must subclass infinitic.Workflow{hint}"
         )
-    _check_not_interface(cls, entry.class_path, key, config.source, "workflow")
-    _check_implementation(cls, entry.class_path, key, config.source)
-    try:
-        return WorkflowRegistration(
-            implementation=cls,
-            name=entry.name,
-            concurrency=entry.concurrency,
-            timeout_seconds=entry.timeout_seconds,
-            check_mode=entry.check_mode,
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"{config.source}: workflows[{index}].name: {exc}") from None
+    _check_not_interface(cls, path, key, config.source, "workflow")
+    _check_implementation(cls, path, key, config.source)
+    return cls
 
 
 def _check_not_interface(cls: type, path: str, key: str, source: str, role: str) -> None:

@@ -170,7 +170,7 @@ class InfiniticWorker:
                 transport,
                 storage,
                 entry.name,
-                concurrency=entry.concurrency,
+                concurrency=entry.handled_at_once,
                 retention_seconds=entry.retention_seconds,
                 cache_size=entry.state_cache_size,
                 redrive_after_seconds=entry.redrive_after_seconds,
@@ -182,7 +182,7 @@ class InfiniticWorker:
             self._engines.append(engine)
             runtime.run(
                 WorkflowTagEngine(
-                    transport, storage, entry.name, concurrency=entry.concurrency
+                    transport, storage, entry.name, concurrency=entry.handled_at_once
                 ).start()
             )
             if registration is not None:

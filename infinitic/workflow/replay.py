@@ -10,9 +10,11 @@ run (`_Suspend`, a BaseException so user `except Exception` blocks cannot swallo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,10 +23,10 @@ import orjson
 
 from .. import errors
 from .._core import replay as kernel
-from ..common import serialization
+from ..common import messages, serialization
 from ..common.ids import deterministic_id
 from ..common.messages import ErrorInfo
-from ..common.workflow_messages import Command, ExecuteWorkflowTask, Step
+from ..common.workflow_messages import PREVIOUS_OUTCOMES_META, Command, ExecuteWorkflowTask, Step
 from . import aio
 from .channel import Channel
 from .deferred import Deferred, DeferredStatus
@@ -87,8 +89,12 @@ class WorkflowRun:
         self.commands: list[Command] = []
         self._command_at: dict[int, int] = {}  # position -> index in self.commands
         self._receive_values: dict[int, list[Any]] = {}
+        # commands retried after the workflow caught their failure: their earlier outcomes
+        self._rewound: dict[int, list[tuple[str, int, ErrorInfo | None]]] = {}
         for command in self.run.commands:
             self._append(command)
+            if PREVIOUS_OUTCOMES_META in command.meta:
+                self._rewound[len(self.commands) - 1] = _previous_outcomes(command)
         self._past_steps = {step.position: step for step in self.run.steps}
         self.new_commands: list[Command] = []
         self.new_steps: list[Step] = []
@@ -221,7 +227,10 @@ class WorkflowRun:
                     self.props_store.get(past.props_hash) or self.task.props_store[past.props_hash]
                 )
                 self.now_index = past.terminated_at
-                return self._outcome(deferred, tree, past.terminated_at)
+                if not self._rewound:
+                    return self._outcome(deferred, tree, past.terminated_at)
+                with self._as_of(past.terminated_at):
+                    return self._outcome(deferred, tree, past.terminated_at)
             status, _, _ = self.history.evaluate(tree, self.task.as_of)
             if status != kernel.ONGOING:
                 break
@@ -246,8 +255,42 @@ class WorkflowRun:
         tree = deferred._leaf
         if tree[0] == "r":
             tree = self._receive_tree(deferred)
-        status, _, _ = self.history.evaluate(tree, self.now_index)
+        if not self._rewound:
+            status, _, _ = self.history.evaluate(tree, self.now_index)
+        else:
+            with self._as_of(self.now_index):
+                status, _, _ = self.history.evaluate(tree, self.now_index)
         return DeferredStatus(kernel.STATUS_NAMES[status])
+
+    @contextmanager
+    def _as_of(self, as_of: int) -> Iterator[None]:
+        """Within it, the history shows each retried command with the outcome it had at event
+        `as_of`: a step that saw a failure the workflow caught replays it, though a retry of
+        the task has completed since."""
+        history, commands = kernel.History(), list(self.commands)
+        for index, command in enumerate(self.commands):
+            if index in self._rewound and not 0 <= command.completed_at <= as_of:
+                then = [o for o in self._rewound[index] if 0 <= o[1] <= as_of]
+                if then:
+                    status, at, error = then[-1]
+                    command = dataclasses.replace(
+                        command, status=status, completed_at=at, error=error, result=b""
+                    )
+                    commands[index] = command
+            history.add(
+                command.kind,
+                _target(command),
+                command.args_hash,
+                _STATUS[command.status],
+                command.completed_at,
+                list(self.history.signal_at[index]) if command.kind == "receive" else [],
+            )
+        saved = self.history, self.commands
+        self.history, self.commands = history, commands
+        try:
+            yield
+        finally:
+            self.history, self.commands = saved
 
     def _outcome(self, deferred: Deferred[Any], tree: Any, as_of: int) -> Any:
         status, leaf, _ = self.history.evaluate(tree, as_of)
@@ -410,6 +453,14 @@ class WorkflowRun:
             due_at=self.task.emitted_at + seconds,
         )
         return Deferred(self, ("c", index), datetime)
+
+
+def _previous_outcomes(command: Command) -> list[tuple[str, int, ErrorInfo | None]]:
+    outcomes = []
+    for status, at, error in orjson.loads(command.meta[PREVIOUS_OUTCOMES_META]):
+        info = messages.decode(bytes.fromhex(error)) if error else None
+        outcomes.append((str(status), int(at), info if isinstance(info, ErrorInfo) else None))
+    return outcomes
 
 
 def _target_of(kind: str, name: str, method: str) -> str:

@@ -144,6 +144,13 @@ WF_ERROR = ErrorInfo("worker-2", "app.errors.OutOfStock", "no stock", "Traceback
 
 WORKFLOW_EXPECTED: dict[str, object] = {
     "tag_ids_minimal": w.TagIds("m", "W", "t", ["wf-1", "é"], "r", 0.0),
+    # client steering with filters (types 44, 45)
+    "complete_method_timers": w.CompleteMethodTimers(
+        "m-43", "wf-1", "HelloWorkflow", "wf-1", 1700000000.25
+    ),
+    "retry_tasks_where": w.RetryTasksWhere(
+        "m-44", "wf-1", "HelloWorkflow", None, "timed_out", "HelloService", 1700000000.5
+    ),
     # the segmented state layout (engines/workflow_engine/stored.py), types 24 and 25
     "stored_state": w.StoredState(
         w.WorkflowState("wf-1", "W", method_runs=[w.MethodRun("wf-1", "run", b"[]")]),

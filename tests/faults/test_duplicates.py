@@ -50,8 +50,8 @@ TYPES = {
     "MethodOutcome",
     "CancelWorkflow",
     "RetryWorkflowTask",
-    "RetryTasks",
-    "CompleteTimers",
+    "RetryTasksWhere",  # clients send these (RetryTasks, CompleteTimers: older clients)
+    "CompleteMethodTimers",
     "TagCommand",
     "TagIds",
     "ServiceTagCommand",

@@ -1,5 +1,9 @@
 """Keyed by tag. Task executors add a task's id under each of its tags when its first attempt
-starts and remove it when the task ends; clients ask for the ids of a tag."""
+starts and remove it when the task ends; clients ask for the ids of a tag.
+
+Delegated tasks (keyed by task id): the executor sends the ExecuteTask of a `@delegated` method
+once it returned, `client.complete_delegated_task` sends a TaskCompleted; whichever comes first
+is kept until the other arrives, then the result goes where the task's reply goes."""
 
 from __future__ import annotations
 
@@ -15,6 +19,14 @@ from ...transport.base import Topics, Transport
 
 def service_tag_key(service_name: str, tag: str) -> str:
     return f"task.tag:{service_name}:{tag}"
+
+
+def delegated_key(service_name: str, task_id: str) -> str:
+    return f"task.delegated:{service_name}:{task_id}"
+
+
+# a result given for a task id no delegated task announced (yet) is kept this long
+ORPHAN_RESULT_SECONDS = 7 * 24 * 3600.0
 
 
 class ServiceTagEngine:
@@ -33,6 +45,9 @@ class ServiceTagEngine:
         except EnvelopeError as exc:
             await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
             return
+        if isinstance(msg, (m.ExecuteTask, m.TaskCompleted)):
+            await self._delegated(msg, payload)
+            return
         if not isinstance(msg, w.ServiceTagCommand):
             reason = f"unexpected {type(msg).__name__} on a service tag topic"
             await self.transport.dead_letter(self.topic, payload, reason)
@@ -49,3 +64,49 @@ class ServiceTagEngine:
         else:
             reason = f"service tag command {msg.action!r} is incomplete"
             await self.transport.dead_letter(self.topic, payload, reason)
+
+    async def _delegated(self, msg: m.ExecuteTask | m.TaskCompleted, payload: bytes) -> None:
+        key = delegated_key(self.service_name, msg.task_id)
+        loaded = await self.storage.get(key)
+        other = m.decode(loaded[0]) if loaded is not None else None
+        if isinstance(msg, m.ExecuteTask) and isinstance(other, m.TaskCompleted):
+            task, done = msg, other
+        elif isinstance(msg, m.TaskCompleted) and isinstance(other, m.ExecuteTask):
+            task, done = other, msg
+        else:
+            if other is None:  # the first of the two: kept for the other
+                ttl = ORPHAN_RESULT_SECONDS if isinstance(msg, m.TaskCompleted) else None
+                await self.storage.put(key, payload, 0, ttl_seconds=ttl)
+            elif isinstance(msg, m.ExecuteTask) and loaded is not None:
+                # a manual retry of the task: its result must name that retry (a copy of the
+                # same attempt changes nothing)
+                await self.storage.put(key, payload, loaded[1])
+            return
+        meta = m.reply_meta(task.meta, task.retry_sequence)
+        reply = m.encode(
+            m.TaskCompleted(
+                new_id(),
+                task.task_id,
+                task.service_name,
+                task.task_name,
+                done.result,
+                meta,
+                task.reply_to,
+                task.workflow_id,
+                task.workflow_name,
+                task.method_run_id,
+                time.time(),
+            )
+        )
+        if task.workflow_name and task.workflow_id:
+            await self.transport.send(
+                Topics.workflow_engine(task.workflow_name), reply, key=task.workflow_id
+            )
+        if task.reply_to:
+            await self.transport.send(task.reply_to, reply)
+        for tag in task.tags:
+            await self.storage.remove_from_set(
+                service_tag_key(self.service_name, tag), task.task_id
+            )
+        assert loaded is not None
+        await self.storage.put(key, None, loaded[1])

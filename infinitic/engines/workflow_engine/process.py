@@ -26,6 +26,8 @@ _ON_STATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
     w.SendSignal: results.signal,
     w.CompleteTimers: client_commands.complete_timers,
     w.RetryTasks: client_commands.retry_tasks,
+    w.CompleteMethodTimers: client_commands.complete_timers,
+    w.RetryTasksWhere: client_commands.retry_tasks,
 }
 # messages that act at once, even while a workflow task runs
 _IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {

@@ -52,10 +52,25 @@ class WorkflowTagEngine:
             await self.storage.add_to_set(key, msg.workflow_id)
         elif action == "remove" and msg.workflow_id:
             await self.storage.remove_from_set(key, msg.workflow_id)
-        elif action in ("signal", "cancel"):
+        elif action in ("signal", "cancel", "complete_timers", "dispatch"):
             for workflow_id in sorted(await self.storage.get_set(key)):
                 command: object
-                if action == "signal":
+                if action == "complete_timers":
+                    command = w.CompleteMethodTimers(
+                        new_id(), workflow_id, self.workflow_name, msg.channel or None, time.time()
+                    )
+                elif action == "dispatch":
+                    # ids derived from the tag command: a redelivered one starts no second run
+                    command = w.DispatchMethod(
+                        deterministic_id(msg.message_id, workflow_id),
+                        workflow_id,
+                        self.workflow_name,
+                        deterministic_id(msg.message_id, workflow_id, "run"),
+                        msg.channel,
+                        msg.signal,
+                        emitted_at=time.time(),
+                    )
+                elif action == "signal":
                     # derived from the tag command: a redelivered one sends the same signals
                     command = w.SendSignal(
                         deterministic_id(msg.message_id, workflow_id),

@@ -12,6 +12,7 @@ from ....workflow.channel import filter_matches
 from ..outbox import Outbox
 from ..state_ops import complete_command, find_run, next_event
 from ..waiting import find_command, note_outcome
+from .client_commands import late_outcome
 
 log = logging.getLogger("infinitic.engines.workflow")
 
@@ -71,8 +72,12 @@ def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> 
             if candidate.kind == "workflow" and candidate.target_id == msg.workflow_id:
                 cmd = candidate
                 break
-    if cmd is not None:
-        complete_command(state, cmd, msg.status, msg.result, msg.error, now=out.now)
+    if cmd is None:
+        return
+    if cmd.status == "timed_out" and msg.status == "completed":
+        late_outcome(state, cmd, msg.status, msg.result)
+        return
+    complete_command(state, cmd, msg.status, msg.result, msg.error, now=out.now)
 
 
 def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:

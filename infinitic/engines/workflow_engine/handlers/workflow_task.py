@@ -26,6 +26,9 @@ def workflow_task_completed(
         out.method_outcome(state, run, "failed", error=msg.error)
         return
     state.properties = msg.properties
+    version = msg.props_store.pop(w.VERSION_META, None)
+    if version is not None:  # the instance's first workflow task chose its version
+        state.meta.setdefault(w.VERSION_META, version)
     state.props_store.update(msg.props_store)
     steps_from = len(run.steps)
     if msg.new_steps:
