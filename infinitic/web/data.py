@@ -100,11 +100,20 @@ def overview(client: InfiniticClient, now: float | None = None) -> dict[str, Any
     }
 
 
+def with_cause(error: dict[str, Any], commands: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's error, caused by the error of the command that failed it (a task's, a child's):
+    the engine records them apart; the dashboard shows one chain."""
+    if error.get("cause") is not None:
+        return error
+    failed = [c for c in commands if c["error"] is not None and c["id"] in error["message"]]
+    return {**error, "cause": failed[-1]["error"]} if failed else error
+
+
 def _first_error(info: dict[str, Any]) -> dict[str, Any] | None:
     """The error that failed the instance: its main run's, else its first failed command's."""
     for run in info["method_runs"]:
         if run["error"] is not None:
-            return run["error"]  # type: ignore[no-any-return]
+            return with_cause(run["error"], run["commands"])
         for command in run["commands"]:
             if command["error"] is not None:
                 return command["error"]  # type: ignore[no-any-return]

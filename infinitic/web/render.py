@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .data import STATUSES
+from .data import STATUSES, with_cause
 
 KINDS = {"task", "workflow", "method", "timer", "receive", "signal", "inline"}
 
@@ -141,9 +141,10 @@ def chart(data: dict[str, Any]) -> str:
     return f"""<svg class="chart" viewBox="0 0 {width} {height + 18}" role="img"
 aria-label="ended instances per minute over the last hour">
 <line class="axis" x1="0" y1="{height}" x2="{width}" y2="{height}"/>
-<text class="axis" x="0" y="{height + 14}">-60 min</text>
-<text class="axis" x="{width}" y="{height + 14}" text-anchor="end">now</text>
-<text class="axis" x="0" y="12">{top}/min</text>{"".join(bars)}</svg>
+<line class="grid" x1="0" y1="20" x2="{width}" y2="20"/>
+<text x="0" y="{height + 14}">60 min ago</text>
+<text x="{width}" y="{height + 14}" text-anchor="end">now</text>
+<text x="0" y="14">{top} per minute</text>{"".join(bars)}</svg>
 <p class="legend"><span class="dot ok"></span>{total_c} completed
 <span class="dot ko"></span>{total_f} failed</p>"""
 
@@ -252,15 +253,6 @@ def _command(c: dict[str, Any]) -> str:
 <span class="duration">{_duration(c)}</span>{retries}{due}</div>{"".join(parts)}</li>"""
 
 
-def _with_cause(error: dict[str, Any], commands: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's error, caused by the error of the command that failed it (a task's, a child's):
-    the engine records them apart; the page shows one chain."""
-    if error.get("cause") is not None:
-        return error
-    failed = [c for c in commands if c["error"] is not None and c["id"] in error["message"]]
-    return {**error, "cause": failed[-1]["error"]} if failed else error
-
-
 def _run(run: dict[str, Any], main: bool) -> str:
     parent = ""
     if run.get("parent_workflow_id"):
@@ -273,7 +265,7 @@ def _run(run: dict[str, Any], main: bool) -> str:
     if run["status"] == "completed":
         outcome = json_block("result", run["result"], open_=True)
     if run["error"] is not None:
-        outcome = f"<h4>Error</h4>{error_chain(_with_cause(run['error'], run['commands']))}"
+        outcome = f"<h4>Error</h4>{error_chain(with_cause(run['error'], run['commands']))}"
     commands = "".join(_command(c) for c in run["commands"])
     return f"""<section class="card run"><h3>{esc(run["method"])}
 <span class="hint">{"main run" if main else "method run"} <code>{esc(run["id"])}</code></span>
