@@ -12,6 +12,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("infinitic.web")
 
 COOKIE = "infinitic_dashboard"
+OVERVIEW_SECONDS = 2.0
 STATIC = Path(__file__).parent / "static"
 HEADERS = {
     "Content-Security-Policy": (
@@ -57,6 +60,15 @@ def create_app(
     `token`: required by pages and API when set. `topic_stats`: the Pulsar panel's source
     (None on other transports: no panel)."""
     csrf = secrets.token_urlsafe(32)
+    # the overview scans up to 10,000 index entries: pages polling it share one answer a while
+    cached: list[Any] = [0.0, None]
+    cache_lock = threading.Lock()
+
+    def overview() -> dict[str, Any]:
+        with cache_lock:
+            if cached[1] is None or time.monotonic() - cached[0] > OVERVIEW_SECONDS:
+                cached[:] = [time.monotonic(), data.overview(client)]
+            return cached[1]  # type: ignore[no-any-return]
 
     def authorized(request: Request) -> bool:
         if token is None:
@@ -89,7 +101,7 @@ def create_app(
         return _html(render.layout(title, body, csrf, request.url.path))
 
     def overview_page(request: Request) -> Response:
-        return page("Overview", render.overview(data.overview(client), _pulsar()), request)
+        return page("Overview", render.overview(overview(), _pulsar()), request)
 
     def list_view(request: Request) -> Response:
         q = request.query_params
@@ -112,7 +124,7 @@ def create_app(
         return page(f"{name} {workflow_id}", render.workflow(info), request)
 
     def api_overview(request: Request) -> Response:
-        return _json({**data.overview(client), "pulsar": _pulsar()})
+        return _json({**overview(), "pulsar": _pulsar()})
 
     def api_list(request: Request) -> Response:
         q = request.query_params
