@@ -82,7 +82,7 @@ def overview(info: dict[str, Any], pulsar: Any) -> str:
         f'<tr><td><a href="/workflows?{urlencode({"name": name})}">{esc(name)}</a></td>'
         + "".join(
             f'<td class=num><a href="/workflows?{urlencode({"name": name, "status": s})}">'
-            f'<span class="count {s}">{counts[s]}</span></a></td>'
+            f'<span class="count {s if counts[s] else "zero"}">{counts[s]}</span></a></td>'
             for s in STATUSES
         )
         + "</tr>"

@@ -149,3 +149,23 @@ def test_the_command_refuses_an_in_memory_transport(
     config.write_text("transport: inMemory\nstorage: inMemory\n")
     assert main(["dashboard", "-c", str(config)]) == 2
     assert "dashboard: {host, port}" in capsys.readouterr().err
+
+
+@pytest.mark.pulsar
+def test_on_pulsar_the_overview_shows_topic_backlogs_and_consumers(
+    pulsar_transport: dict[str, Any],
+) -> None:
+    config = {**app.worker_config({"port": 0}), "transport": pulsar_transport}
+    with InfiniticWorker.from_config(config) as worker:
+        client = worker.client
+        assert (
+            client.dispatch(client.new_workflow(app.HelloFlow).run, "p").result(timeout=60)
+            == "hello p"
+        )
+        assert worker.dashboard is not None
+        with http(worker.dashboard.url, token=None) as api:
+            topics = {t["topic"]: t for t in api.get("/api/overview").json()["pulsar"]}
+            page = api.get("/").text
+    assert topics["workflow-engine:Hello"]["consumers"] >= 1
+    assert topics["task-executor:Greeter"]["backlog"] == 0
+    assert "Pulsar topics" in page and "workflow-engine:Hello" in page

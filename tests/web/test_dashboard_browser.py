@@ -54,8 +54,10 @@ def deployment() -> Iterator[dict[str, Any]]:
             ("Approval", approval.id, "running"),
         ):
             info = eventually(
-                lambda: client.describe_workflow(name, ident),
-                lambda i: i is not None and i.status == status and i.method_runs[0].commands,
+                lambda name=name, ident=ident: client.describe_workflow(name, ident),
+                lambda i, status=status: (
+                    i is not None and i.status == status and i.method_runs[0].commands
+                ),
             )
             assert info is not None and info.status == status
         assert worker.dashboard is not None
