@@ -62,6 +62,16 @@ class ApprovalFlowImpl(ApprovalFlow):
         return f"{request}: {self.decision.receive().result()}"
 
 
+@name("Family")
+class FamilyFlow(Workflow):
+    def run(self, who: str) -> str: ...
+
+
+class FamilyFlowImpl(FamilyFlow):
+    def run(self, who: str) -> str:
+        return self.new_workflow(HelloFlow).run(who)
+
+
 def worker_config(dashboard: dict[str, object]) -> dict[str, object]:
     app = "tests.web.dashboard_app"
     return {
@@ -74,6 +84,7 @@ def worker_config(dashboard: dict[str, object]) -> dict[str, object]:
             {"name": "Hello", "class": f"{app}.HelloFlowImpl"},
             {"name": "Payment", "class": f"{app}.PaymentFlowImpl"},
             {"name": "Approval", "class": f"{app}.ApprovalFlowImpl"},
+            {"name": "Family", "class": f"{app}.FamilyFlowImpl"},
         ],
         "dashboard": dashboard,
     }

@@ -129,6 +129,21 @@ def test_the_api_lists_filters_pages_and_describes(served: tuple[Any, str]) -> N
         assert all(h.id in page.text for h in handles)
 
 
+def test_a_child_links_to_its_parent_and_back(served: tuple[Any, str]) -> None:
+    worker, url = served
+    client = worker.client
+    parent = client.dispatch(client.new_workflow(app.FamilyFlow).run, "kid")
+    assert parent.result(timeout=20) == "hello kid"
+    with http(url) as api:
+        run = api.get(f"/api/workflows/Family/{parent.id}").json()["method_runs"][0]
+        [child] = [c for c in run["commands"] if c["kind"] == "workflow"]
+        assert child["target"] == "Hello.run" and child["status"] == "completed"
+        parent_page = api.get(f"/workflows/Family/{parent.id}").text
+        child_page = api.get(f"/workflows/Hello/{child['id']}").text
+    assert f'href="/workflows/Hello/{child["id"]}"' in parent_page
+    assert f'dispatched by <a href="/workflows/Family/{parent.id}">' in child_page
+
+
 def test_the_dashboard_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="dashboard.port: must be at most 65535"):
         load_config({"dashboard": {"port": 70000}})
