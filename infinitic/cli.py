@@ -195,12 +195,13 @@ def dashboard(config_path: str, host: str | None, port: int | None) -> int:
     entry = cfg.dashboard
     client = _client(config_path)
     with client:
+        bind = host or (entry.host if entry is not None else "127.0.0.1")
         app = create_app(
             client,
             token=entry.token if entry is not None else None,
             topic_stats=pulsar_stats(client._transport),
+            bind=bind,
         )
-        bind = host or (entry.host if entry is not None else "127.0.0.1")
         listen = port if port is not None else (entry.port if entry is not None else 8080)
         click.echo(f"infinitic: dashboard on http://{bind}:{listen}/ (Ctrl-C to stop)", err=True)
         uvicorn.run(app, host=bind, port=listen, log_level="warning", lifespan="off")

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -36,6 +37,7 @@ log = logging.getLogger("infinitic.web")
 
 COOKIE = "infinitic_dashboard"
 OVERVIEW_SECONDS = 2.0
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 STATIC = Path(__file__).parent / "static"
 HEADERS = {
     "Content-Security-Policy": (
@@ -54,11 +56,13 @@ def create_app(
     *,
     token: str | None = None,
     topic_stats: Callable[[], list[dict[str, Any]]] | None = None,
+    bind: str | None = None,
 ) -> Starlette:
     """The dashboard over `client` (which must read a storage: describe/list).
 
     `token`: required by pages and API when set. `topic_stats`: the Pulsar panel's source
-    (None on other transports: no panel)."""
+    (None on other transports: no panel). `bind`: the address it listens on; on a loopback
+    address, requests must name a loopback host (a DNS-rebinding page cannot reach it)."""
     csrf = secrets.token_urlsafe(32)
     # the overview scans up to 10,000 index entries: pages polling it share one answer a while
     cached: list[Any] = [0.0, None]
@@ -194,7 +198,10 @@ def create_app(
         Route("/api/workflows/{name}/{id}/{action}", act_route, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=_headers)])
+    middleware = [Middleware(BaseHTTPMiddleware, dispatch=_headers)]
+    if bind in LOOPBACK:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=sorted(LOOPBACK)))
+    return Starlette(routes=routes, middleware=middleware)
 
 
 async def _headers(request: Request, call_next: Any) -> Response:

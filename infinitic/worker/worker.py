@@ -153,7 +153,12 @@ class InfiniticWorker:
         from ..web.server import DashboardServer
 
         entry = self.config.dashboard
-        app = create_app(self._client, token=entry.token, topic_stats=pulsar_stats(self.transport))
+        app = create_app(
+            self._client,
+            token=entry.token,
+            topic_stats=pulsar_stats(self.transport),
+            bind=entry.host,
+        )
         self.dashboard = DashboardServer(app, entry.host, entry.port).start()
         log.info("worker %s serves its dashboard on %s", self.config.name, self.dashboard.url)
 

@@ -76,6 +76,14 @@ def test_an_action_needs_the_csrf_token_from_the_same_origin(served: tuple[Any, 
     assert approval.result(timeout=20) == "trip: granted"
 
 
+def test_on_loopback_another_host_name_is_refused(served: tuple[Any, str]) -> None:
+    _, url = served
+    with http(url) as api:
+        assert api.get("/api/workflows").status_code == 200
+        # what a DNS-rebinding page's requests carry: its own host name
+        assert api.get("/api/workflows", headers={"Host": "evil.example"}).status_code == 400
+
+
 def test_bad_requests_say_what_was_wrong(served: tuple[Any, str]) -> None:
     _, url = served
     with http(url) as api:
