@@ -4,6 +4,7 @@
     infinitic worker -c infinitic.yml
     infinitic demo
     infinitic config schema
+    infinitic dashboard -c infinitic.yml [--host 127.0.0.1] [--port 8080]
     infinitic workflow list     -c infinitic.yml [--name N] [--status S] [--tag T] [--limit N] [--json]
     infinitic workflow describe -c infinitic.yml NAME ID [--json]
     infinitic workflow cancel | retry-tasks | retry-workflow-task | complete-timers -c infinitic.yml NAME ID
@@ -155,6 +156,56 @@ def demo() -> int:
     from .demo import run_demo
 
     return run_demo(time.perf_counter)
+
+
+@cli.command()
+@CONFIG
+@click.option(
+    "--host", help="address to bind (default: the config's dashboard.host, else 127.0.0.1)"
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="port (default: dashboard.port, else 8080)"
+)
+def dashboard(config_path: str, host: str | None, port: int | None) -> int:
+    """Serve the dashboard (docs/dashboard.md): reads the storage, acts through the transport."""
+    from .config import load_config_file
+
+    try:
+        import uvicorn
+
+        from .web import create_app, pulsar_stats
+    except ImportError:
+        raise click.UsageError(
+            "the dashboard needs the dashboard extra: pip install 'infinitic[dashboard]'"
+        ) from None
+    cfg = load_config_file(config_path)
+    if cfg.transport == "inMemory":
+        raise click.UsageError(
+            f"the transport of {config_path} is inMemory: it exists only inside the worker's "
+            "process. Add `dashboard: {host, port}` to the worker's config to serve the "
+            "dashboard from inside the worker, or use a transport processes share."
+        )
+    if cfg.storage == "inMemory":
+        raise click.UsageError(
+            f"the dashboard reads the storage, and the storage of {config_path} is inMemory: "
+            "it lives inside the worker's process. Add `dashboard: {host, port}` to the "
+            "worker's config to serve it from inside the worker, or configure sqlite, redis "
+            "or mysql."
+        )
+    entry = cfg.dashboard
+    client = _client(config_path)
+    with client:
+        bind = host or (entry.host if entry is not None else "127.0.0.1")
+        app = create_app(
+            client,
+            token=entry.token if entry is not None else None,
+            topic_stats=pulsar_stats(client._transport),
+            bind=bind,
+        )
+        listen = port if port is not None else (entry.port if entry is not None else 8080)
+        click.echo(f"infinitic: dashboard on http://{bind}:{listen}/ (Ctrl-C to stop)", err=True)
+        uvicorn.run(app, host=bind, port=listen, log_level="warning", lifespan="off")
+    return 0
 
 
 @cli.group()

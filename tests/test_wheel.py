@@ -363,6 +363,8 @@ def test_build_wheels_gives_an_sdist_and_a_wheel_that_install_and_run(tmp_path: 
         assert f"infinitic/_core/_{kernel}_c.pyi" in names
         assert f"infinitic/_core/_{kernel}_py.py" in names
     assert "infinitic/py.typed" in names and "infinitic/cli.py" in names
+    # the dashboard's static files (no CDN: they ship in the wheel)
+    assert {"infinitic/web/static/dashboard.css", "infinitic/web/static/dashboard.js"} <= names
     assert "infinitic-0.1.0.dist-info/licenses/LICENSE" in names
     metadata = zipfile.ZipFile(wheel).read("infinitic-0.1.0.dist-info/METADATA").decode()
     assert "License-Expression: Apache-2.0" in metadata
@@ -374,6 +376,7 @@ def test_build_wheels_gives_an_sdist_and_a_wheel_that_install_and_run(tmp_path: 
         members = {m.split("/", 1)[1] for m in archive.getnames() if "/" in m}
     assert {"setup.py", "pyproject.toml", "MANIFEST.in", "wheels/smoke.py", "LICENSE"} <= members
     assert {f"infinitic/_core/_{k}_c.{ext}" for k in KERNELS for ext in ("pyx", "pyi")} <= members
+    assert "infinitic/web/static/dashboard.js" in members
     assert not [m for m in members if m.endswith(".c") or m.startswith("tests/")]
 
     # the virtualenvs the script made: the wheel's, and the sdist's built with CC=/bin/false

@@ -480,6 +480,13 @@ class InfiniticClient:
         done = m.TaskCompleted(new_id(), task_id, service_name, "", payload, emitted_at=time.time())
         self._post(Topics.service_tag(service_name), done, task_id)
 
+    def _signal(self, workflow_name: str, workflow_id: str, channel: str, payload: bytes) -> None:
+        """Sends a signal (JSON `payload`) to `channel` of an instance by name (the dashboard);
+        returns once the transport has taken it."""
+        message = w.SendSignal(new_id(), workflow_id, workflow_name, channel, payload, time.time())
+        topic = Topics.workflow_engine(workflow_name)
+        self._runtime.run(self._transport.send(topic, m.encode(message), key=workflow_id))
+
     def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
         """The ids of the instances of `interface` that have `tag` (running ones)."""
         name = describe(interface).name

@@ -30,6 +30,7 @@ _TOP = {
     "maxPayloadBytes",
     "eventListener",
     "metrics",
+    "dashboard",
 }
 _SERVICE = {
     "name",
@@ -208,6 +209,11 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         if top.get("metrics") is not None
         else None
     )
+    dashboard = (
+        ctx.check(None, observability.dashboard, ctx, top["dashboard"])
+        if "dashboard" in top
+        else None
+    )
     ctx.raise_problems()
     config = WorkerConfig(
         name=name,
@@ -220,6 +226,7 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         shutdown_grace_period_seconds=float(grace),
         event_listener=event_listener,
         metrics=metrics,
+        dashboard=dashboard,
         source=source,
     )
     if limit is not None:

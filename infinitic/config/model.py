@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._core.backoff import ExponentialBackoff
-from .observability import EventListenerConfig, MetricsConfig
+from .observability import DashboardConfig, EventListenerConfig, MetricsConfig
 from .secrets import masked
 
 
@@ -84,6 +84,7 @@ class WorkerConfig:
     shutdown_grace_period_seconds: float = 5.0
     event_listener: EventListenerConfig | None = None
     metrics: MetricsConfig | None = None
+    dashboard: DashboardConfig | None = None
     source: str = "<dict>"  # the file it came from, for error messages
 
     def __repr__(self) -> str:  # the options hold credentials: masked (see config/secrets.py)

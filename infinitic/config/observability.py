@@ -1,4 +1,4 @@
-"""The `eventListener:` and `metrics:` blocks of a worker config (Infinitic's keys)."""
+"""The `eventListener:`, `metrics:` and `dashboard:` blocks of a worker config."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ _LISTENER = {"class", "concurrency", "subscriptionName", "services", "workflows"
 _FILTER = {"allow", "disallow"}
 _METRICS = {"prometheus"}
 _PROMETHEUS = {"host", "port"}
+_DASHBOARD = {"host", "port", "token"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,20 @@ class MetricsConfig:
 
     host: str = "127.0.0.1"
     port: int = 9464
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """`dashboard: {host, port, token}`: the dashboard served inside the worker (port 0: any
+    free). `token`, when set, is required by its pages, API and actions."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+
+    def __repr__(self) -> str:  # the token is a secret
+        shown = "None" if self.token is None else "'***'"
+        return f"DashboardConfig(host={self.host!r}, port={self.port!r}, token={shown})"
 
 
 class _Checks(Protocol):
@@ -96,4 +111,17 @@ def metrics(ctx: _Checks, value: Any, key: str = "metrics") -> MetricsConfig:
         raise ctx.error(f"{key}.prometheus.port", f"must be at most 65535, got {port}")
     return MetricsConfig(
         host=ctx.string(prom.get("host", "127.0.0.1"), f"{key}.prometheus.host"), port=port
+    )
+
+
+def dashboard(ctx: _Checks, value: Any, key: str = "dashboard") -> DashboardConfig:
+    entry = ctx.mapping(value or {}, key, _DASHBOARD)
+    port = ctx.number(entry.get("port", 8080), f"{key}.port", integer=True, positive=False)
+    if port > 65535:
+        raise ctx.error(f"{key}.port", f"must be at most 65535, got {port}")
+    token = entry.get("token")
+    return DashboardConfig(
+        host=ctx.string(entry.get("host", "127.0.0.1"), f"{key}.host"),
+        port=port,
+        token=None if token is None else ctx.string(token, f"{key}.token"),
     )

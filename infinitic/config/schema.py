@@ -300,6 +300,18 @@ METRICS = _closed(
     },
     required=["prometheus"],
 )
+DASHBOARD = {
+    **_closed(
+        {
+            "host": _str("address of the dashboard (default 127.0.0.1)", minLength=1),
+            "port": _num(
+                "port of the dashboard (default 8080; 0: any)", integer=True, minimum=None
+            ),
+            "token": _str("required by its pages, API and actions when set", minLength=1),
+        }
+    ),
+    "type": ["object", "null"],
+}
 
 WORKER = _closed(
     {
@@ -312,6 +324,7 @@ WORKER = _closed(
         "maxPayloadBytes": _num("largest JSON payload (default 16 MiB)", integer=True),
         "eventListener": EVENT_LISTENER,
         "metrics": METRICS,
+        "dashboard": DASHBOARD,
     }
 )
 

@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import InfiniticClient
 from ..common.runtime import Runtime
@@ -27,6 +27,9 @@ from ..transport.factory import create_transport
 from .loading import load_classes
 from .observability import Observability
 from .redriving import heartbeat, sweep
+
+if TYPE_CHECKING:
+    from ..web.server import DashboardServer
 
 PURGE_INTERVAL_SECONDS = 300.0
 
@@ -59,6 +62,7 @@ class InfiniticWorker:
         self._client: InfiniticClient | None = None
         self._stopped = threading.Event()
         self._state_lock: str | None = None
+        self.dashboard: DashboardServer | None = None  # when the config has `dashboard:`
 
     @classmethod
     def from_config(
@@ -135,7 +139,28 @@ class InfiniticWorker:
                 registration.name,
                 registration.concurrency,
             )
+        if self.config.dashboard is not None:
+            self._start_dashboard()
         return self
+
+    def _start_dashboard(self) -> None:
+        from .observability import _needs
+
+        assert self.config.dashboard is not None and self._client is not None
+        _needs("starlette", "dashboard", "dashboard", self.config.source)
+        _needs("uvicorn", "dashboard", "dashboard", self.config.source)
+        from ..web import create_app, pulsar_stats
+        from ..web.server import DashboardServer
+
+        entry = self.config.dashboard
+        app = create_app(
+            self._client,
+            token=entry.token,
+            topic_stats=pulsar_stats(self.transport),
+            bind=entry.host,
+        )
+        self.dashboard = DashboardServer(app, entry.host, entry.port).start()
+        log.info("worker %s serves its dashboard on %s", self.config.name, self.dashboard.url)
 
     def add_workflow_listener(self, listener: Callable[[WorkflowState], None]) -> None:
         """Calls `listener(state)` on the event loop after each workflow state is saved. The
@@ -222,6 +247,9 @@ class InfiniticWorker:
         runtime, self._runtime = self._runtime, None
         if runtime is None:
             return
+        if self.dashboard is not None:
+            self.dashboard.close()
+            self.dashboard = None
         if self._client is not None:
             self._client.close()
         for executor in self._executors:

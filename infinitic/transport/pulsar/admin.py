@@ -13,13 +13,14 @@ import ssl
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import quote
 
 from .errors import PulsarAdminError, PulsarAuthenticationError, PulsarTlsError
 from .settings import PulsarSettings
 
 log = logging.getLogger("infinitic.transport.pulsar")
 
-__all__ = ["PulsarAdminError", "ensure_namespace"]
+__all__ = ["PulsarAdminError", "ensure_namespace", "topic_stats"]
 
 
 def _call(settings: PulsarSettings, method: str, path: str, body: Any = None) -> Any:
@@ -101,3 +102,26 @@ def ensure_namespace(settings: PulsarSettings) -> None:
     if full not in namespaces:
         _call(settings, "PUT", f"/admin/v2/namespaces/{full}")
         log.info("created pulsar namespace %s", full)
+
+
+def topic_stats(settings: PulsarSettings) -> list[dict[str, Any]]:
+    """Blocking: backlog and consumers of each topic of the namespace (the dashboard's panel),
+    as [{"topic": local name, "backlog": n, "consumers": n}], sorted by topic."""
+    if not settings.web_service_url:
+        return []
+    base = f"/admin/v2/persistent/{quote(settings.tenant)}/{quote(settings.namespace)}"
+    rows = []
+    for full in _call(settings, "GET", base) or []:
+        local = str(full).rsplit("/", 1)[-1]
+        if "-partition-" in local:
+            continue
+        stats = _call(settings, "GET", f"{base}/{quote(local, safe=':')}/stats") or {}
+        subscriptions = (stats.get("subscriptions") or {}).values()
+        rows.append(
+            {
+                "topic": local,
+                "backlog": sum(int(s.get("msgBacklog", 0)) for s in subscriptions),
+                "consumers": sum(len(s.get("consumers") or []) for s in subscriptions),
+            }
+        )
+    return sorted(rows, key=lambda r: r["topic"])
