@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.fleet import WorkerFleet  # noqa: E402
+from benchmarks.kernels import require_compiled  # noqa: E402
 from benchmarks.workloads import PROGRESS, BenchFlow, CountingListener  # noqa: E402
 from infinitic import InfiniticClient, InfiniticWorker  # noqa: E402
 from infinitic._core import envelope, replay  # noqa: E402
@@ -242,6 +243,7 @@ def main() -> None:
     )
     parser.add_argument("--folder", type=Path, help="where worker processes write their logs")
     args = parser.parse_args()
+    require_compiled("e2e.py")
     result = run(
         args.workload,
         args.size,

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.e2e import worker_config  # noqa: E402
+from benchmarks.kernels import require_compiled  # noqa: E402
 from benchmarks.workloads import BenchFlow, BenchTask  # noqa: E402
 from infinitic import InfiniticClient  # noqa: E402
 
@@ -150,6 +151,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workflows", type=int, default=500)
     args = parser.parse_args()
+    require_compiled("e2e_pulsar.py")
     url = os.environ.get("INFINITIC_PULSAR_URL")
     admin = os.environ.get("INFINITIC_PULSAR_ADMIN_URL", "http://127.0.0.1:8080")
     broker_pid = (

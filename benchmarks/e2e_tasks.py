@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.kernels import require_compiled  # noqa: E402
 from infinitic import InfiniticWorker, name  # noqa: E402
 from infinitic._core import envelope  # noqa: E402
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--async-method", action="store_true")
     args = parser.parse_args()
+    require_compiled("e2e_tasks.py")
     config = {
         "name": "bench",
         "services": [
