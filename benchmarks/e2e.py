@@ -50,12 +50,16 @@ UNITS = {"a": "workflows", "b": "tasks", "c": "workflows", "d": "steps"}
 
 # "1": an event listener and /metrics on the worker; "events" or "metrics": only that one
 OBSERVE_ENV = "INFINITIC_BENCH_OBSERVE"
+# JSON merged into transport.pulsar, to measure one setting against another (run.py --pulsar)
+PULSAR_ENV = "INFINITIC_BENCH_PULSAR"
 
 
 def worker_config(transport: Any, storage: Any) -> dict[str, Any]:
     if isinstance(transport, dict) and "pulsar" in transport:
         # a namespace per run, so no run sees another's messages
-        transport = {"pulsar": {**transport["pulsar"], "namespace": f"b{uuid.uuid4().hex[:10]}"}}
+        extra = json.loads(os.environ.get(PULSAR_ENV) or "{}")
+        namespace = f"b{uuid.uuid4().hex[:10]}"
+        transport = {"pulsar": {**transport["pulsar"], **extra, "namespace": namespace}}
     observe: dict[str, Any] = {}
     what = os.environ.get(OBSERVE_ENV, "")
     if what in ("1", "events"):

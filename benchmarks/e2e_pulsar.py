@@ -1,11 +1,18 @@
 """End to end through a real Pulsar broker, with 1 or more worker processes.
 
-    python benchmarks/e2e_pulsar.py [--workers 1 2] [--tasks 2000] [--workflows 500]
+    python benchmarks/e2e_pulsar.py [--workers 1 2] [--tasks 2000] [--workflows 500] \
+        [--storage redis|sqlite] [--raw 20000]
 
-Uses INFINITIC_PULSAR_URL / INFINITIC_PULSAR_ADMIN_URL, or starts a broker with
-scripts/start-pulsar (and stops it). Worker processes run `infinitic worker` on a shared SQLite
-file; the client runs here. Prints one JSON line per measurement, with the CPU seconds the
-broker and the workers used during it (from /proc).
+Uses INFINITIC_PULSAR_URL / INFINITIC_PULSAR_ADMIN_URL / INFINITIC_PULSAR_PID, or starts a
+broker with scripts/start-pulsar (and stops it). Worker processes run `infinitic worker` on a
+shared state (a Redis server started here, or a SQLite file); the client runs here. Prints one
+JSON line per measurement, with the CPU seconds the broker and the workers used during it (from
+/proc), and the messages the broker took in (its topics' stats), so broker CPU per workflow and
+per message.
+
+The raw-client line (first, same run): publish --raw messages through the Python client
+(batched, keyed, as our producers are) and consume them with a listener, no engine: what the
+broker and client do without us, the ceiling our figures are compared with.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -55,19 +65,110 @@ def start_broker() -> tuple[str, str, int, str]:
     )
 
 
+def messages_in(admin: str, tenant: str, namespace: str) -> int:
+    """Messages the broker took in on the namespace's topics so far (0 if unreadable)."""
+    try:
+        with urllib.request.urlopen(
+            f"{admin}/admin/v2/namespaces/{tenant}/{namespace}/topics"
+        ) as r:
+            topics = json.load(r)
+        total = 0
+        for topic in topics:
+            path = topic.replace("persistent://", "persistent/")
+            with urllib.request.urlopen(f"{admin}/admin/v2/{path}/stats") as r:
+                total += int(json.load(r).get("msgInCounter", 0))
+        return total
+    except OSError:
+        return 0
+
+
+def raw_client(url: str, admin: str, broker_pid: int | None, count: int) -> None:
+    """Publish and consume `count` keyed messages through the client alone: the ceiling."""
+    import pulsar
+
+    from infinitic.transport.pulsar.admin import ensure_namespace
+    from infinitic.transport.pulsar.settings import PulsarSettings
+
+    settings = PulsarSettings(url, admin, tenant="bench", namespace=f"raw{uuid.uuid4().hex[:8]}")
+    ensure_namespace(settings)
+    topic = settings.topic("raw")
+    client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+    try:
+        received = threading.Semaphore(0)
+
+        def listener(consumer: Any, message: Any) -> None:
+            consumer.acknowledge(message)
+            received.release()
+
+        consumer = client.subscribe(
+            topic,
+            "raw",
+            consumer_type=pulsar.ConsumerType.KeyShared,
+            message_listener=listener,
+        )
+        producer = client.create_producer(
+            topic,
+            batching_enabled=True,
+            batching_type=pulsar.BatchingType.KeyBased,
+            batching_max_publish_delay_ms=1,
+            max_pending_messages=10_000,
+            block_if_queue_full=True,
+        )
+        payload = b"x" * 200
+        cpu_b = cpu_seconds(broker_pid) if broker_pid else 0.0
+        cpu_c = time.process_time()
+        t0 = time.perf_counter()
+        for i in range(count):
+            producer.send_async(payload, None, partition_key=f"k{i % 1000}")
+        producer.flush()
+        for _ in range(count):
+            received.acquire()
+        elapsed = time.perf_counter() - t0
+        broker = cpu_seconds(broker_pid) - cpu_b if broker_pid else None
+        print(
+            json.dumps(
+                {
+                    "benchmark": "raw client: keyed publish + Key_Shared consume, no engine",
+                    "count": count,
+                    "seconds": round(elapsed, 3),
+                    "per_second": round(count / elapsed),
+                    "broker_cpu_s": round(broker, 2) if broker is not None else None,
+                    "broker_cpu_ms_per_message": round(broker / count * 1000, 4)
+                    if broker is not None
+                    else None,
+                    "client_cpu_s": round(time.process_time() - cpu_c, 2),
+                }
+            ),
+            flush=True,
+        )
+        producer.close()
+        consumer.close()
+    finally:
+        client.close()
+
+
 def run(
-    workers: int, url: str, admin: str, broker_pid: int | None, args: argparse.Namespace
+    workers: int,
+    url: str,
+    admin: str,
+    broker_pid: int | None,
+    args: argparse.Namespace,
+    storage: dict[str, Any],
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="infinitic-bench-"))
+    namespace = f"n{uuid.uuid4().hex[:8]}"
     transport = {
         "pulsar": {
             "brokerServiceUrl": url,
             "webServiceUrl": admin,
             "tenant": "bench",
-            "namespace": f"n{uuid.uuid4().hex[:8]}",
+            "namespace": namespace,
         }
     }
-    config = worker_config(transport, {"sqlite": {"path": str(folder / "state.db")}})
+    if "sqlite" in storage:
+        storage = {"sqlite": {"path": str(folder / "state.db")}}
+    config = worker_config(transport, storage)
+    config["transport"]["pulsar"]["namespace"] = namespace  # worker_config draws its own
     (folder / "worker.yml").write_text(yaml.safe_dump(config))
     procs = []
     for _ in range(workers):
@@ -85,7 +186,7 @@ def run(
         common = {
             "workers": workers,
             "broker": "pulsar 4.0.7 standalone",
-            "storage": "sqlite (shared file)",
+            "storage": next(iter(storage)),
         }
         task = client.new_service(BenchTask)
         flow = client.new_workflow(BenchFlow)
@@ -104,11 +205,14 @@ def run(
             cpu_b = cpu_seconds(broker_pid) if broker_pid else 0.0
             cpu_w = sum(cpu_seconds(p.pid) for p in procs)
             cpu_c = time.process_time()
+            messages = messages_in(admin, "bench", namespace)
             t0 = time.perf_counter()
             handles = [dispatch(i) for i in range(count)]  # type: ignore[operator]
             for h in handles:
                 h.result(timeout=600)
             elapsed = time.perf_counter() - t0
+            broker = cpu_seconds(broker_pid) - cpu_b if broker_pid else None
+            messages = messages_in(admin, "bench", namespace) - messages
             print(
                 json.dumps(
                     {
@@ -119,8 +223,13 @@ def run(
                         "per_second": round(count / elapsed),
                         "unloaded_p50_ms": round(statistics.median(lat) * 1000, 2),
                         "unloaded_p99_ms": round(lat[-1] * 1000, 2),
-                        "broker_cpu_s": round(cpu_seconds(broker_pid) - cpu_b, 2)
-                        if broker_pid
+                        "broker_cpu_s": round(broker, 2) if broker is not None else None,
+                        "broker_cpu_ms_per_unit": round(broker / count * 1000, 3)
+                        if broker is not None
+                        else None,
+                        "messages": messages,
+                        "broker_cpu_ms_per_message": round(broker / messages * 1000, 4)
+                        if broker is not None and messages
                         else None,
                         "workers_cpu_s": round(sum(cpu_seconds(p.pid) for p in procs) - cpu_w, 2),
                         "client_cpu_s": round(time.process_time() - cpu_c, 2),
@@ -150,6 +259,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workflows", type=int, default=500)
+    parser.add_argument("--storage", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--raw", type=int, default=20_000, help="raw-client messages (0: none)")
     args = parser.parse_args()
     require_compiled("e2e_pulsar.py")
     url = os.environ.get("INFINITIC_PULSAR_URL")
@@ -160,10 +271,23 @@ def main() -> None:
     data_dir = None
     if not url:
         url, admin, broker_pid, data_dir = start_broker()
+    stop_redis = None
     try:
+        storage: dict[str, Any] = {"sqlite": {}}
+        if args.storage == "redis":
+            from tests.storage.redis_server import RedisServer
+
+            server = RedisServer.launch()
+            stop_redis = server.stop
+            options = {k: v for k, v in server.storage_options().items() if v is not None}
+            storage = {"redis": options}
+        if args.raw:
+            raw_client(url, admin, broker_pid, args.raw)
         for workers in args.workers:
-            run(workers, url, admin, broker_pid, args)
+            run(workers, url, admin, broker_pid, args, storage)
     finally:
+        if stop_redis is not None:
+            stop_redis()
         if data_dir:
             subprocess.run(
                 [str(ROOT / "scripts/stop-pulsar"), "--data-dir", data_dir],

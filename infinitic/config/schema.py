@@ -198,6 +198,14 @@ _PULSAR = _closed(
         "shutdownGracePeriodSeconds": _num(
             "time given to in-flight messages on close", minimum=None
         ),
+        "pipelined": _bool(
+            "take a key's next message once its state is saved, not once its sends are "
+            "confirmed (default true)"
+        ),
+        "handOffInProcess": _bool(
+            "run a workflow task in the worker whose engine sent it, when that worker runs "
+            "the workflow's task executor (default true)"
+        ),
         "client": _closed(
             {
                 "authentication": {
@@ -245,6 +253,10 @@ _PULSAR = _closed(
                 "negativeAckRedeliveryDelaySeconds": _num("delay of a negative ack"),
                 "maxRedeliverCount": _num("deliveries before the dead letter", integer=True),
                 "maxInFlight": _num("messages handled at once", integer=True),
+                "keyedShards": _num(
+                    "least number of ordered lanes of a keyed subscription (default 16)",
+                    integer=True,
+                ),
             }
         ),
     },

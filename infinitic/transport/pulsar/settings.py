@@ -20,6 +20,8 @@ _TOP = {
     "producer",
     "consumer",
     "shutdownGracePeriodSeconds",
+    "pipelined",
+    "handOffInProcess",
 }
 _CLIENT = {
     "authentication",
@@ -45,6 +47,7 @@ _CONSUMER = {
     "negativeAckRedeliveryDelaySeconds",
     "maxRedeliverCount",
     "maxInFlight",
+    "keyedShards",
 }
 _COMPRESSIONS = {"NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"}
 
@@ -57,6 +60,11 @@ class PulsarSettings:
     namespace: str = "default"
     create_tenant_and_namespace: bool = True
     allowed_clusters: tuple[str, ...] = ()
+    # a shard takes its next message once its handler returned, not once its sends are
+    # confirmed (the message is acknowledged then); see docs/topics.md
+    pipelined: bool = True
+    # a workflow task for a workflow whose task executor this worker runs is run here
+    hand_off_in_process: bool = True
     # client
     token: str | None = field(default=None, repr=False)
     oauth2: Mapping[str, str] | None = field(default=None, repr=False)
@@ -80,6 +88,7 @@ class PulsarSettings:
     negative_ack_redelivery_delay_seconds: float = 1.0
     max_redeliver_count: int = 5
     max_in_flight: int = 1000
+    keyed_shards: int = 16
 
     def topic(self, name: str) -> str:
         return f"persistent://{self.tenant}/{self.namespace}/{name}"
@@ -178,6 +187,8 @@ class PulsarSettings:
             namespace=text(options, "namespace", "") or "default",
             create_tenant_and_namespace=flag(options, "createTenantAndNamespace", "", True),
             allowed_clusters=tuple(clusters),
+            pipelined=flag(options, "pipelined", "", True),
+            hand_off_in_process=flag(options, "handOffInProcess", "", True),
             token=token,
             oauth2=oauth2,
             tls_trust_certs_file_path=text(client, "tlsTrustCertsFilePath", "client."),
@@ -204,4 +215,5 @@ class PulsarSettings:
             ),
             max_redeliver_count=number(consumer, "maxRedeliverCount", "consumer.", 5, int),
             max_in_flight=number(consumer, "maxInFlight", "consumer.", 1000, int) or 1000,
+            keyed_shards=number(consumer, "keyedShards", "consumer.", 16, int) or 1,
         )

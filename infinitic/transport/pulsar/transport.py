@@ -1,17 +1,31 @@
 """PulsarTransport: producers per topic, key-shared and shared consumers, delayed delivery.
 
-Pulsar's client calls back on its own threads; messages are handed to the event loop with
-call_soon_threadsafe and handled there. A message is acknowledged only after its handler
-returned (its effects are durable); a handler that raises gets it negatively acknowledged for
-redelivery, and past `maxRedeliverCount` it goes to `<topic>-dlq` with the reason. When more
-than `maxInFlight` messages of a subscription are being handled, its listener is paused.
+Pulsar's client calls back on its own threads; messages and send receipts are handed to the
+event loop in batches (one wake-up for all that arrived meanwhile) and handled there.
+
+Pipelined: while a handler runs, what it sends is handed to its producer and not waited for
+(Pulsar keeps each producer's order); the handler returns once its own work is durable (an
+engine: its state and outbox saved), and its shard takes the next message. The message is
+acknowledged once its handler returned AND every send it made is confirmed; a send that fails
+is sent again until it is (the outbox it came from is saved: a worker that dies meanwhile
+leaves the message unacknowledged, and its next owner re-sends what the saved outbox owes).
+A handler that raises gets its message negatively acknowledged for redelivery, and past
+`maxRedeliverCount` it goes to `<topic>-dlq` with the reason. When more than `maxInFlight`
+messages of a subscription are handled or awaiting their sends, its listener is paused.
+
+In-process hand-off (`handOffInProcess`, on by default): a workflow task sent while this
+transport consumes the workflow-task-executor topic of that workflow is run here, without the
+broker round trip; see docs/topics.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import threading
 import zlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +46,70 @@ __all__ = ["PulsarConnectionError", "PulsarTransport", "PulsarTransportError"]
 CLIENT_LOGGER = "infinitic.transport.pulsar.client"
 
 
+# the sends of the message being handled, in the handler's context (None: not in a handler)
+_SENDS: contextvars.ContextVar[_Sends | None] = contextvars.ContextVar(
+    "infinitic_pulsar_sends", default=None
+)
+HAND_OFF_PREFIX = "workflow-task-executor:"
+RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class _Sends:
+    """The sends a handled message made that are not confirmed yet; `then` runs once its
+    handler returned and every one of them is confirmed (never if the handler failed)."""
+
+    __slots__ = ("count", "open", "then")
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self.count = 0
+        self.open = True  # the handler runs: its sends join this set
+        self.then: Callable[[], None] | None = then
+
+    def add(self) -> None:
+        self.count += 1
+
+    def done(self) -> None:
+        self.count -= 1
+        if self.count == 0 and not self.open and self.then is not None:
+            then, self.then = self.then, None
+            then()
+
+    def close(self, ok: bool) -> None:
+        self.open = False
+        if not ok:
+            self.then = None
+        elif self.count == 0 and self.then is not None:
+            then, self.then = self.then, None
+            then()
+
+
+class _Inbox:
+    """Items from Pulsar's threads to the event loop: one wake-up for a burst, not one each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, drain: Callable[[Any], None]) -> None:
+        self._loop = loop
+        self._drain = drain
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+
+    def put(self, item: Any) -> None:
+        """On any thread."""
+        with self._lock:
+            self._items.append(item)
+            wake = len(self._items) == 1
+        if wake:
+            try:
+                self._loop.call_soon_threadsafe(self._run)
+            except RuntimeError:  # the loop closed: shutting down
+                pass
+
+    def _run(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for item in items:
+            self._drain(item)
+
+
 class _Subscription:
     def __init__(
         self,
@@ -48,15 +126,18 @@ class _Subscription:
         self.consumer: Any = None
         self.in_flight = 0
         self.paused = False
-        shards = concurrency if keyed else 1
+        # a shard is a coroutine, not a thread: a keyed subscription gets at least
+        # `keyedShards` of them, so one worker keeps its storage and the broker busy
+        shards = max(concurrency, transport.settings.keyed_shards) if keyed else 1
         self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(shards)]
         workers = 1 if keyed else concurrency
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._work(q)) for q in self.queues for _ in range(workers)]
+        self._inbox = _Inbox(loop, self._enqueue)
 
     def on_message(self, consumer: Any, message: Any) -> None:
         """On a Pulsar listener thread."""
-        self.transport.loop.call_soon_threadsafe(self._enqueue, message)
+        self._inbox.put(message)
 
     def _enqueue(self, message: Any) -> None:
         key = message.partition_key() if self.keyed else ""
@@ -67,24 +148,62 @@ class _Subscription:
             self.paused = True
             self.consumer.pause_message_listener()
 
+    def _settled(self) -> None:
+        self.in_flight -= 1
+        if self.paused and self.in_flight <= self.transport.settings.max_in_flight // 2:
+            self.paused = False
+            self.consumer.resume_message_listener()
+
     async def _work(self, queue: asyncio.Queue[Any]) -> None:
         while True:
             message = await queue.get()
+            acked = False
             try:
-                await self._handle(message)
+                acked = await self._handle(message)
             finally:
-                self.in_flight -= 1
-                if self.paused and self.in_flight <= self.transport.settings.max_in_flight // 2:
-                    self.paused = False
-                    self.consumer.resume_message_listener()
+                if not acked:
+                    self._settled()
 
-    async def _handle(self, message: Any) -> None:
-        payload = message.data()
+    async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
+        """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
+        once it is handled and its own sends are confirmed."""
+        inner = _Sends(outer.done)
+        _SENDS.set(inner)  # this task's own context
         try:
             await self.handler(payload)
         except asyncio.CancelledError:
+            inner.close(False)
+            raise
+        except Exception as exc:  # noqa: BLE001 - through the broker after all
+            inner.close(False)
+            log.warning(
+                "a message handed over to %s in process failed (%s: %s): sent through the broker",
+                self.topic,
+                type(exc).__name__,
+                exc,
+            )
+            await self.transport.resend(self.topic, payload, key, 0.0, outer, wait=False)
+            return
+        inner.close(True)
+
+    def _acknowledge(self, message: Any) -> None:
+        self._settled()
+        if self.transport.closed:
+            return  # not acknowledged: redelivered to the next owner, whose outbox re-sends
+        self.consumer.acknowledge(message)
+
+    async def _handle(self, message: Any) -> bool:
+        """Whether the acknowledgement is left to the message's sends (they settle it)."""
+        payload = message.data()
+        sends = _Sends(lambda: self._acknowledge(message))
+        token = _SENDS.set(sends if self.transport.settings.pipelined else None)
+        try:
+            await self.handler(payload)
+        except asyncio.CancelledError:
+            sends.close(False)
             raise
         except Exception as exc:  # noqa: BLE001 - redelivered, then dead-lettered
+            sends.close(False)
             count = message.redelivery_count()
             if count >= self.transport.settings.max_redeliver_count:
                 reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
@@ -95,8 +214,15 @@ class _Subscription:
                     "redelivering a message of %s after %s: %s", self.topic, type(exc).__name__, exc
                 )
                 self.consumer.negative_acknowledge(message)
-            return
-        self.consumer.acknowledge(message)
+            return False
+        finally:
+            _SENDS.reset(token)
+        if sends.count == 0:
+            sends.close(False)
+            self.consumer.acknowledge(message)
+            return False
+        sends.close(True)  # acknowledged (and settled) once its sends are confirmed
+        return True
 
 
 class PulsarTransport(Transport):
@@ -107,6 +233,10 @@ class PulsarTransport(Transport):
         self._producer_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._subscriptions: list[_Subscription] = []
         self._pending: asyncio.Semaphore | None = None
+        self._receipts: _Inbox = None  # type: ignore[assignment]
+        # topics whose messages sent from a handler are handled here (in-process hand-off)
+        self._local: dict[str, _Subscription] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.users = 1
 
@@ -121,6 +251,7 @@ class PulsarTransport(Transport):
 
         self.loop = asyncio.get_running_loop()
         self._pending = asyncio.Semaphore(self.settings.max_pending_messages)
+        self._receipts = _Inbox(self.loop, self._receipt)
         if self.settings.create_tenant_and_namespace:
             await self.loop.run_in_executor(None, ensure_namespace, self.settings)
         s = self.settings
@@ -184,7 +315,8 @@ class PulsarTransport(Transport):
         self.users -= 1
         if self.users > 0 or self._client is None:
             return
-        tasks = {t for sub in self._subscriptions for t in sub.tasks}
+        tasks = {t for sub in self._subscriptions for t in sub.tasks} | self._background
+        self._local.clear()
         while tasks:  # a handler may swallow one cancellation: see the in-memory transport
             for task in tasks:
                 task.cancel()
@@ -244,29 +376,95 @@ class PulsarTransport(Transport):
     ) -> None:
         if self._client is None:
             raise PulsarTransportError("the pulsar transport is not started")
+        sends = _SENDS.get()
+        if sends is not None and not sends.open:
+            sends = None  # sent after its handler returned (a background task): awaited
+        if sends is not None and delay <= 0 and topic in self._local:
+            self._hand_off(self._local[topic], payload, key, sends)
+            return
         mode = "delayed" if delay > 0 else "keyed" if key else "plain"
         producer = await self._producer(topic, mode)
         assert self._pending is not None
-        await (
-            self._pending.acquire()
-        )  # at most max_pending_messages in flight: no ProducerQueueIsFull
-        future: asyncio.Future[Any] = self.loop.create_future()
-
-        def done(result: Any, message_id: Any) -> None:
-            self.loop.call_soon_threadsafe(_resolve, future, result)
-
+        # at most max_pending_messages in flight: no ProducerQueueIsFull
+        await self._pending.acquire()
         kwargs: dict[str, Any] = {}
         if key:
             kwargs["partition_key"] = key
         if delay > 0:
             kwargs["deliver_after"] = timedelta(seconds=delay)
+        if sends is not None:
+            # pipelined: the receipt settles the handled message, not this call
+            sends.add()
+            receipt = (self, topic, payload, key, delay, sends)
+            try:
+                producer.send_async(
+                    payload, lambda result, _id: self._receipts.put((receipt, result)), **kwargs
+                )
+            except Exception:
+                self._pending.release()
+                sends.done()
+                raise
+            return
+        future: asyncio.Future[Any] = self.loop.create_future()
+
+        def done(result: Any, message_id: Any) -> None:
+            self.loop.call_soon_threadsafe(_resolve, future, result)
+
         try:
             producer.send_async(payload, done, **kwargs)
             result = await future
         finally:
             self._pending.release()
-        if str(result) not in ("Ok", "Result.Ok"):
+        if not _ok(result):
             raise PulsarTransportError(f"sending to {topic} failed: {result}")
+
+    def _receipt(self, item: tuple[tuple[Any, ...], Any]) -> None:
+        (_, topic, payload, key, delay, sends), result = item
+        assert self._pending is not None
+        self._pending.release()
+        if _ok(result):
+            sends.done()
+            return
+        log.warning("sending to %s failed (%s): sending it again", topic, result)
+        self.spawn(self.resend(topic, payload, key, delay, sends, wait=True))
+
+    def spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def resend(
+        self,
+        topic: str,
+        payload: bytes,
+        key: str | None,
+        delay: float,
+        sends: _Sends,
+        *,
+        wait: bool,
+    ) -> None:
+        """Until it is confirmed; a transport that closes meanwhile leaves the handled message
+        unacknowledged (redelivered, and its saved outbox re-sent by its next owner)."""
+        _SENDS.set(None)  # this task's own context: each attempt awaits its receipt
+        attempt = 0
+        while not self.closed:
+            if wait or attempt:
+                await asyncio.sleep(RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)])
+            attempt += 1
+            try:
+                await self.send(topic, payload, key=key, delay=delay)
+            except PulsarTransportError as exc:
+                log.warning("sending to %s failed again (%s)", topic, exc)
+                continue
+            sends.done()
+            return
+
+    def _hand_off(self, sub: _Subscription, payload: bytes, key: str | None, sends: _Sends) -> None:
+        """Runs a workflow task here rather than through the broker; the handled message that
+        sent it is acknowledged once the task's own sends are confirmed. A task that fails
+        here goes through the broker after all (its redeliveries and dead letter apply)."""
+        sends.add()
+        self.spawn(sub.run_local(payload, key, sends))
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
@@ -306,6 +504,8 @@ class PulsarTransport(Transport):
                 task.cancel()
             raise
         self._subscriptions.append(sub)
+        if s.hand_off_in_process and s.pipelined and topic.startswith(HAND_OFF_PREFIX):
+            self._local[topic] = sub
 
     async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         log.error("dead-lettered a message of %s: %s", topic, reason)
@@ -317,6 +517,10 @@ class PulsarTransport(Transport):
             properties={"reason": reason[:2000], "topic": topic},
         )
         await future
+
+
+def _ok(result: Any) -> bool:
+    return str(result) in ("Ok", "Result.Ok")
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:

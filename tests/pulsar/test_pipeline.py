@@ -1,0 +1,188 @@
+"""The pipelined Pulsar subscription, on a stand-in for the client (no broker): a message is
+acknowledged once its handler returned AND its sends are confirmed; a failed send is sent
+again, never dropped; a workflow task is handed over in process when this transport consumes
+its topic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infinitic.transport.pulsar import transport as pt
+from infinitic.transport.pulsar.settings import PulsarSettings
+
+
+class FakeMessage:
+    def __init__(self, payload: bytes, key: str = "k") -> None:
+        self.payload, self.key = payload, key
+
+    def data(self) -> bytes:
+        return self.payload
+
+    def partition_key(self) -> str:
+        return self.key
+
+    def redelivery_count(self) -> int:
+        return 0
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.acked: list[bytes] = []
+        self.nacked: list[bytes] = []
+
+    def acknowledge(self, message: FakeMessage) -> None:
+        self.acked.append(message.payload)
+
+    def negative_acknowledge(self, message: FakeMessage) -> None:
+        self.nacked.append(message.payload)
+
+    def pause_message_listener(self) -> None: ...
+
+    def resume_message_listener(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FakeClient:
+    def close(self) -> None: ...
+
+
+class FakeProducer:
+    """Receipts are released by the test: `confirm(result)` answers the oldest send."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.waiting: list[Callable[[Any, Any], None]] = []
+
+    def send_async(self, payload: bytes, callback: Callable[[Any, Any], None], **_: Any) -> None:
+        self.sent.append(payload)
+        self.waiting.append(callback)
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def confirm(self, result: str = "Ok") -> None:
+        self.waiting.pop(0)(result, None)
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def _transport(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> pt.PulsarTransport:
+    transport = pt.PulsarTransport(PulsarSettings("pulsar://127.0.0.1:1", **settings))
+    transport.loop = asyncio.get_running_loop()
+    transport._client = FakeClient()  # started, as far as sending goes
+    transport._pending = asyncio.Semaphore(100)
+    transport._receipts = pt._Inbox(transport.loop, transport._receipt)
+    monkeypatch.setattr(pt, "RETRY_BACKOFF_S", (0.01,))
+    return transport
+
+
+def _subscribe(
+    transport: pt.PulsarTransport, topic: str, handler: Any, keyed: bool = True
+) -> pt._Subscription:
+    sub = pt._Subscription(transport, topic, handler, keyed, 1)
+    sub.consumer = FakeConsumer()
+    transport._subscriptions.append(sub)
+    return sub
+
+
+async def _acknowledged_once_saved_and_sent_and_a_failed_send_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transport = _transport(monkeypatch)
+    producer = FakeProducer()
+    transport._producers[("out", "keyed")] = producer
+    handled: list[bytes] = []
+
+    async def handler(payload: bytes) -> None:
+        await transport.send("out", b"from-" + payload, key="k")
+        handled.append(payload)
+
+    sub = _subscribe(transport, "in", handler)
+    sub.on_message(None, FakeMessage(b"1"))
+    sub.on_message(None, FakeMessage(b"2"))
+    # the shard went on to the second message before the first one's send was confirmed
+    await _until(lambda: handled == [b"1", b"2"])
+    assert sub.consumer.acked == []
+    producer.confirm("Timeout")  # the first one's send failed: sent again, not acknowledged
+    await _until(lambda: producer.sent == [b"from-1", b"from-2", b"from-1"])
+    producer.confirm()  # the second one's
+    await _until(lambda: sub.consumer.acked == [b"2"])
+    producer.confirm()  # the first one's, sent again
+    await _until(lambda: sub.consumer.acked == [b"2", b"1"])
+    assert sub.consumer.nacked == []
+    await transport.close()
+
+
+async def _not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = _transport(monkeypatch, pipelined=False)
+    producer = FakeProducer()
+    transport._producers[("out", "keyed")] = producer
+    handled: list[bytes] = []
+
+    async def handler(payload: bytes) -> None:
+        await transport.send("out", payload, key="k")
+        handled.append(payload)
+
+    sub = _subscribe(transport, "in", handler)
+    sub.on_message(None, FakeMessage(b"1"))
+    sub.on_message(None, FakeMessage(b"2"))
+    await _until(lambda: len(producer.waiting) == 1)
+    await asyncio.sleep(0.05)
+    assert handled == [] and producer.sent == [b"1"]
+    producer.confirm()
+    await _until(lambda: handled == [b"1"] and len(producer.waiting) == 1)
+    producer.confirm()
+    await _until(lambda: sub.consumer.acked == [b"1", b"2"])
+    await transport.close()
+
+
+async def _a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = _transport(monkeypatch)
+    producer = FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = producer
+    ran: list[bytes] = []
+
+    async def engine(payload: bytes) -> None:
+        await transport.send("workflow-task-executor:W", b"task", key="id")
+
+    async def executor(payload: bytes) -> None:
+        ran.append(payload)
+        await transport.send("workflow-engine:W", b"result", key="id")
+
+    sub = _subscribe(transport, "workflow-engine:W", engine)
+    transport._local["workflow-task-executor:W"] = _subscribe(
+        transport, "workflow-task-executor:W", executor
+    )
+    sub.on_message(None, FakeMessage(b"start", "id"))
+    # the task ran here, not through the broker; its result went through the broker
+    await _until(lambda: ran == [b"task"] and producer.sent == [b"result"])
+    assert sub.consumer.acked == []  # not until the task's own send is confirmed
+    producer.confirm()
+    await _until(lambda: sub.consumer.acked == [b"start"])
+    await transport.close()
+
+
+def test_acknowledged_once_saved_and_sent_and_a_failed_send_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_acknowledged_once_saved_and_sent_and_a_failed_send_is_sent_again(monkeypatch))
+
+
+def test_not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_not_pipelined_waits_for_each_send(monkeypatch))
+
+
+def test_a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_a_workflow_task_is_handed_over_in_process(monkeypatch))
