@@ -110,6 +110,15 @@ class _Inbox:
             self._drain(item)
 
 
+class _Handed:
+    """A message handed over in process, in a lane's queue beside the broker's messages."""
+
+    __slots__ = ("payload", "key", "outer")
+
+    def __init__(self, payload: bytes, key: str | None, outer: _Sends) -> None:
+        self.payload, self.key, self.outer = payload, key, outer
+
+
 class _Subscription:
     def __init__(
         self,
@@ -139,10 +148,16 @@ class _Subscription:
         """On a Pulsar listener thread."""
         self._inbox.put(message)
 
+    def _lane(self, key: str | None) -> asyncio.Queue[Any]:
+        return self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
+
+    def hand_over(self, payload: bytes, key: str | None, outer: _Sends) -> None:
+        """A message sent in this process, handled in the lane of its key as if the broker
+        had delivered it (one at a time per key, as the executor's live runs expect)."""
+        self._lane(key if self.keyed else None).put_nowait(_Handed(payload, key, outer))
+
     def _enqueue(self, message: Any) -> None:
-        key = message.partition_key() if self.keyed else ""
-        queue = self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
-        queue.put_nowait(message)
+        self._lane(message.partition_key() if self.keyed else None).put_nowait(message)
         self.in_flight += 1
         if not self.paused and self.in_flight >= self.transport.settings.max_in_flight:
             self.paused = True
@@ -157,6 +172,9 @@ class _Subscription:
     async def _work(self, queue: asyncio.Queue[Any]) -> None:
         while True:
             message = await queue.get()
+            if type(message) is _Handed:
+                await self.run_local(message.payload, message.key, message.outer)
+                continue
             acked = False
             try:
                 acked = await self._handle(message)
@@ -168,7 +186,7 @@ class _Subscription:
         """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
         once it is handled and its own sends are confirmed."""
         inner = _Sends(outer.done)
-        _SENDS.set(inner)  # this task's own context
+        token = _SENDS.set(inner)
         try:
             await self.handler(payload)
         except asyncio.CancelledError:
@@ -182,8 +200,12 @@ class _Subscription:
                 type(exc).__name__,
                 exc,
             )
-            await self.transport.resend(self.topic, payload, key, 0.0, outer, wait=False)
+            self.transport.spawn(
+                self.transport.resend(self.topic, payload, key, 0.0, outer, wait=False)
+            )
             return
+        finally:
+            _SENDS.reset(token)
         inner.close(True)
 
     def _acknowledge(self, message: Any) -> None:
@@ -464,7 +486,7 @@ class PulsarTransport(Transport):
         sent it is acknowledged once the task's own sends are confirmed. A task that fails
         here goes through the broker after all (its redeliveries and dead letter apply)."""
         sends.add()
-        self.spawn(sub.run_local(payload, key, sends))
+        sub.hand_over(payload, key, sends)
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
