@@ -106,6 +106,8 @@ class WorkflowInfo:
     updated_at: datetime
     ended_at: datetime | None
     method_runs: list[MethodRunInfo]
+    # the implementation's version (the `_N` suffix of its class name) the instance runs
+    version: int = 0
     _history: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def history(self) -> dict[str, Any]:
@@ -203,13 +205,22 @@ def workflow_info(state: w.WorkflowState) -> WorkflowInfo:
         name=state.workflow_name,
         status=WorkflowStatus(state.status),
         tags=state.tags,
-        meta=dict(state.meta),
+        # the engine's reserved keys (infinitic.*) are not the caller's meta
+        meta={k: v for k, v in state.meta.items() if not k.startswith("infinitic.")},
         started_at=_time(state.created_at) or datetime.fromtimestamp(0, timezone.utc),
         updated_at=_time(state.updated_at) or datetime.fromtimestamp(0, timezone.utc),
         ended_at=_time(state.updated_at) if ended else None,
         method_runs=[_run(run) for run in runs],
+        version=_version(state.meta.get(w.VERSION_META)),
         _history=history_of(state),
     )
+
+
+def _version(raw: bytes | None) -> int:
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        return 0
 
 
 def workflow_summary(entry: IndexEntry) -> WorkflowSummary:
