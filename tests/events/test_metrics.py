@@ -65,6 +65,10 @@ def test_metrics_count_what_ran(setup: tuple[Any, Any]) -> None:
     assert value(samples, "infinitic_workflows_running", workflow="EvParent") == 0
     assert value(samples, "infinitic_workflows_running", workflow="EvChild") == 1  # stuck
     assert value(samples, "infinitic_backlog", kind="task-retry", name="EvFlaky") == 0
+    # every engine's outbox is tracked, and all of it was sent
+    for name in ("EvParent", "EvChild"):
+        outbox = ("infinitic_backlog", (("kind", "outbox"), ("name", name)))
+        assert samples.get(outbox) == 0, f"no outbox gauge for {name}"
 
     # the executors consumed each ExecuteTask once: ok, boom, slow; flaky twice
     def handled(topic: str) -> float:

@@ -110,6 +110,7 @@ class WorkflowEngine:
         self.owners = owners or Owners(storage)
         self.topic = Topics.workflow_engine(workflow_name)
         self._cache = StateCache(cache_size)
+        self._unsent = 0  # saved in an outbox, not yet taken by the transport
         # called with each state saved (on the event loop): for monitoring and tests
         self.listeners: list[Callable[[w.WorkflowState], None]] = []
         # called with (message, saved state or None, outbox) once a message's effects are
@@ -303,10 +304,18 @@ class WorkflowEngine:
                 payload = m.encode(task)
             delay = item.deliver_at - now if item.deliver_at > 0 else 0.0
             sends.append(self.transport.send(item.topic, payload, key=item.key, delay=delay))
-        if len(sends) == 1:
-            await sends[0]
-        elif sends:
-            await asyncio.gather(*sends)
+        self._unsent += len(sends)
+        try:
+            if len(sends) == 1:
+                await sends[0]
+            elif sends:
+                await asyncio.gather(*sends)
+        finally:
+            self._unsent -= len(sends)
+
+    def outbox_backlog(self) -> int:
+        """How many saved outbox messages the transport has not taken yet (a metrics gauge)."""
+        return self._unsent
 
     async def redrive(self, *, stalled_only: bool = True) -> int:
         """Re-sends what the unfinished workflows wait on, for those that need it.
