@@ -66,7 +66,9 @@ def _client(config: Path, first: int, count: int, log: Path) -> subprocess.Popen
 def test_two_workers_and_two_clients_share_one_file_through_a_kill_9(tmp_path: Path) -> None:
     db = str(tmp_path / "infinitic.db")
     storage = {"sqlite": {"path": db}}
-    transport = {"sqlite": {"path": db, "leaseSeconds": 2}}
+    # a lease long enough that a process starved by a loaded machine keeps its claims (a lapsed
+    # lease hands a task to the other worker: at least once, but then this test counts it twice)
+    transport = {"sqlite": {"path": db, "leaseSeconds": 6}}
     config = write_config(tmp_path / "infinitic.yml", fault_config(transport, storage))
     record = tmp_path / "executions.txt"
     workers = WorkerProcesses(config, tmp_path, env={RECORD_ENV: str(record)})
