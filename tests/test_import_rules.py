@@ -85,9 +85,6 @@ TEMPORARY: set[tuple[str, str]] = {
     ("infinitic.workflow.stubs", "infinitic.service.spec"),
     # from_config checks a SQLite transport's state lock: belongs behind transport.factory
     ("infinitic.client.client", "infinitic.transport.sqlite.state_lock"),
-    # props_hash / filter_matches belong in a common module (common/hashing.py)
-    ("infinitic.engines.workflow_engine.handlers.results", "infinitic.workflow.channel"),
-    ("infinitic.engines.workflow_engine.scheduler", "infinitic.workflow.replay"),
     # WorkflowFailedError.cause is typed with common.messages.ErrorInfo (TYPE_CHECKING only)
     ("infinitic.errors", "infinitic.common.messages"),
     # the dashboard's Pulsar panel reads topic stats: the worker/cli should pass them in

@@ -131,19 +131,3 @@ def channels_of(interface: type) -> dict[str, Channel[Any]]:
                     found[key] = value
         _CHANNELS[interface] = found
     return found
-
-
-def filter_matches(criteria: Mapping[str, Any], value: Any) -> bool:
-    """True if every dotted path of `criteria` holds the expected value in `value` (JSON data)."""
-    for path, expected in criteria.items():
-        current = value
-        for part in path.split(".") if path else []:
-            if isinstance(current, Mapping) and part in current:
-                current = current[part]
-            elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-                current = current[int(part)]
-            else:
-                return False
-        if current != expected:
-            return False
-    return True
