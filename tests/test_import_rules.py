@@ -76,13 +76,6 @@ DESIGNED: dict[tuple[str, str], str] = {
 # TEMPORARY (#11): violations of DESIGN still in the tree. Each one goes when its code moves;
 # do not add to this list, fix the import.
 TEMPORARY: set[tuple[str, str]] = {
-    # the entity specs and channel marker belong in common/spec.py (#11 step 2)
-    ("infinitic.client.client", "infinitic.service.spec"),
-    ("infinitic.client.stubs", "infinitic.service.spec"),
-    ("infinitic.client.stubs", "infinitic.workflow.aio"),
-    ("infinitic.client.workflows", "infinitic.service.spec"),
-    ("infinitic.client.workflows", "infinitic.workflow.channel"),
-    ("infinitic.workflow.stubs", "infinitic.service.spec"),
     # from_config checks a SQLite transport's state lock: belongs behind transport.factory
     ("infinitic.client.client", "infinitic.transport.sqlite.state_lock"),
     # WorkflowFailedError.cause is typed with common.messages.ErrorInfo (TYPE_CHECKING only)

@@ -19,7 +19,7 @@ from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.ids import custom_workflow_id, new_id
 from ..common.runtime import Runtime
-from ..service.spec import EntitySpec, MethodSpec, describe
+from ..common.spec import EntitySpec, MethodSpec, describe
 from ..storage.base import Storage
 from ..storage.index import IndexQuery
 from ..transport.base import Topics, Transport
