@@ -76,12 +76,8 @@ DESIGNED: dict[tuple[str, str], str] = {
 # TEMPORARY (#11): violations of DESIGN still in the tree. Each one goes when its code moves;
 # do not add to this list, fix the import.
 TEMPORARY: set[tuple[str, str]] = {
-    # from_config checks a SQLite transport's state lock: belongs behind transport.factory
-    ("infinitic.client.client", "infinitic.transport.sqlite.state_lock"),
     # WorkflowFailedError.cause is typed with common.messages.ErrorInfo (TYPE_CHECKING only)
     ("infinitic.errors", "infinitic.common.messages"),
-    # the dashboard's Pulsar panel reads topic stats: the worker/cli should pass them in
-    ("infinitic.web", "infinitic.transport.pulsar.admin"),
 }
 
 # TEMPORARY (#11): import cycles still in the tree (module-level, TYPE_CHECKING included)
