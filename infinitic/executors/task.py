@@ -103,6 +103,9 @@ class _Unrunnable(Exception):
 
 
 class TaskExecutor:
+    """Consumes one service's executor topic and runs each ExecuteTask on the service's
+    implementation, replying TaskCompleted, a delayed retry, or TaskFailed."""
+
     def __init__(
         self,
         transport: Transport,

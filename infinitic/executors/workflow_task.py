@@ -93,6 +93,9 @@ class WorkflowRegistration:
 
 
 class WorkflowTaskExecutor:
+    """Consumes one workflow name's workflow-task topic: replays each ExecuteWorkflowTask's
+    method run over its history and sends the engine what it found (new commands, result)."""
+
     def __init__(
         self, transport: Transport, workflow: WorkflowRegistration, *, worker_name: str
     ) -> None:
