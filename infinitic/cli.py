@@ -173,7 +173,8 @@ def dashboard(config_path: str, host: str | None, port: int | None) -> int:
     try:
         import uvicorn
 
-        from .web import create_app, pulsar_stats
+        from .web import create_app
+        from .worker.dashboard import pulsar_stats
     except ImportError:
         raise click.UsageError(
             "the dashboard needs the dashboard extra: pip install 'infinitic[dashboard]'"

@@ -19,7 +19,7 @@ from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.ids import custom_workflow_id, new_id
 from ..common.runtime import Runtime
-from ..service.spec import EntitySpec, MethodSpec, describe
+from ..common.spec import EntitySpec, MethodSpec, describe
 from ..storage.base import Storage
 from ..storage.index import IndexQuery
 from ..transport.base import Topics, Transport
@@ -66,14 +66,10 @@ class InfiniticClient:
     ) -> InfiniticClient:
         """A client on the transport of a worker config (`name` and `transport` are used)."""
         from ..config import load_config
-        from ..transport.factory import create_transport
+        from ..transport.factory import check_client_reachable, create_transport
 
         cfg = load_config(config, source=source)
-        path = cfg.storage_options.get("path")
-        if cfg.transport == "inMemory" and cfg.storage == "sqlite" and isinstance(path, str):
-            from ..transport.sqlite import state_lock
-
-            state_lock.check_reachable(path)  # else it would wait for a worker it cannot reach
+        check_client_reachable(cfg.transport, cfg.storage, cfg.storage_options)
         runtime = Runtime.acquire()
         transport = create_transport(cfg.transport, cfg.transport_options)
         runtime.run(transport.start())

@@ -16,7 +16,7 @@ T = TypeVar("T")
 class TaskHandle(Generic[T]):
     """A dispatched task: `.id`, `.result(timeout)`, and awaitable in asyncio code."""
 
-    __slots__ = ("_future", "_loop_thread_check", "_deadline", "id", "name")
+    __slots__ = ("_future", "_deadline", "id", "name")
 
     def __init__(
         self,

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..service.spec import EntitySpec, MethodSpec
-from ..workflow.aio import declared_async
+from ..common.spec import EntitySpec, MethodSpec, declared_async
 
 if TYPE_CHECKING:
     from .client import InfiniticClient

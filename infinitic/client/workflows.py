@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..common import serialization
-from ..service.spec import EntitySpec, MethodSpec
-from ..workflow.channel import Channel, channels_of
+from ..common.spec import DeclaredChannel, EntitySpec, MethodSpec, channels_of
 from .stubs import awaits
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ class ChannelSender:
 
     __slots__ = ("stub", "channel")
 
-    def __init__(self, stub: WorkflowStub, channel: Channel[Any]) -> None:
+    def __init__(self, stub: WorkflowStub, channel: DeclaredChannel) -> None:
         self.stub = stub
         self.channel = channel
 

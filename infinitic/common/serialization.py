@@ -34,8 +34,6 @@ from ..errors import SerializationError
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 """The largest encoded payload (arguments, a result, a signal) by default: `maxPayloadBytes`."""
-# orjson refuses deeper input on decode (and deeper than 254 levels on encode)
-MAX_JSON_DEPTH = 1024
 _limit = DEFAULT_MAX_PAYLOAD_BYTES
 
 

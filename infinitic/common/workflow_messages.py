@@ -91,6 +91,9 @@ class Step:
 
 @dataclass(slots=True)
 class MethodRun:
+    """One call of a workflow method on an instance: its arguments, the commands it issued and
+    the steps it awaited (its replay history), and its outcome once it ended."""
+
     method_run_id: str
     method_name: str
     args: bytes
@@ -117,6 +120,9 @@ class _Indexed:
 
 @dataclass(slots=True)
 class WorkflowState(_Indexed):
+    """Everything the engine keeps about one workflow instance: its method runs, properties,
+    the workflow task in flight and the messages buffered while it runs."""
+
     workflow_id: str
     workflow_name: str
     tags: frozenset[str] = frozenset()
@@ -369,6 +375,9 @@ class ConfirmStart:
 
 @dataclass(slots=True)
 class ExecuteWorkflowTask:
+    """Engine to workflow-task executor: replay `method_run` as of event `as_of`, starting from
+    the instance's `properties`."""
+
     message_id: str
     workflow_id: str
     workflow_name: str

@@ -22,9 +22,8 @@ from typing import Any
 
 from ..common import messages as m
 from ..common import serialization
+from ..common.spec import BATCH_ATTR, EntitySpec, MethodSpec
 from ..service.context import _BATCH, BATCH_KEY_META, TaskContext
-from ..service.decorators import BATCH_ATTR
-from ..service.spec import EntitySpec, MethodSpec
 from .threads import TaskThreads
 
 

@@ -23,11 +23,12 @@ from ..common import messages as m
 from ..common import serialization
 from ..common.errors import error_info
 from ..common.ids import new_id
+from ..common.spec import EntitySpec, MethodSpec, describe
 from ..common.workflow_messages import ServiceTagCommand
 from ..service.context import _CURRENT, TaskContext
 from ..service.decorators import DELEGATED_ATTR
 from ..service.policies import WithRetry, WithTimeout, grace_period
-from ..service.spec import EntitySpec, MethodSpec, describe, resolve_retry, resolve_timeout
+from ..service.spec import resolve_retry, resolve_timeout
 from ..transport.base import Topics, Transport
 from ..workflow.aio import check_method, check_sync_hook
 from .batches import Batcher, Batching, Outcome, batch_methods
@@ -102,6 +103,9 @@ class _Unrunnable(Exception):
 
 
 class TaskExecutor:
+    """Consumes one service's executor topic and runs each ExecuteTask on the service's
+    implementation, replying TaskCompleted, a delayed retry, or TaskFailed."""
+
     def __init__(
         self,
         transport: Transport,

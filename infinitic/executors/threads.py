@@ -33,11 +33,6 @@ class TaskThreads:
         for _ in range(size):
             self._spawn()
 
-    @property
-    def live_threads(self) -> int:
-        with self._lock:
-            return len(self._threads - self._abandoned)
-
     def submit(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
         """Runs `call` on a pool thread; the returned future resolves on the caller's loop."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -18,7 +18,7 @@ from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.errors import error_info
 from ..common.ids import new_id
-from ..service.spec import EntitySpec, describe
+from ..common.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport
 from ..workflow.aio import check_method
 from ..workflow.replay import WorkflowRun
@@ -93,6 +93,9 @@ class WorkflowRegistration:
 
 
 class WorkflowTaskExecutor:
+    """Consumes one workflow name's workflow-task topic: replays each ExecuteWorkflowTask's
+    method run over its history and sends the engine what it found (new commands, result)."""
+
     def __init__(
         self, transport: Transport, workflow: WorkflowRegistration, *, worker_name: str
     ) -> None:

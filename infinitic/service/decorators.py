@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from ..common.spec import BATCH_ATTR, NAME_ATTR, RETRY_ATTR, TIMEOUT_ATTR
 from .policies import FixedTimeout, WithRetry, WithTimeout, backoff_policy
 
 T = TypeVar("T")
 
-NAME_ATTR = "__infinitic_name__"
-TIMEOUT_ATTR = "__infinitic_timeout__"
-RETRY_ATTR = "__infinitic_retry__"
 DELEGATED_ATTR = "__infinitic_delegated__"
-BATCH_ATTR = "__infinitic_batch__"
 
 
 def name(value: str) -> Callable[[T], T]:

@@ -59,13 +59,6 @@ class FixedTimeout:
         return f"FixedTimeout({self.seconds!r})"
 
 
-class NoRetry:
-    """A WithRetry that never retries."""
-
-    def get_seconds_before_retry(self, retry: int, exception: BaseException) -> float | None:
-        return None
-
-
 def backoff_policy(
     *,
     minimum_seconds: float = 1.0,

@@ -2,7 +2,7 @@
 
 `Storage` is the contract (see `infinitic.storage.base`); `create_storage` builds one from the
 ``storage`` configuration entry. Concrete backends live in their own modules
-(`infinitic.storage.memory`, `infinitic.storage.sqlite`) and are imported only when used.
+(`infinitic.storage.memory`, `.sqlite`, `.redis`, `.mysql`) and are imported only when used.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Accepted shapes (the same as Infinitic's YAML where they exist)::
     storage: {sqlite: {path: infinitic.db, synchronous: FULL, busy_timeout: 5}}
     storage: {redis: {...}} / {mysql: {...}}   # extras infinitic[redis] / infinitic[mysql]
 
-Concrete backends are imported only when chosen. A backend module shipped later
-(``infinitic.storage.redis``, ``infinitic.storage.mysql``) must define
+Concrete backends are imported only when chosen. A backend module loaded by name
+(``infinitic.storage.redis``, ``infinitic.storage.mysql``) defines
 ``from_config(options: Mapping[str, Any], *, clock: Clock | None) -> Storage``.
 """
 

@@ -16,8 +16,8 @@ from ..client.handles import TaskHandle
 from ..common import clock
 from ..common.ids import new_id
 from ..common.runtime import Runtime
+from ..common.spec import describe
 from ..executors import workflow_task
-from ..service.spec import describe
 from ..transport.factory import create_transport
 from ..transport.memory import InMemoryTransport
 from ..worker import InfiniticWorker

@@ -9,9 +9,9 @@ from typing import Any
 
 from .. import errors
 from ..common.history import history_of
+from ..common.spec import describe
 from ..config import WorkerConfig, load_config, load_config_file
 from ..engines.workflow_engine import stored
-from ..service.spec import describe
 from ..storage import Storage, create_storage
 from ..storage.workflow_state import state_key
 

@@ -13,7 +13,7 @@ from .. import errors
 from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.history import HistoryError, state_of
-from ..service.spec import describe
+from ..common.spec import describe
 from ..workflow import Workflow
 from ..workflow.replay import CHECK_MODES, WorkflowRun
 

@@ -39,3 +39,13 @@ def create_transport(kind: str, options: Mapping[str, Any]) -> Transport:
     raise ConfigError(
         f"transport: unknown transport {kind!r}; use 'inMemory', 'sqlite' or 'pulsar'"
     )
+
+
+def check_client_reachable(kind: str, storage: str, storage_options: Mapping[str, Any]) -> None:
+    """For a client: raises ConfigError when an in-memory transport could never reach the
+    worker, because a worker of another process serves the SQLite state file it names."""
+    path = storage_options.get("path")
+    if kind == "inMemory" and storage == "sqlite" and isinstance(path, str):
+        from .sqlite import state_lock
+
+        state_lock.check_reachable(path)

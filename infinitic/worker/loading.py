@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..common.spec import describe
 from ..config.classes import check_implementation, implementations, import_class, is_interface
 from ..config.loader import raise_all
 from ..config.model import ServiceConfig, WorkerConfig, WorkflowConfig
@@ -10,7 +11,6 @@ from ..executors.batches import Batching
 from ..executors.task import ServiceRegistration
 from ..executors.workflow_task import WorkflowRegistration, workflow_version
 from ..service.policies import FixedTimeout
-from ..service.spec import describe
 from ..workflow import Workflow
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger("infinitic.worker")
 
 
 class InfiniticWorker:
-    """Runs the services (and, next, workflows) of a config.
+    """Runs the services, workflows and engines of a config: the composition root.
 
     `start()` returns once every executor consumes; `close()` stops them. `client` is a client
     on the same transport, also handed to tasks as `task.client`.
@@ -149,8 +149,9 @@ class InfiniticWorker:
         assert self.config.dashboard is not None and self._client is not None
         _needs("starlette", "dashboard", "dashboard", self.config.source)
         _needs("uvicorn", "dashboard", "dashboard", self.config.source)
-        from ..web import create_app, pulsar_stats
+        from ..web import create_app
         from ..web.server import DashboardServer
+        from .dashboard import pulsar_stats
 
         entry = self.config.dashboard
         app = create_app(

@@ -110,19 +110,3 @@ def check_sync_hook(owner: str, hook: str, fn: object) -> str | None:
             "(it decides a timeout or a retry delay from the task's context): make it a plain def"
         )
     return None
-
-
-_DECLARED_ASYNC: dict[tuple[type, str], bool] = {}
-
-
-def declared_async(interface: type, attribute: str) -> bool:
-    """Whether the interface declares the method `async def`: called from async code, a stub
-    call then returns an awaitable (a Deferred in a workflow, a TaskHandle in a client), as its
-    type says; sync code cannot await, so there it returns the value."""
-    key = (interface, attribute)
-    found = _DECLARED_ASYNC.get(key)
-    if found is None:
-        found = _DECLARED_ASYNC[key] = inspect.iscoroutinefunction(
-            getattr(interface, attribute, None)
-        )
-    return found

@@ -7,6 +7,7 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from ..common import spec
 from ..common.serialization import CLASS_KEY
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ class Channel(Generic[T]):
     not a function. A signal that arrives while no receive is waiting is discarded (Infinitic's
     rule). From a client or another workflow: `stub.points.send(value)`.
     """
+
+    _infinitic_channel = True  # common.spec.CHANNEL_ATTR: how interfaces' channels are found
 
     def __init__(self) -> None:
         self.name = ""
@@ -117,33 +120,6 @@ class BoundChannel(Generic[T]):
         self.run.send_signal_to_self(self.channel, value)
 
 
-_CHANNELS: dict[type, dict[str, Channel[Any]]] = {}
-
-
 def channels_of(interface: type) -> dict[str, Channel[Any]]:
     """The channels an interface declares, by attribute (looked up once per interface)."""
-    found = _CHANNELS.get(interface)
-    if found is None:
-        found = {}
-        for klass in reversed(interface.__mro__):
-            for key, value in vars(klass).items():
-                if isinstance(value, Channel):
-                    found[key] = value
-        _CHANNELS[interface] = found
-    return found
-
-
-def filter_matches(criteria: Mapping[str, Any], value: Any) -> bool:
-    """True if every dotted path of `criteria` holds the expected value in `value` (JSON data)."""
-    for path, expected in criteria.items():
-        current = value
-        for part in path.split(".") if path else []:
-            if isinstance(current, Mapping) and part in current:
-                current = current[part]
-            elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-                current = current[int(part)]
-            else:
-                return False
-        if current != expected:
-            return False
-    return True
+    return typing.cast("dict[str, Channel[Any]]", spec.channels_of(interface))

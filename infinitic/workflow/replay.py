@@ -11,7 +11,6 @@ run (`_Suspend`, a BaseException so user `except Exception` blocks cannot swallo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import orjson
 from .. import errors
 from .._core import replay as kernel
 from ..common import messages, serialization
+from ..common.hashing import args_hash, props_hash
 from ..common.ids import deterministic_id
 from ..common.messages import ErrorInfo
 from ..common.workflow_messages import PREVIOUS_OUTCOMES_META, Command, ExecuteWorkflowTask, Step
@@ -53,14 +53,6 @@ def current_run() -> WorkflowRun:
             "(dispatch, timers, channels and stubs are commands recorded by the replay)"
         )
     return run
-
-
-def args_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
-
-
-def props_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 class WorkflowRun:

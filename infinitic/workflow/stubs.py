@@ -7,8 +7,7 @@ from typing import Any
 
 from ..common import serialization
 from ..common.ids import custom_workflow_id
-from ..service.spec import EntitySpec, MethodSpec, describe
-from .aio import declared_async
+from ..common.spec import EntitySpec, MethodSpec, declared_async, describe
 from .channel import Channel, channels_of
 from .deferred import Deferred
 from .replay import current_run

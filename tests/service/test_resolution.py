@@ -6,7 +6,7 @@ import pytest
 
 from infinitic import TaskFailedError, task
 from infinitic._core.backoff import ExponentialBackoff
-from infinitic.service.policies import DEFAULT_RETRY, FixedTimeout
+from infinitic.service.policies import DEFAULT_RETRY, FixedTimeout, WithTimeout
 from infinitic.service.spec import describe, resolve_retry, resolve_timeout
 from tests import sample_services as s
 from tests.helpers import running_worker, service
@@ -110,3 +110,20 @@ def test_task_context_is_injectable_in_tests() -> None:
         assert impl.context()["tags"] == ["a"]
     with pytest.raises(RuntimeError, match="only readable while a task runs"):
         impl.context()
+
+
+class _SelfTimed(WithTimeout):
+    """A service without an interface that implements a policy protocol itself."""
+
+    def get_timeout_in_seconds(self) -> float | None:
+        return 1.5
+
+    def work(self) -> int:
+        return 1
+
+
+def test_a_policy_protocol_is_not_taken_for_an_interface() -> None:
+    spec = describe(_SelfTimed)
+    assert spec.interface is _SelfTimed
+    assert spec.name == f"{__name__}._SelfTimed"
+    assert list(spec.methods) == ["work"]

@@ -30,6 +30,9 @@ ORPHAN_RESULT_SECONDS = 7 * 24 * 3600.0
 
 
 class ServiceTagEngine:
+    """Keeps the task ids of each tag of one service, answers clients' queries by tag, and
+    pairs a delegated task's ExecuteTask with its completion."""
+
     def __init__(self, transport: Transport, storage: Storage, service_name: str) -> None:
         self.transport = transport
         self.storage = storage

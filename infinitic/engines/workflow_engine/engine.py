@@ -87,6 +87,9 @@ def workflow_id_of(msg: Any) -> str | None:
 
 
 class WorkflowEngine:
+    """Consumes one workflow name's engine topic: per message, loads the instance's state, runs
+    the pure step (process.py), saves the new state with its outbox, then sends the outbox."""
+
     def __init__(
         self,
         transport: Transport,

@@ -6,8 +6,8 @@ import hashlib
 
 from ...common import messages as m
 from ...common import workflow_messages as w
+from ...common.hashing import props_hash
 from ...common.ids import new_id, uuid_shaped
-from ...workflow.replay import props_hash
 from .outbox import Outbox
 from .waiting import needs_task
 

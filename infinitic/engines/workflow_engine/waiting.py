@@ -21,10 +21,10 @@ import orjson
 from ..._core import replay as kernel
 from ...common import workflow_messages as w
 
-# a debugging aid, set by the test suite: check every answer against the full evaluation
 # commands per storage segment (stored.py keeps its own name for it)
 SEGMENT = 128
 
+# a debugging aid, set by the test suite: check every answer against the full evaluation
 VERIFY = os.environ.get("INFINITIC_VERIFY_WAITING", "") not in ("", "0")
 
 _STATUS = {name: i for i, name in enumerate(kernel.STATUS_NAMES)}

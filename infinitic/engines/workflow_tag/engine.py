@@ -20,6 +20,9 @@ def tag_key(workflow_name: str, tag: str) -> str:
 
 
 class WorkflowTagEngine:
+    """Keeps the workflow ids of each tag (and custom ids) of one workflow name, and forwards
+    commands addressed to a tag to each workflow that carries it."""
+
     def __init__(
         self, transport: Transport, storage: Storage, workflow_name: str, *, concurrency: int = 1
     ) -> None:

@@ -8,7 +8,7 @@ import orjson
 
 from ....common import messages as m
 from ....common import workflow_messages as w
-from ....workflow.channel import filter_matches
+from ....common.hashing import filter_matches
 from ..outbox import Outbox
 from ..state_ops import complete_command, find_run, next_event
 from ..waiting import find_command, note_outcome
