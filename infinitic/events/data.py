@@ -103,28 +103,24 @@ def task_retry_scheduled(arg: tuple[m.ExecuteTask, float, str]) -> dict[str, Any
     }
 
 
-def task_completed(arg: tuple[m.TaskCompleted, str]) -> dict[str, Any]:
-    msg, worker = arg
+def _task_outcome(msg: m.TaskCompleted | m.TaskFailed, worker: str) -> dict[str, Any]:
     return {
-        "output": _json(msg.result),
         "serviceName": msg.service_name,
         "taskName": msg.task_name,
         "taskMeta": _meta(msg.meta),
         "workerName": worker,
         "infiniticVersion": VERSION,
     }
+
+
+def task_completed(arg: tuple[m.TaskCompleted, str]) -> dict[str, Any]:
+    msg, worker = arg
+    return {"output": _json(msg.result), **_task_outcome(msg, worker)}
 
 
 def task_failed(arg: tuple[m.TaskFailed, str]) -> dict[str, Any]:
     msg, worker = arg
-    return {
-        "failure": error(msg.error),
-        "serviceName": msg.service_name,
-        "taskName": msg.task_name,
-        "taskMeta": _meta(msg.meta),
-        "workerName": worker,
-        "infiniticVersion": VERSION,
-    }
+    return {"failure": error(msg.error), **_task_outcome(msg, worker)}
 
 
 # -- infinitic.workflow.* --------------------------------------------------------------------
