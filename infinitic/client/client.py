@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
 from .. import errors
-from .._core.envelope import EnvelopeError
 from ..common import messages as m
 from ..common import serialization
 from ..common import workflow_messages as w
@@ -22,7 +21,7 @@ from ..common.runtime import Runtime
 from ..common.spec import EntitySpec, MethodSpec, describe
 from ..storage.base import Storage
 from ..storage.index import IndexQuery
-from ..transport.base import Topics, Transport
+from ..transport.base import Topics, Transport, decode_or_dead_letter
 from .describe import WorkflowInfo, WorkflowPage, WorkflowStatus, describe_in, list_in
 from .handles import TaskHandle
 from .stubs import ServiceStub, StubMethod
@@ -658,18 +657,14 @@ class InfiniticClient:
     # -- responses -----------------------------------------------------------------------
 
     async def _on_response(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self._transport.dead_letter(self._topic, payload, f"undecodable envelope: {exc}")
+        expected = (w.MethodOutcome, w.TagIds, m.TaskCompleted, m.TaskFailed)
+        msg = await decode_or_dead_letter(
+            self._transport, self._topic, payload, expected, "client response"
+        )
+        if msg is None:
             return
         if isinstance(msg, (w.MethodOutcome, w.TagIds)):
             self._on_workflow_response(msg)
-            return
-        if not isinstance(msg, (m.TaskCompleted, m.TaskFailed)):
-            await self._transport.dead_letter(
-                self._topic, payload, f"unexpected {type(msg).__name__} on a client response topic"
-            )
             return
         entry = self._pending.pop(msg.task_id, None)
         if entry is None:
