@@ -14,6 +14,7 @@ passed; a write whose COMMIT may or may not have reached the server is checked b
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -29,7 +30,8 @@ from typing import Any
 import MySQLdb
 
 from ..errors import ConfigError, StorageError, VersionConflictError
-from ._handoff import deliver
+from ._batching import Outcome as _Outcome
+from ._batching import Stop, refuse_queued, serve
 from ._mysql_index import IndexTables
 from .base import (
     Clock,
@@ -158,7 +160,7 @@ class _Op:
         future: asyncio.Future[Any],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self.kind = kind  # get, write, sadd, srem, sget, purge, call, stop
+        self.kind = kind  # get, write, sadd, srem, sget, purge, call
         self.args = args
         self.future = future
         self.loop = loop
@@ -185,9 +187,6 @@ class _WriteArgs:
         return [0 if value is None else expected + 1 for _, _, _, value, expected in self.writes]
 
 
-_Outcome = tuple["BaseException | None", Any]
-
-
 class _Lost(Exception):
     """The connection was lost; `committing` when it happened during COMMIT."""
 
@@ -203,9 +202,6 @@ class _Transient(Exception):
 
 class _Unsure(Exception):
     """The result of an earlier COMMIT cannot be told: raised to the caller as StorageError."""
-
-
-_deliver = deliver
 
 
 def _hash(text: str) -> tuple[bytes, bytes]:
@@ -317,7 +313,7 @@ class MySQLStorage(Storage):
         self._state = "new"
         self._lifecycle = asyncio.Lock()
         # each item: the operations one event-loop iteration submitted (or one stop)
-        self._queue: queue.SimpleQueue[list[_Op]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Op] | list[Stop]] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
@@ -379,20 +375,14 @@ class MySQLStorage(Storage):
             stops: list[asyncio.Future[Any]] = []
             for _ in self._threads:  # after every accepted operation: they are served first
                 stop: asyncio.Future[Any] = loop.create_future()
-                self._queue.put([_Op("stop", None, stop, loop)])
+                self._queue.put([Stop(stop, loop)])
                 stops.append(stop)
             await asyncio.gather(*stops)
             for thread in self._threads:
                 thread.join()
             self._threads = []
             self._state = "closed"
-            leftovers: list[_Op] = []
-            while True:
-                try:
-                    leftovers.extend(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            _deliver(leftovers, [(not_started(self, "closed"), None)] * len(leftovers))
+            refuse_queued(self._queue, not_started(self, "closed"))
             logger.debug("mysql storage closed on %s", self.where)
 
     def _connect(self) -> Any:
@@ -540,38 +530,21 @@ class MySQLStorage(Storage):
 
     # --- the pool threads ------------------------------------------------------------------
 
-    def _serve(self, q: queue.SimpleQueue[list[_Op]], slot: _Slot) -> None:
-        stop: _Op | None = None
-        try:
-            while stop is None:
-                batch: list[_Op] = []
-                items = q.get()
-                while True:
-                    for op in items:
-                        if op.kind == "stop":
-                            stop = op
-                        else:
-                            batch.append(op)
-                    if stop is not None or len(batch) >= self.max_batch:
-                        break
-                    try:
-                        items = q.get_nowait()
-                    except queue.Empty:
-                        break
-                batch = [op for op in batch if not op.future.cancelled()]
-                if batch:
-                    try:
-                        outcomes = self._run(slot, batch)
-                    except BaseException as exc:  # a bug: report it, keep serving
-                        logger.exception("mysql storage %s: batch failed", self.where)
-                        outcomes = [(self._error("internal error", exc), None)] * len(batch)
-                    _deliver(batch, outcomes)
-        finally:
+    def _serve(self, q: queue.SimpleQueue[list[_Op] | list[Stop]], slot: _Slot) -> None:
+        def close() -> None:
             if slot.conn is not None:
                 slot.conn.close()
                 slot.conn = None
-            if stop is not None:
-                _deliver([stop], [(None, None)])
+
+        serve(
+            q,
+            self.max_batch,
+            functools.partial(self._run, slot),
+            lambda exc: self._error("internal error", exc),
+            logger,
+            f"mysql storage {self.where}",
+            close,
+        )
 
     def _run(self, slot: _Slot, batch: list[_Op]) -> list[_Outcome]:
         """Run a batch, reconnecting and retrying while the server is unreachable."""
