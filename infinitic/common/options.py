@@ -19,13 +19,20 @@ __all__ = ["OptionNames"]
 class OptionNames:
     """`names`: argument -> the name shown for it in messages (camelCase in Infinitic's YAML).
 
-    A block accepts each shown name, each argument and each of `aliases` (alias -> argument).
+    A block accepts each shown name, each argument and each of `aliases` (alias -> argument);
+    `secrets`: the arguments whose values an error never shows.
     """
 
-    __slots__ = ("_accepted", "_names", "listed")
+    __slots__ = ("_accepted", "_names", "_secrets", "listed")
 
-    def __init__(self, names: Mapping[str, str], aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str],
+        aliases: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
         self._names = dict(names)
+        self._secrets = frozenset(secrets)  # arguments whose values errors never show
         self._accepted = {n: a for a, n in names.items()} | {a: a for a in names}
         self._accepted |= aliases or {}
         # what an unknown key's error lists
@@ -44,6 +51,12 @@ class OptionNames:
     def shown(self, argument: str) -> str:
         """The name of `argument` in messages."""
         return self._names.get(argument, argument)
+
+    def bad(self, argument: str, what: str, value: object, where: str = "") -> ConfigError:
+        """The error `where.option must be what, not value` (a secret's value is not shown)."""
+        shown = "***" if argument in self._secrets else repr(value)
+        prefix = f"{where}." if where else ""
+        return ConfigError(f"{prefix}{self.shown(argument)} must be {what}, not {shown}")
 
     def arguments(
         self,

@@ -127,23 +127,24 @@ _OPTIONS = OptionNames(
         "max_value_bytes": "maxValueBytes",
     },
     aliases={"user": "username"},
+    secrets=("password", "url"),  # a secret, if mistyped
 )
 
 
 def _int(name: str, value: object, low: int, high: int | None = None) -> int:
     if type(value) is not int or value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ConfigError(f"{_OPTIONS.shown(name)} must be an integer {bound}, not {value!r}")
+        raise _OPTIONS.bad(name, f"an integer {bound}", value)
     return value
 
 
 def _seconds(name: str, value: object, *, zero: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{_OPTIONS.shown(name)} must be a number of seconds, not {value!r}")
+        raise _OPTIONS.bad(name, "a number of seconds", value)
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero):
         bound = ">= 0" if zero else "> 0"
-        raise ConfigError(f"{_OPTIONS.shown(name)} must be a finite number {bound}, not {value!r}")
+        raise _OPTIONS.bad(name, f"a finite number {bound}", value)
     return seconds
 
 
@@ -151,15 +152,13 @@ def _str(name: str, value: object, *, optional: bool = False, empty: bool = Fals
     if value is None and optional:
         return None
     if not isinstance(value, str) or (not value and not empty):
-        kind = "a string" if empty else "a non-empty string"
-        shown = "***" if name in ("password", "url") else repr(value)  # a secret, if mistyped
-        raise ConfigError(f"{_OPTIONS.shown(name)} must be {kind}, not {shown}")
+        raise _OPTIONS.bad(name, "a string" if empty else "a non-empty string", value)
     return value
 
 
 def _bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{_OPTIONS.shown(name)} must be true or false, not {value!r}")
+        raise _OPTIONS.bad(name, "true or false", value)
     return value
 
 

@@ -18,6 +18,7 @@ _NAMES += "schemaTable createTables timeoutSeconds retryTimeoutSeconds maxBatch 
 _OPTIONS = OptionNames(
     {re.sub("([A-Z])", r"_\1", n).lower(): n for n in _NAMES.split()} | {"unix_socket": "socket"},
     aliases={"username": "user", "unixSocket": "unix_socket"},
+    secrets=("password",),
 )
 _KEY = "storage.mysql"
 
@@ -31,8 +32,7 @@ def arguments(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _bad(argument: str, what: str, value: object) -> ConfigError:
-    shown = "***" if argument == "password" else repr(value)
-    return ConfigError(f"{_KEY}.{_OPTIONS.shown(argument)} must be {what}, not {shown}")
+    return _OPTIONS.bad(argument, what, value, _KEY)
 
 
 def _number(argument: str, value: object, *, minimum: float, strict: bool) -> float:
