@@ -103,6 +103,16 @@ async def _until(condition: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _dead_lettered(bus: Bus, transport: Transport, topic: str) -> list[DeadLetter]:
+    deadline = time.monotonic() + WAIT
+    while True:
+        dead = await bus.dead_letters(transport, topic)
+        if dead:
+            return dead
+        assert time.monotonic() < deadline, "never dead-lettered"
+        await asyncio.sleep(0.05)
+
+
 def _topic(role: str) -> str:
     return f"contract-{role}:{uuid.uuid4().hex[:8]}"
 
@@ -170,12 +180,7 @@ def test_a_message_that_keeps_failing_ends_as_a_dead_letter_with_the_error(bus: 
         async with started(bus) as transport:
             await transport.subscribe(topic, handle)
             await transport.send(topic, b"doomed")
-            dead: list[DeadLetter] = []
-            deadline = time.monotonic() + WAIT
-            while not dead:
-                assert time.monotonic() < deadline, "never dead-lettered"
-                await asyncio.sleep(0.05)
-                dead = await bus.dead_letters(transport, topic)
+            dead = await _dead_lettered(bus, transport, topic)
         assert [d.payload for d in dead] == [b"doomed"]
         assert "always broken" in dead[0].reason and "ValueError" in dead[0].reason
         assert attempts >= 2  # tried, and tried again, before giving up
@@ -199,12 +204,7 @@ def test_a_malformed_message_is_dead_lettered_by_its_consumer(bus: Bus) -> None:
 
             await transport.subscribe(topic, handle)
             await transport.send(topic, b"\xffnot an envelope")
-            dead: list[DeadLetter] = []
-            deadline = time.monotonic() + WAIT
-            while not dead:
-                assert time.monotonic() < deadline, "never dead-lettered"
-                await asyncio.sleep(0.05)
-                dead = await bus.dead_letters(transport, topic)
+            dead = await _dead_lettered(bus, transport, topic)
         assert [d.payload for d in dead] == [b"\xffnot an envelope"]
         assert dead[0].reason.startswith("undecodable envelope")
         assert handled == []
