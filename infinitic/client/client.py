@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
 from .. import errors
-from .._core.envelope import EnvelopeError
 from ..common import messages as m
 from ..common import serialization
 from ..common import workflow_messages as w
@@ -22,7 +21,7 @@ from ..common.runtime import Runtime
 from ..common.spec import EntitySpec, MethodSpec, describe
 from ..storage.base import Storage
 from ..storage.index import IndexQuery
-from ..transport.base import Topics, Transport
+from ..transport.base import Topics, Transport, decode_or_dead_letter
 from .describe import WorkflowInfo, WorkflowPage, WorkflowStatus, describe_in, list_in
 from .handles import TaskHandle
 from .stubs import ServiceStub, StubMethod
@@ -50,7 +49,7 @@ class InfiniticClient:
         self._requests: dict[str, concurrent.futures.Future[Any]] = {}
         self._seen_outcomes: OrderedDict[str, None] = OrderedDict()
         # (topic, key) -> sent when this client's message posted there first is (see _post)
-        self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._in_flight: dict[tuple[str, str | None], asyncio.Future[None]] = {}
         self._closed = False
         self._owned: list[Any] = []
         self.start_timeout = 30.0  # seconds dispatch_durably waits for the engine
@@ -164,34 +163,12 @@ class InfiniticClient:
             reply_to=self._topic,
             emitted_at=time.time(),
         )
-        data = m.encode(message)
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._pending[task_id] = (future, spec)
-        topic = Topics.task_executor(stub._spec.name)
-        self._runtime.loop.call_soon_threadsafe(self._send, topic, data, task_id)
+        # a failed send ends the handle: nothing more is expected for it
+        future.add_done_callback(lambda _: self._pending.pop(task_id, None))
+        self._post(Topics.task_executor(stub._spec.name), message, None, future)
         return TaskHandle(task_id, where, future, spec.caller_timeout)
-
-    def _send(self, topic: str, data: bytes, task_id: str) -> None:
-        send_nowait = getattr(self._transport, "send_nowait", None)
-        if send_nowait is not None:  # in-memory: no need for a task per message
-            try:
-                send_nowait(topic, data)
-            except Exception as exc:  # noqa: BLE001 - surfaces on the handle
-                self._fail_pending(task_id, exc)
-            return
-
-        async def send() -> None:
-            try:
-                await self._transport.send(topic, data)
-            except Exception as exc:  # noqa: BLE001 - surfaces on the handle
-                self._fail_pending(task_id, exc)
-
-        self._runtime.loop.create_task(send())
-
-    def _fail_pending(self, task_id: str, exc: BaseException) -> None:
-        entry = self._pending.pop(task_id, None)
-        if entry is not None and not entry[0].done():
-            entry[0].set_exception(exc)
 
     # -- workflows -----------------------------------------------------------------------
 
@@ -546,7 +523,7 @@ class InfiniticClient:
         self,
         topic: str,
         message: Any,
-        key: str,
+        key: str | None,
         future: concurrent.futures.Future[Any] | None = None,
         before: Sequence[tuple[str, Any, str]] = (),
     ) -> None:
@@ -554,10 +531,18 @@ class InfiniticClient:
 
         `before` (topic, message, key) are sent first, then this message. Whatever this client
         posts later to the topic and key of one of them is sent only once that one was: posts
-        from one client reach a (topic, key) in the order they were made."""
+        from one client reach a (topic, key) in the order they were made. An unkeyed post
+        goes out at once on a transport that can send without awaiting (in memory)."""
         data = m.encode(message)
         first = [(t, m.encode(msg), k) for t, msg, k in before]
         loop = self._runtime.loop
+        send_nowait = getattr(self._transport, "send_nowait", None)
+
+        def failed(exc: Exception) -> None:
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            else:
+                log.error("sending %s to %s failed: %s", type(message).__name__, topic, exc)
 
         async def send(after: list[asyncio.Future[None]], sent: list[asyncio.Future[None]]) -> None:
             try:
@@ -570,16 +555,20 @@ class InfiniticClient:
                         done.set_result(None)
                 await self._transport.send(topic, data, key=key)
             except Exception as exc:  # noqa: BLE001 - surfaces on the handle or in the log
-                if future is not None and not future.done():
-                    future.set_exception(exc)
-                else:
-                    log.error("sending %s to %s failed: %s", type(message).__name__, topic, exc)
+                failed(exc)
             finally:
                 for done in sent:
                     if not done.done():
                         done.set_result(None)
 
         def schedule() -> None:
+            if key is None and not first and send_nowait is not None:
+                # no key, so no order to keep: no need for a task per message
+                try:
+                    send_nowait(topic, data)
+                except Exception as exc:  # noqa: BLE001 - surfaces on the handle or in the log
+                    failed(exc)
+                return
             # on the loop, in the order of the posts: the marks are in place before a later post
             after = [f for f in (self._in_flight.get((topic, key)),) if f is not None]
             sent = []
@@ -658,18 +647,14 @@ class InfiniticClient:
     # -- responses -----------------------------------------------------------------------
 
     async def _on_response(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self._transport.dead_letter(self._topic, payload, f"undecodable envelope: {exc}")
+        expected = (w.MethodOutcome, w.TagIds, m.TaskCompleted, m.TaskFailed)
+        msg = await decode_or_dead_letter(
+            self._transport, self._topic, payload, expected, "client response"
+        )
+        if msg is None:
             return
         if isinstance(msg, (w.MethodOutcome, w.TagIds)):
             self._on_workflow_response(msg)
-            return
-        if not isinstance(msg, (m.TaskCompleted, m.TaskFailed)):
-            await self._transport.dead_letter(
-                self._topic, payload, f"unexpected {type(msg).__name__} on a client response topic"
-            )
             return
         entry = self._pending.pop(msg.task_id, None)
         if entry is None:

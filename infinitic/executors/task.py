@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors
-from .._core.envelope import EnvelopeError
 from ..common import messages as m
 from ..common import serialization
 from ..common.errors import error_info
@@ -29,7 +28,7 @@ from ..service.context import _CURRENT, TaskContext
 from ..service.decorators import DELEGATED_ATTR
 from ..service.policies import WithRetry, WithTimeout, grace_period
 from ..service.spec import resolve_retry, resolve_timeout
-from ..transport.base import Topics, Transport
+from ..transport.base import Topics, Transport, decode_or_dead_letter
 from ..workflow.aio import check_method, check_sync_hook
 from .batches import Batcher, Batching, Outcome, batch_methods
 from .threads import TaskThreads
@@ -151,14 +150,10 @@ class TaskExecutor:
         self.threads.close()
 
     async def handle(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
-            return
-        if not isinstance(msg, m.ExecuteTask):
-            reason = f"unexpected {type(msg).__name__} on a task-executor topic"
-            await self.transport.dead_letter(self.topic, payload, reason)
+        msg = await decode_or_dead_letter(
+            self.transport, self.topic, payload, m.ExecuteTask, "task-executor"
+        )
+        if msg is None:
             return
         await self.execute(msg)
 

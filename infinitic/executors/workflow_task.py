@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors
-from .._core.envelope import EnvelopeError
 from ..common import messages as m
 from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.errors import error_info
 from ..common.ids import new_id
 from ..common.spec import EntitySpec, describe
-from ..transport.base import Topics, Transport
+from ..transport.base import Topics, Transport, decode_or_dead_letter
 from ..workflow.aio import check_method
 from ..workflow.replay import WorkflowRun
 from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
@@ -116,14 +115,10 @@ class WorkflowTaskExecutor:
         self.threads.close()
 
     async def handle(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
-            return
-        if not isinstance(msg, w.ExecuteWorkflowTask):
-            reason = f"unexpected {type(msg).__name__} on a workflow-task topic"
-            await self.transport.dead_letter(self.topic, payload, reason)
+        msg = await decode_or_dead_letter(
+            self.transport, self.topic, payload, w.ExecuteWorkflowTask, "workflow-task"
+        )
+        if msg is None:
             return
         future = self.threads.submit(lambda: self.run(msg))
         timeout = self.workflow.timeout_seconds

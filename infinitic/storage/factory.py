@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from ..common.options import OptionNames
 from ..errors import ConfigError
 from .base import Clock, Storage
 
@@ -24,19 +25,16 @@ __all__ = ["BACKENDS", "create_storage"]
 
 BACKENDS = ("inMemory", "sqlite", "redis", "mysql")
 
-# sqlite option -> constructor argument (camelCase aliases for YAML written Infinitic's way)
-_SQLITE_OPTIONS = {
-    "path": "path",
-    "synchronous": "synchronous",
-    "busy_timeout": "busy_timeout",
-    "busyTimeout": "busy_timeout",
-    "read_threads": "read_threads",
-    "readThreads": "read_threads",
-    "create_tables": "create_tables",
-    "createTables": "create_tables",
-    "max_batch": "max_batch",
-    "maxBatch": "max_batch",
-}
+# the sqlite constructor's arguments, and camelCase aliases for YAML written Infinitic's way
+_SQLITE_OPTIONS = OptionNames.plain(
+    ("path", "synchronous", "busy_timeout", "read_threads", "create_tables", "max_batch"),
+    aliases={
+        "busyTimeout": "busy_timeout",
+        "readThreads": "read_threads",
+        "createTables": "create_tables",
+        "maxBatch": "max_batch",
+    },
+)
 
 
 def create_storage(
@@ -105,17 +103,7 @@ def _split(config: Mapping[str, Any] | str, key: str) -> tuple[str, dict[str, An
 
 
 def _sqlite(options: Mapping[str, Any], clock: Clock | None, key: str) -> Storage:
-    kwargs: dict[str, Any] = {}
-    for option, value in options.items():
-        argument = _SQLITE_OPTIONS.get(option)
-        if argument is None:
-            raise ConfigError(
-                f"{key}.{option}: unknown option; expected one of "
-                f"{', '.join(sorted(set(_SQLITE_OPTIONS.values())))}"
-            )
-        if argument in kwargs:
-            raise ConfigError(f"{key}.{option}: {argument} is given twice")
-        kwargs[argument] = value
+    kwargs = _SQLITE_OPTIONS.arguments(options, key)
     if "path" not in kwargs:
         raise ConfigError(f"{key}.path is required (the database file)")
     if not isinstance(kwargs["path"], str):

@@ -50,6 +50,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..common.options import OptionNames
 from ..errors import ConfigError, StorageError
 from ._redis_pipeline import Pipeliner
 from ._redis_scripts import (
@@ -107,54 +108,43 @@ class RedisStats:
 
 # --- configuration ----------------------------------------------------------------------------
 
-# config option -> constructor argument (camelCase as in the YAML, snake_case accepted too)
-_OPTIONS = {
-    "url": "url",
-    "host": "host",
-    "port": "port",
-    "username": "username",
-    "user": "username",
-    "password": "password",
-    "database": "database",
-    "ssl": "ssl",
-    "sslCaCerts": "ssl_ca_certs",
-    "poolSize": "pool_size",
-    "keyPrefix": "key_prefix",
-    "timeoutSeconds": "timeout_seconds",
-    "retrySeconds": "retry_seconds",
-    "createTables": "create_tables",
-    "maxValueBytes": "max_value_bytes",
-}
-_CONFIG_NAMES = sorted(k for k in _OPTIONS if k != "user")
-_OPTIONS.update({arg: arg for arg in list(_OPTIONS.values())})
-# constructor argument -> the name used in messages
-_NAMES = {
-    "ssl_ca_certs": "sslCaCerts",
-    "pool_size": "poolSize",
-    "key_prefix": "keyPrefix",
-    "timeout_seconds": "timeoutSeconds",
-    "retry_seconds": "retrySeconds",
-    "create_tables": "createTables",
-    "max_value_bytes": "maxValueBytes",
-}
+# constructor argument -> config option (camelCase as in the YAML, snake_case accepted too)
+_OPTIONS = OptionNames(
+    {
+        "url": "url",
+        "host": "host",
+        "port": "port",
+        "username": "username",
+        "password": "password",
+        "database": "database",
+        "ssl": "ssl",
+        "ssl_ca_certs": "sslCaCerts",
+        "pool_size": "poolSize",
+        "key_prefix": "keyPrefix",
+        "timeout_seconds": "timeoutSeconds",
+        "retry_seconds": "retrySeconds",
+        "create_tables": "createTables",
+        "max_value_bytes": "maxValueBytes",
+    },
+    aliases={"user": "username"},
+    secrets=("password", "url"),  # a secret, if mistyped
+)
 
 
 def _int(name: str, value: object, low: int, high: int | None = None) -> int:
     if type(value) is not int or value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ConfigError(f"{_NAMES.get(name, name)} must be an integer {bound}, not {value!r}")
+        raise _OPTIONS.bad(name, f"an integer {bound}", value)
     return value
 
 
 def _seconds(name: str, value: object, *, zero: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{_NAMES.get(name, name)} must be a number of seconds, not {value!r}")
+        raise _OPTIONS.bad(name, "a number of seconds", value)
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero):
         bound = ">= 0" if zero else "> 0"
-        raise ConfigError(
-            f"{_NAMES.get(name, name)} must be a finite number {bound}, not {value!r}"
-        )
+        raise _OPTIONS.bad(name, f"a finite number {bound}", value)
     return seconds
 
 
@@ -162,31 +152,20 @@ def _str(name: str, value: object, *, optional: bool = False, empty: bool = Fals
     if value is None and optional:
         return None
     if not isinstance(value, str) or (not value and not empty):
-        kind = "a string" if empty else "a non-empty string"
-        shown = "***" if name in ("password", "url") else repr(value)  # a secret, if mistyped
-        raise ConfigError(f"{_NAMES.get(name, name)} must be {kind}, not {shown}")
+        raise _OPTIONS.bad(name, "a string" if empty else "a non-empty string", value)
     return value
 
 
 def _bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{_NAMES.get(name, name)} must be true or false, not {value!r}")
+        raise _OPTIONS.bad(name, "true or false", value)
     return value
 
 
 def from_config(options: Mapping[str, Any], *, clock: Clock | None = None) -> RedisStorage:
     """The (not started) `RedisStorage` of the ``storage: {redis: {...}}`` configuration entry."""
     key = "storage.redis"
-    kwargs: dict[str, Any] = {}
-    for option, value in options.items():
-        argument = _OPTIONS.get(option) if isinstance(option, str) else None
-        if argument is None:
-            raise ConfigError(
-                f"{key}.{option}: unknown option; expected one of {', '.join(_CONFIG_NAMES)}"
-            )
-        if argument in kwargs:
-            raise ConfigError(f"{key}.{option}: {_NAMES.get(argument, argument)} is given twice")
-        kwargs[argument] = value
+    kwargs = _OPTIONS.arguments(options, key)
     try:
         return RedisStorage(clock=clock, **kwargs)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ blocks the loop). See docs/storage.md for the schema and the durability trade-of
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import queue
@@ -28,8 +29,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, StorageError, VersionConflictError
-from ._handoff import deliver
-from ._handoff import resolve as _resolve
+from ._batching import Outcome as _Outcome
+from ._batching import Stop, refuse_queued, serve
+from ._batching import resolve as _resolve
 from .base import (
     Clock,
     IndexEntry,
@@ -122,8 +124,6 @@ _SQL_SET_GET = "SELECT member FROM kset WHERE key = ?"
 
 T = TypeVar("T")
 _Fn = Callable[[sqlite3.Connection], Any]
-# (exception or None, value) per operation
-_Outcome = tuple["BaseException | None", Any]
 
 
 @dataclass
@@ -140,15 +140,10 @@ class SqliteStats:
 class _Op:
     __slots__ = ("fn", "future", "loop")
 
-    def __init__(
-        self, fn: _Fn | None, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
-    ):
-        self.fn = fn  # None: stop the thread once the operations before it are done
+    def __init__(self, fn: _Fn, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop):
+        self.fn = fn
         self.future = future
         self.loop = loop
-
-
-_deliver = deliver
 
 
 class SqliteStorage(Storage):
@@ -211,8 +206,8 @@ class SqliteStorage(Storage):
         self.stats = SqliteStats()
         self._state = "new"
         self._lifecycle = asyncio.Lock()
-        self._write_queue: queue.SimpleQueue[_Op] = queue.SimpleQueue()
-        self._read_queue: queue.SimpleQueue[_Op] = queue.SimpleQueue()
+        self._write_queue: queue.SimpleQueue[_Op | Stop] = queue.SimpleQueue()
+        self._read_queue: queue.SimpleQueue[_Op | Stop] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._inline_conn: sqlite3.Connection | None = None
         self._inline_lock = threading.Lock()
@@ -272,7 +267,7 @@ class SqliteStorage(Storage):
             # the writer first drains (flushes) every write queued before its stop
             for i, _thread in enumerate(self._threads):
                 stop: asyncio.Future[Any] = loop.create_future()
-                (self._write_queue if i == 0 else self._read_queue).put(_Op(None, stop, loop))
+                (self._write_queue if i == 0 else self._read_queue).put(Stop(stop, loop))
                 stops.append(stop)
             await asyncio.gather(*stops)
             for thread in self._threads:
@@ -285,14 +280,7 @@ class SqliteStorage(Storage):
             self._state = "closed"
             # anything that slipped in after the stops (from another thread) is refused
             for q in (self._write_queue, self._read_queue):
-                leftovers: list[_Op] = []
-                while True:
-                    try:
-                        leftovers.append(q.get_nowait())
-                    except queue.Empty:
-                        break
-                error = not_started(self, "closed")
-                _deliver(leftovers, [(error, None)] * len(leftovers))
+                refuse_queued(q, not_started(self, "closed"))
             logger.debug("sqlite storage closed on %s", self.path)
 
     # --- threads ---------------------------------------------------------------------------
@@ -367,7 +355,7 @@ class SqliteStorage(Storage):
 
     def _writer_main(
         self,
-        q: queue.SimpleQueue[_Op],
+        q: queue.SimpleQueue[_Op | Stop],
         loop: asyncio.AbstractEventLoop,
         ready: asyncio.Future[list[sqlite3.Connection]],
     ) -> None:
@@ -391,62 +379,33 @@ class SqliteStorage(Storage):
             (ready, None, opened[1:])
         ]
         loop.call_soon_threadsafe(_resolve, done)
-        stop = None
-        try:
-            stop = self._serve(q, conn, self._write_batch)
-        finally:
-            conn.close()
-            if stop is not None:
-                _deliver([stop], [(None, None)])
+        self._serve(q, conn, self._write_batch)
 
-    def _reader_main(self, q: queue.SimpleQueue[_Op], conn: sqlite3.Connection) -> None:
-        stop = None
-        try:
-            stop = self._serve(q, conn, self._read_batch)
-        finally:
-            conn.close()
-            if stop is not None:
-                _deliver([stop], [(None, None)])
+    def _reader_main(self, q: queue.SimpleQueue[_Op | Stop], conn: sqlite3.Connection) -> None:
+        self._serve(q, conn, self._read_batch)
 
     def _serve(
         self,
-        q: queue.SimpleQueue[_Op],
+        q: queue.SimpleQueue[_Op | Stop],
         conn: sqlite3.Connection,
         run: Callable[[sqlite3.Connection, list[_Op]], list[_Outcome]],
-    ) -> _Op:
-        """Run batches of what is queued until a stop operation; returns the stop."""
-        while True:
-            batch = [q.get()]
-            stop = batch[0] if batch[0].fn is None else None
-            if stop is not None:
-                batch.clear()
-            while stop is None and len(batch) < self.max_batch:
-                try:
-                    op = q.get_nowait()
-                except queue.Empty:
-                    break
-                if op.fn is None:
-                    stop = op
-                else:
-                    batch.append(op)
-            # skip what was cancelled before we got to it (a racy read of a bool, harmless)
-            batch = [op for op in batch if not op.future.cancelled()]
-            if batch:
-                try:
-                    outcomes = run(conn, batch)
-                except BaseException as exc:  # a bug: report it, keep serving
-                    logger.exception("sqlite storage %s: batch failed", self.path)
-                    outcomes = [(_error(self.path, "internal error", exc), None)] * len(batch)
-                _deliver(batch, outcomes)
-            if stop is not None:
-                return stop
+    ) -> None:
+        """Run batches of what is queued until a stop, then close `conn`."""
+        serve(
+            q,
+            self.max_batch,
+            functools.partial(run, conn),
+            lambda exc: _error(self.path, "internal error", exc),
+            logger,
+            f"sqlite storage {self.path}",
+            conn.close,
+        )
 
     def _write_batch(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in ops:
-                assert op.fn is not None
                 try:
                     outcomes.append((None, op.fn(conn)))
                 except VersionConflictError as conflict:  # fails alone, wrote nothing

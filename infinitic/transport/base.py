@@ -5,6 +5,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+
+from .._core.envelope import EnvelopeError
+from ..common import messages as m
 
 Handler = Callable[[bytes], Awaitable[None]]
 
@@ -76,3 +80,24 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         """Moves a message that cannot be handled out of the way, with the reason."""
+
+
+async def decode_or_dead_letter(
+    transport: Transport,
+    topic: str,
+    payload: bytes,
+    expected: type | tuple[type, ...],
+    role: str,
+) -> Any | None:
+    """The message `payload` holds when it is one of `expected`; else None, once the payload
+    was dead-lettered with the reason (undecodable, or unexpected on a `role` topic)."""
+    try:
+        msg = m.decode(payload)
+    except EnvelopeError as exc:
+        await transport.dead_letter(topic, payload, f"undecodable envelope: {exc}")
+        return None
+    if not isinstance(msg, expected):
+        reason = f"unexpected {type(msg).__name__} on a {role} topic"
+        await transport.dead_letter(topic, payload, reason)
+        return None
+    return msg

@@ -122,11 +122,11 @@ def test_the_keys_are_the_loaders_and_the_backends() -> None:
     camel = re.compile(r"^[a-z]+([A-Z][a-z]*)*$")
     compression = {"compression"}
     assert _option_keys(schema, "storage", "sqlite") == compression | {
-        k for k in factory._SQLITE_OPTIONS if camel.match(k)
+        k for k in factory._SQLITE_OPTIONS.accepted if camel.match(k)
     }
-    assert _option_keys(schema, "storage", "redis") == compression | set(redis._CONFIG_NAMES)
+    assert _option_keys(schema, "storage", "redis") == compression | set(redis._OPTIONS.listed)
     assert _option_keys(schema, "storage", "mysql") == compression | {
-        k for k in mysql._OPTIONS if camel.match(k)
+        k for k in mysql._options._OPTIONS.accepted if camel.match(k)
     }
     from infinitic.transport.sqlite import settings as sqlite_settings
 

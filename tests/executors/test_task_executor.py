@@ -189,9 +189,7 @@ def _send_raw(worker: object, service_name: str, task_name: str, args: bytes) ->
     future: concurrent.futures.Future[object] = concurrent.futures.Future()
     msg = m.ExecuteTask("mid", "tid-raw", service_name, task_name, args, reply_to=client._topic)
     client._pending["tid-raw"] = (future, spec)
-    client._runtime.loop.call_soon_threadsafe(
-        client._send, Topics.task_executor(service_name), m.encode(msg), "tid-raw"
-    )
+    client._post(Topics.task_executor(service_name), msg, None, future)
     with pytest.raises(TaskFailedError) as info:
         TaskHandle("tid-raw", "raw", future).result(timeout=10)
     return info.value

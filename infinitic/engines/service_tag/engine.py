@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import time
 
-from ..._core.envelope import EnvelopeError
 from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import new_id
 from ...storage.base import Storage
-from ...transport.base import Topics, Transport
+from ...transport.base import Topics, Transport, decode_or_dead_letter
 
 
 def service_tag_key(service_name: str, tag: str) -> str:
@@ -43,17 +42,14 @@ class ServiceTagEngine:
         await self.transport.subscribe(self.topic, self.handle, keyed=True, concurrency=1)
 
     async def handle(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
+        expected = (m.ExecuteTask, m.TaskCompleted, w.ServiceTagCommand)
+        msg = await decode_or_dead_letter(
+            self.transport, self.topic, payload, expected, "service tag"
+        )
+        if msg is None:
             return
         if isinstance(msg, (m.ExecuteTask, m.TaskCompleted)):
             await self._delegated(msg, payload)
-            return
-        if not isinstance(msg, w.ServiceTagCommand):
-            reason = f"unexpected {type(msg).__name__} on a service tag topic"
-            await self.transport.dead_letter(self.topic, payload, reason)
             return
         key = service_tag_key(self.service_name, msg.tag)
         if msg.action == "add" and msg.task_id:

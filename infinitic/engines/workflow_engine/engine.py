@@ -23,7 +23,7 @@ from ...common.ids import new_id
 from ...errors import VersionConflictError
 from ...storage.base import IndexEntry, Storage
 from ...storage.workflow_state import state_key
-from ...transport.base import Topics, Transport
+from ...transport.base import Topics, Transport, decode_or_dead_letter
 from . import progress, stored, waiting
 from .handlers import start
 from .handlers.dispatching import redrive
@@ -45,6 +45,8 @@ DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600.0
 # a start older than this (or than half the retention) may be a late copy: its tombstone is
 # looked for (a fresh one never is, so a new instance costs no read more)
 LATE_START_SECONDS = 60.0
+# what this topic takes: the rest is dead-lettered
+_ACCEPTED = (*HANDLED, w.ConfirmStart)
 
 
 class StateCache:
@@ -126,10 +128,10 @@ class WorkflowEngine:
         )
 
     async def handle(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
+        msg = await decode_or_dead_letter(
+            self.transport, self.topic, payload, _ACCEPTED, "workflow-engine"
+        )
+        if msg is None:
             return
         workflow_id = workflow_id_of(msg)
         if isinstance(msg, w.ConfirmStart) and workflow_id:

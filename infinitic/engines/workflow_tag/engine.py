@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
-from ..._core.envelope import EnvelopeError
 from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import deterministic_id, new_id
 from ...storage.base import Storage
-from ...transport.base import Topics, Transport
+from ...transport.base import Topics, Transport, decode_or_dead_letter
 
 log = logging.getLogger("infinitic.engines.workflow_tag")
 
@@ -39,15 +38,8 @@ class WorkflowTagEngine:
         )
 
     async def handle(self, payload: bytes) -> None:
-        try:
-            msg = m.decode(payload)
-        except EnvelopeError as exc:
-            await self.transport.dead_letter(self.topic, payload, f"undecodable envelope: {exc}")
-            return
-        if not isinstance(msg, w.TagCommand):
-            await self.transport.dead_letter(
-                self.topic, payload, f"unexpected {type(msg).__name__} on a tag topic"
-            )
+        msg = await decode_or_dead_letter(self.transport, self.topic, payload, w.TagCommand, "tag")
+        if msg is None:
             return
         key = tag_key(self.workflow_name, msg.tag)
         action = msg.action

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...common.options import OptionNames
 from ...errors import ConfigError
 
 _TOP = {
@@ -111,11 +112,8 @@ class PulsarSettings:
             return ConfigError(f"{source}: transport.pulsar.{key}: {problem}")
 
         def check_keys(block: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
-            for key in block:
-                if key not in allowed:
-                    raise err(
-                        f"{prefix}{key}", f"unknown key; allowed: {', '.join(sorted(allowed))}"
-                    )
+            where = f"{source}: transport.pulsar.{prefix}".rstrip(".")
+            OptionNames.plain(allowed).arguments(block, where, "unknown key; allowed:")
 
         def mapping(value: Any, key: str) -> Mapping[str, Any]:
             if value is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .index import IndexEntry, IndexPage, IndexQuery, decode_tags, encode_tags
+from ..index import IndexEntry, IndexPage, IndexQuery, decode_tags, encode_tags
 
 __all__ = ["IndexTables"]
 
