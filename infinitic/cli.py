@@ -384,8 +384,10 @@ def _short(value: Any, width: int = 60) -> str:
 def _details(info: WorkflowInfo) -> str:
     lines = [
         f"{info.name} {info.id}: {info.status.value}",
-        f"  started {_when(info.started_at)}  updated {_when(info.updated_at)}  "
-        f"ended {_when(info.ended_at)} (UTC)",
+        f"  started {_when(info.started_at)}  updated {_when(info.updated_at)}"
+        + (f"  ended {_when(info.ended_at)}" if info.ended_at else "")
+        + " (UTC)"
+        + ("  not ended: kept until retried or canceled" if info.status == "failed" else ""),
         f"  tags: {', '.join(sorted(info.tags)) or '-'}",
     ]
     if info.meta:
