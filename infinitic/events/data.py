@@ -257,6 +257,15 @@ def signal_dispatched(msg: w.SendSignal | w.TagCommand) -> dict[str, Any]:
     return data
 
 
+def retry_task(msg: w.RetryTasks | w.RetryTasksWhere) -> dict[str, Any]:
+    """Which tasks a `retry_tasks` asked for (None: no filter on that field)."""
+    if isinstance(msg, w.RetryTasksWhere):
+        status, service = msg.task_status, msg.service_name
+    else:
+        status = service = None
+    return {"taskId": msg.task_id, "taskStatus": status, "serviceName": service}
+
+
 def signal_received(msg: w.SendSignal) -> dict[str, Any]:
     return {"signalId": msg.message_id, "channel": msg.channel, "signalData": _json(msg.signal)}
 

@@ -100,6 +100,8 @@ class TaskTap:
                 self._started(msg)
             elif what == "retried":
                 self._retried(msg, *detail)
+            elif what == "delegated":
+                self._delegated(msg)
             else:
                 self._ended(msg, detail)
         except Exception:  # noqa: BLE001 - events are a view: never fail the task
@@ -131,6 +133,16 @@ class TaskTap:
             arg = (retry, delay, self.worker)
             self.emit((t.TASK_RETRY_SCHEDULED, where, msg.task_id, retry.message_id,
                        retry.emitted_at, data.task_retry_scheduled, arg))  # fmt: skip
+
+    def _delegated(self, msg: m.ExecuteTask) -> None:
+        """The `@delegated` method returned: its result comes later, from the client."""
+        if self.observations is not None:
+            self._attempt(msg, "delegated")
+        where = self._where(msg.service_name)
+        if where is not None and self.emit is not None:
+            self.emit((t.TASK_DELEGATION_COMPLETED, where, msg.task_id,
+                       f"{msg.message_id}/delegationCompleted", time.time(),
+                       data.task_started, (msg, self.worker)))  # fmt: skip
 
     def _ended(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
         completed = type(reply) is m.TaskCompleted

@@ -30,6 +30,15 @@ _REMOTE = {
     "canceled": "remoteMethodCanceled",
     "unknown": "remoteMethodFailed",  # the child is unknown: the caller sees a failure
 }
+# what a client (or another workflow) asks of an instance -> Infinitic's command event
+_COMMANDS: dict[type, str] = {
+    w.CancelWorkflow: "cancel",
+    w.RetryTasks: "retryTask",
+    w.RetryTasksWhere: "retryTask",
+    w.RetryWorkflowTask: "retryExecutor",
+    w.SendSignal: "signal",
+}
+_DISPATCHES = (w.DispatchWorkflow, w.DispatchMethod)
 _TERMINAL = ("completed", "canceled")  # a failed instance may be retried: it stays in the memo
 
 
@@ -61,7 +70,8 @@ class WorkflowTap:
 
     def _tap(self, msg: Any, state: w.WorkflowState | None, out: Any) -> None:
         if state is None:
-            if self.emit is not None and isinstance(msg, w.DispatchWorkflow | w.DispatchMethod):
+            kind = type(msg)
+            if self.emit is not None and (kind in _COMMANDS or kind in _DISPATCHES):
                 self._message(msg, None, out.now)  # a command for an instance that is gone
             return
         now = out.now
@@ -126,6 +136,13 @@ class WorkflowTap:
             self._event(
                 "dispatchMethod", msg.workflow_name, msg.workflow_id, mid, now, None, None, detail
             )
+        elif kind in _COMMANDS:
+            self._command(msg, now)
+            if kind is w.SendSignal and state is not None:
+                if any(x is msg for x in state.buffer):
+                    self._pending.setdefault(state.workflow_id, []).append(msg)
+                else:
+                    self._decide(state, msg, now, mid)
         elif state is None:
             return
         elif kind is m.TaskCompleted:
@@ -146,11 +163,28 @@ class WorkflowTap:
             ok = msg.outcome in ("waiting", "completed")
             suffix = "executorCompleted" if ok else "executorFailed"
             self._on(state, suffix, mid, now, msg.method_run_id, _lazy(data.executor_result, msg))
-        elif kind is w.SendSignal or kind is w.CommandTimedOut:
+        elif kind is w.CommandTimedOut:
             if any(x is msg for x in state.buffer):
                 self._pending.setdefault(state.workflow_id, []).append(msg)
             else:
                 self._decide(state, msg, now, mid)
+
+    def _command(self, msg: Any, now: float) -> None:
+        """A command sent to the instance (by a client or another workflow): as asked, before
+        the engine applied it (Infinitic's command events)."""
+        kind = type(msg)
+        suffix = _COMMANDS[kind]
+        if kind is w.CancelWorkflow:
+            detail: Any = {"reason": msg.reason} if msg.reason else None
+        elif kind is w.SendSignal:
+            detail = _lazy(data.signal_received, msg)
+        elif kind is w.RetryWorkflowTask:
+            detail = None
+        else:
+            detail = _lazy(data.retry_task, msg)
+        self._event(
+            suffix, msg.workflow_name, msg.workflow_id, msg.message_id, now, None, None, detail
+        )
 
     def _resolve(self, state: w.WorkflowState, now: float, cause: str) -> None:
         waiting = self._pending.pop(state.workflow_id)
@@ -169,7 +203,8 @@ class WorkflowTap:
         if isinstance(msg, w.SendSignal):
             received = _signal_received(state, msg)
             suffix = "signalReceived" if received else "signalDiscarded"
-            self._on(state, suffix, mid, now, None, _lazy(data.signal_received, msg))
+            # the message's own id is its `signal` command event's
+            self._on(state, suffix, f"{mid}/{suffix}", now, None, _lazy(data.signal_received, msg))
             return
         cmd = _find(state, msg.method_run_id, msg.command_id)
         if cmd is None or cmd.status != "timed_out":

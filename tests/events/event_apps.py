@@ -14,12 +14,14 @@ from infinitic import (
     TimeoutError,
     Workflow,
     WorkflowFailedError,
+    delegated,
     name,
     task,
 )
 from infinitic.common.ids import custom_workflow_id
 
 SLOW_GATE = threading.Event()  # the slow task runs until the test opens it
+DELEGATED = threading.Event()  # set when EvDelegated.later ran
 
 
 @name("EvTasks")
@@ -51,6 +53,18 @@ class EvFlakyImpl(EvFlaky):
         if task.retry_index == 0:
             raise RuntimeError("first attempt fails")
         return f"ok at retry {task.retry_index}"
+
+
+@name("EvDelegated")
+class EvDelegated:
+    def later(self) -> int: ...
+
+
+class EvDelegatedImpl(EvDelegated):
+    @delegated
+    def later(self) -> int:
+        DELEGATED.set()
+        return 0  # ignored: the result comes from client.complete_delegated_task
 
 
 @name("EvChild")
