@@ -124,15 +124,18 @@ def task_failed(arg: tuple[m.TaskFailed, str]) -> dict[str, Any]:
 
 
 # -- infinitic.workflow.* --------------------------------------------------------------------
-# every builder takes (suffix, workflow name, method run id, method name, worker, detail) and
-# nests the detail under the suffix, as Infinitic does
+# infinitic.workflow.* events nest their detail under the suffix, as Infinitic does
 
 
-def workflow(arg: tuple[str, str, str | None, str | None, str, Any]) -> dict[str, Any]:
-    suffix, name, method_id, method_name, worker, detail = arg
+def workflow(arg: tuple[str, str, str | None, str | None, str, Any, Any]) -> dict[str, Any]:
+    """`arg`: (suffix, workflow name, method run id, method name, worker, build, detail): the
+    detail is `build(detail)` when `build` is given, else `detail` itself (None: none)."""
+    suffix, name, method_id, method_name, worker, build, detail = arg
     data: dict[str, Any] = {}
-    if detail is not None:
-        data[suffix] = detail() if callable(detail) else detail
+    if build is not None:
+        data[suffix] = build(detail)
+    elif detail is not None:
+        data[suffix] = detail
     if method_id is not None:
         data["methodId"] = method_id
         data["methodName"] = method_name

@@ -104,7 +104,8 @@ class WorkflowTap:
             heard = self.includes(name)
             where = self._sources[name] = source("workflows/stateEngine", name) if heard else None
         if where is not None:
-            arg = (suffix, name, method_id, method_name, self.worker, detail)
+            build, detail_arg = detail if type(detail) is tuple else (None, detail)
+            arg = (suffix, name, method_id, method_name, self.worker, build, detail_arg)
             self.emit((t.WORKFLOW + suffix, where, subject, event_id, at, data.workflow, arg))
 
     @staticmethod
@@ -308,8 +309,12 @@ class WorkflowTap:
             self._memo[wid] = (status, now_runs)
 
 
-def _lazy(build: Callable[[Any], dict[str, Any]], arg: Any) -> Callable[[], dict[str, Any]]:
-    return lambda: build(arg)
+def _lazy(build: Callable[[Any], dict[str, Any]], arg: Any) -> tuple[Any, Any]:
+    """A detail built when the event's data is read: (builder, its argument), not a closure
+    (a closure is three objects the garbage collector tracks; the records wait for the
+    listener long enough to reach its oldest generation, and more of them there cost every
+    full collection: that, more than the taps' own work, was what a listener cost)."""
+    return (build, arg)
 
 
 def _find(state: w.WorkflowState, run_id: str, command_id: str) -> w.Command | None:
