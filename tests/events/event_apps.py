@@ -179,3 +179,17 @@ class BrokenRecorder:
     def on_events(self, events: list[CloudEvent]) -> None:
         BrokenRecorder.calls += 1
         raise ConnectionError("listener backend down for good")
+
+
+class RecorderA(Recorder):
+    """Keeps its own list (Recorder's subclasses share none with it)."""
+
+    events: list[CloudEvent] = []
+
+    def on_events(self, events: list[CloudEvent]) -> None:
+        with self.lock:
+            type(self).events.extend(events)
+
+
+class RecorderB(RecorderA):
+    events: list[CloudEvent] = []
