@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from cloudevents.core.v1.event import CloudEvent
 
 from ..config.observability import EventListenerConfig
-from . import stream
+from . import data, stream
 from .listener import CloudEventListener
 from .record import Record
 from .tap import Observations, TaskTap
@@ -93,7 +93,7 @@ class _Event(CloudEvent):
     def get_data(self) -> dict[str, Any] | str | bytes | None:
         if not self._has_data:  # two threads may both build it: the same value either way
             record = self._record
-            self._built = record[5](record[6])
+            self._built = data.build(record[5], record[6])
             self._has_data = True
         return self._built
 

@@ -88,11 +88,14 @@ def _fresh() -> Iterator[None]:
     apps.SLOW_GATE.set()  # the slow task's thread ends before the worker closes
 
 
-def until(condition: Callable[[], bool], what: str) -> None:
+def until(
+    condition: Callable[[], bool], what: str, detail: Callable[[], str] | None = None
+) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            more = f" ({detail()})" if detail is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{more}")
         time.sleep(0.01)
 
 

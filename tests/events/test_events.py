@@ -65,7 +65,11 @@ def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
             seen = Counter(e.get_type() for e in apps.Recorder.events)
             return all(seen[t] >= n for t, n in EXPECTED.items()) and drained(worker)
 
-        until(all_heard, "every event")
+        def missing() -> str:
+            seen = Counter(e.get_type() for e in apps.Recorder.events)
+            return str({t: (seen[t], n) for t, n in EXPECTED.items() if seen[t] < n})
+
+        until(all_heard, "every event", missing)
     # closed: whatever else was noted has been handed over too (a duplicate would be counted)
     events = list(apps.Recorder.events)
     counts = Counter(e.get_type() for e in events)

@@ -82,12 +82,16 @@ def test_events_wait_for_a_listener_that_is_down(pulsar_transport: dict[str, Any
 def test_a_batch_is_read_back_as_the_events_written() -> None:
     from infinitic.events.pipeline import to_cloud_event
 
-    record = ("infinitic.task.started", "services/executor/S%20x", "t1", "m1/started", 1.5,
-              lambda arg: {"taskName": arg}, "step")  # fmt: skip
+    record = ("infinitic.workflow.timerDispatched", "workflows/stateEngine/W%20x", "w1",
+              "m1/dispatched", 1.5, "timer_dispatched", ("t1", 3.0, 1.5))  # fmt: skip
     written = [to_cloud_event("pulsar://h:6650/t/ns", record)]
     (read,) = stream.decode(stream.encode(written))
     assert read.get_attributes() == written[0].get_attributes()
-    assert read.get_data() == {"taskName": "step"}
+    assert read.get_data() == {
+        "timerId": "t1",
+        "timerInstant": "1970-01-01T00:00:03+00:00",
+        "emittedAt": "1970-01-01T00:00:01.500000+00:00",
+    }
 
 
 @pytest.mark.parametrize(
