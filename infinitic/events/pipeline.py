@@ -2,11 +2,14 @@
 
 The taps (tap.TaskTap in the task executors, workflow_tap.WorkflowTap in the engines) append
 event records to `records` on the event loop. Every `FLUSH_SECONDS` the pipeline queues what
-was noted, in order. Up to `concurrency` batches are handed at once to the listener's `on_events`, each on a
-thread of its own pool (user code never runs on the loop); the CloudEvents are built there. A
+was noted, in order. Up to `concurrency` batches are handed at once to the listener's
+`on_events`, each on a thread of its own pool (user code never runs on the loop); the CloudEvents are built there. A
 batch whose `on_events` raises is retried, after 0.1 s doubling to 30 s, until it passes or the
 worker closes: a failing listener delays its events, never a workflow. What waits is bounded by
 `MAX_BACKLOG` events; past that the oldest are dropped, and logged.
+
+On Pulsar (`broker` given), the batches are published to the events topic instead, and the
+listener reads them back with its own subscription (stream.py).
 """
 
 from __future__ import annotations
