@@ -125,13 +125,20 @@ def test_a_listener_that_always_fails_blocks_no_workflow() -> None:
     assert apps.BrokenRecorder.calls >= 1
 
 
-def test_allow_and_disallow_choose_what_is_heard() -> None:
+@pytest.mark.parametrize(
+    "transport", ["inMemory", pytest.param("pulsar", marks=pytest.mark.pulsar)]
+)
+def test_allow_and_disallow_choose_what_is_heard(
+    transport: str, request: pytest.FixtureRequest
+) -> None:
+    """On Pulsar, where the workers publish every event, the listener filters as it reads."""
     listener = {
         "class": "tests.events.event_apps.Recorder",
         "services": {"disallow": ["EvFlaky"]},
         "workflows": {"allow": ["EvParent"]},
     }
-    cfg = {**config("inMemory", "inMemory", None), "eventListener": listener}
+    where = request.getfixturevalue("pulsar_transport") if transport == "pulsar" else transport
+    cfg = {**config(where, "inMemory", None), "eventListener": listener}
     with InfiniticWorker.from_config(cfg) as worker:
         run_parent(worker)
         until(
@@ -142,7 +149,7 @@ def test_allow_and_disallow_choose_what_is_heard() -> None:
             "the parent's completion",
         )
         events = list(apps.Recorder.events)
-    sources = {e.get_source().split("/", 1)[1] for e in events}
+    sources = {"/".join(e.get_source().rsplit("/", 3)[-3:]) for e in events}
     assert sources == {"services/executor/EvTasks", "workflows/stateEngine/EvParent"}
 
 
