@@ -265,6 +265,14 @@ def main() -> None:
         action="store_true",
         help="workers with an event listener and /metrics (what observing costs)",
     )
+    parser.add_argument(
+        "--observe-cost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="what an event listener costs: each workload N times without and N times with "
+        "one (workloads.CountingListener), interleaved in this run; medians and their ratio",
+    )
     args = parser.parse_args()
     if args.observe:
         os.environ[OBSERVE_ENV] = "1"  # read by e2e.worker_config in each child
@@ -282,6 +290,7 @@ def main() -> None:
             "sizes": sizes,
             "budget_s": args.budget,
             "observe": args.observe,
+            "observe_cost": args.observe_cost,
         },
         "e2e": [],
         "peers": [],
@@ -300,6 +309,11 @@ def main() -> None:
             for kernel in args.kernels:
                 for workload, size in sizes.items():
                     print(f"{home} {workload} x{size} ({kernel}) ...", file=sys.stderr, flush=True)
+                    if args.observe_cost:
+                        cost = observe_cost(servers, home, workload, size, args, kernel, processes)
+                        report.setdefault("observe_cost", []).append(cost)
+                        print(f"  {json.dumps(cost)}", file=sys.stderr, flush=True)
+                        continue
                     row = run_home(servers, home, workload, size, args.budget, kernel, processes)
                     report["e2e"].append({"home": home, **row})
                     print(f"  {json.dumps(report['e2e'][-1])}", file=sys.stderr, flush=True)
@@ -326,6 +340,7 @@ def run_home(
     budget: float,
     kernel: str,
     processes: int = 0,
+    observe: str | None = None,
 ) -> dict[str, Any]:
     """`processes` > 0: the worker runs in that many processes of its own, beside the client's
     (the home's row is named for it)."""
@@ -342,6 +357,8 @@ def run_home(
     env["INFINITIC_BENCH_STORAGE"] = json.dumps(storage)  # not in argv: it may hold a password
     if kernel == "py":
         env["INFINITIC_NO_EXTENSIONS"] = "1"
+    if observe is not None:
+        env[OBSERVE_ENV] = observe
     if processes:
         command += ["--worker-processes", str(processes)]
         command += ["--folder", str(servers.folder / f"{workload}-{processes}-logs")]
@@ -353,6 +370,41 @@ def run_home(
     if pid and broker0 is not None:
         row["broker_cpu_s"] = round(cpu_seconds(pid) - broker0, 2)
     return row
+
+
+def observe_cost(
+    servers: Servers,
+    home: str,
+    workload: str,
+    size: int,
+    args: argparse.Namespace,
+    kernel: str,
+    processes: int,
+) -> dict[str, Any]:
+    """The workload `args.observe_cost` times without a listener and as many with one,
+    alternating (so both see the same load on a shared machine): median throughput and CPU
+    per unit of each, and with/without."""
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "events": []}
+    for _ in range(args.observe_cost):
+        for mode in runs:
+            row = run_home(
+                servers, home, workload, size, args.budget, kernel, processes,
+                observe="events" if mode == "events" else "",
+            )  # fmt: skip
+            if "error" not in row:
+                runs[mode].append(row)
+
+    def median(mode: str, key: str) -> float | None:
+        values = sorted(r[key] for r in runs[mode] if r.get(key))
+        return values[len(values) // 2] if values else None
+
+    cost: dict[str, Any] = {"home": home, "workload": workload, "size": size, "kernel": kernel}
+    for key in ("per_second", "cpu_ms_per_unit"):
+        off, on = median("off", key), median("events", key)
+        cost[key] = {"off": off, "events": on, "ratio": round(on / off, 3) if off and on else None}
+    cost["runs"] = {mode: len(rows) for mode, rows in runs.items()}
+    cost["events_heard"] = [r.get("events_heard") for r in runs["events"]]
+    return cost
 
 
 def run_peer(args: argparse.Namespace, peer: str, workload: str, size: int) -> dict[str, Any]:
@@ -387,6 +439,18 @@ def tables_of(report: dict[str, Any]) -> list[str]:
         "",
         *rp.e2e_table(report["e2e"] + report["peers"]),
     ]
+    if report.get("observe_cost"):
+        lines += ["", "## What an event listener costs (--observe-cost)", ""]
+        lines += [
+            "| home | workload | per s without / with | ratio | CPU ms per unit without / with | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in report["observe_cost"]:
+            ps, cpu = c["per_second"], c["cpu_ms_per_unit"]
+            lines.append(
+                f"| {c['home']} | {c['workload']} | {ps['off']} / {ps['events']} | {ps['ratio']} "
+                f"| {cpu['off']} / {cpu['events']} | {cpu['ratio']} |"
+            )
     idle = rp.idle_table(report["e2e"])
     if idle:
         lines += ["", "## Idle CPU per process (multi-process homes)", "", *idle]

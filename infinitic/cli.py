@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .client.operations import ACTIONS, act
 from .errors import ConfigError, InfiniticError, StorageError
 
 if TYPE_CHECKING:
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 STATUSES = ("running", "completed", "failed", "canceled")
-ACTIONS = {
-    "cancel": "cancel the instance (a running or a failed one)",
-    "retry-tasks": "run again its failed or timed-out tasks (after a fix of the service)",
-    "retry-workflow-task": "run again its failed workflow task (after a fix of the workflow)",
-    "complete-timers": "complete its running timers now",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,7 +169,7 @@ def dashboard(config_path: str, host: str | None, port: int | None) -> int:
         import uvicorn
 
         from .web import create_app
-        from .worker.dashboard import pulsar_stats
+        from .worker.dashboard import pulsar_stats_of
     except ImportError:
         raise click.UsageError(
             "the dashboard needs the dashboard extra: pip install 'infinitic[dashboard]'"
@@ -200,7 +195,7 @@ def dashboard(config_path: str, host: str | None, port: int | None) -> int:
         app = create_app(
             client,
             token=entry.token if entry is not None else None,
-            topic_stats=pulsar_stats(client._transport),
+            topic_stats=pulsar_stats_of(cfg.transport, cfg.transport_options),
             bind=bind,
         )
         listen = port if port is not None else (entry.port if entry is not None else 8080)
@@ -338,7 +333,7 @@ def _action(action: str, help_text: str) -> None:
             )
             return 2
         with _client(config_path) as client:
-            client._steer(action, name, workflow_id)
+            act(client, action, name, workflow_id)
         click.echo(f"{action}: sent to {name} {workflow_id}")
         return 0
 
@@ -384,8 +379,10 @@ def _short(value: Any, width: int = 60) -> str:
 def _details(info: WorkflowInfo) -> str:
     lines = [
         f"{info.name} {info.id}: {info.status.value}",
-        f"  started {_when(info.started_at)}  updated {_when(info.updated_at)}  "
-        f"ended {_when(info.ended_at)} (UTC)",
+        f"  started {_when(info.started_at)}  updated {_when(info.updated_at)}"
+        + (f"  ended {_when(info.ended_at)}" if info.ended_at else "")
+        + " (UTC)"
+        + ("  not ended: kept until retried or canceled" if info.status == "failed" else ""),
         f"  tags: {', '.join(sorted(info.tags)) or '-'}",
     ]
     if info.meta:

@@ -210,6 +210,7 @@ def test_list_and_describe_read_the_storage_of_a_running_embedded_worker(tmp_pat
         out = run("workflow", "describe", "-c", str(path), "Basic", failed.id)
         assert out.returncode == 0, out.stderr
         assert f"Basic {failed.id}: failed" in out.stdout
+        assert "  ended " not in out.stdout and "kept until retried or canceled" in out.stdout
         assert "Math.fail" in out.stdout and "ValueError: boom" in out.stdout
         out = run("workflow", "list", "-c", str(path), "--cursor", "nonsense")
         assert out.returncode == 2 and "not a cursor of list_workflows" in out.stderr

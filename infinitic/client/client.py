@@ -423,25 +423,6 @@ class InfiniticClient:
             self._owned.insert(0, storage)
         return self._storage
 
-    def _steer(self, action: str, workflow_name: str, workflow_id: str) -> None:
-        """cancel | retry-tasks | retry-workflow-task | complete-timers by name (the CLI);
-        returns once the transport has taken the message."""
-        now = time.time()
-        message: Any
-        if action == "cancel":
-            message = w.CancelWorkflow(new_id(), workflow_id, workflow_name, "canceled", now)
-        elif action == "retry-tasks":
-            message = w.RetryTasks(new_id(), workflow_id, workflow_name, None, now)
-        elif action == "retry-workflow-task":
-            message = w.RetryWorkflowTask(new_id(), workflow_id, workflow_name, now)
-        elif action == "complete-timers":
-            message = w.CompleteTimers(new_id(), workflow_id, workflow_name, now)
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        # awaited (unlike _post): the CLI closes the client right after, and says it was sent
-        topic = Topics.workflow_engine(workflow_name)
-        self._runtime.run(self._transport.send(topic, m.encode(message), key=workflow_id))
-
     def complete_delegated_task(self, service_name: str, task_id: str, result: Any) -> None:
         """Gives the result of a task whose method is `@delegated` (its id is `task.task_id`
         inside the method); the workflow or client waiting on the task gets `result`."""
@@ -452,13 +433,6 @@ class InfiniticClient:
         payload = serialization.dumps(result, f"the result of delegated task {task_id}")
         done = m.TaskCompleted(new_id(), task_id, service_name, "", payload, emitted_at=time.time())
         self._post(Topics.service_tag(service_name), done, task_id)
-
-    def _signal(self, workflow_name: str, workflow_id: str, channel: str, payload: bytes) -> None:
-        """Sends a signal (JSON `payload`) to `channel` of an instance by name (the dashboard);
-        returns once the transport has taken it."""
-        message = w.SendSignal(new_id(), workflow_id, workflow_name, channel, payload, time.time())
-        topic = Topics.workflow_engine(workflow_name)
-        self._runtime.run(self._transport.send(topic, m.encode(message), key=workflow_id))
 
     def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
         """The ids of the instances of `interface` that have `tag` (running ones)."""

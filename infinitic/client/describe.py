@@ -104,7 +104,7 @@ class WorkflowInfo:
     meta: dict[str, bytes]
     started_at: datetime
     updated_at: datetime
-    ended_at: datetime | None
+    ended_at: datetime | None  # None while running, and while failed (it may be retried)
     method_runs: list[MethodRunInfo]
     # the implementation's version (the `_N` suffix of its class name) the instance runs
     version: int = 0
@@ -199,7 +199,8 @@ def _run(run: w.MethodRun) -> MethodRunInfo:
 
 def workflow_info(state: w.WorkflowState) -> WorkflowInfo:
     runs = sorted(state.method_runs, key=lambda r: r.method_run_id != state.workflow_id)
-    ended = state.status in ("completed", "canceled", "failed")
+    # a failed instance has not ended: it waits for a retry or a cancel (DESIGN §3)
+    ended = state.status in ("completed", "canceled")
     return WorkflowInfo(
         id=state.workflow_id,
         name=state.workflow_name,

@@ -295,7 +295,9 @@ EVENT_LISTENER = _closed(
     {
         "class": _str("module.Class with on_events(self, events)", minLength=1),
         "concurrency": _num("batches handed over at once (default 1)", integer=True),
-        "subscriptionName": _str("Infinitic's key: accepted, unused", minLength=1),
+        "subscriptionName": _str(
+            "on Pulsar, the listener's own subscription to the events topic", minLength=1
+        ),
         "services": _HEARD,
         "workflows": _HEARD,
     },

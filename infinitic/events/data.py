@@ -6,6 +6,7 @@ JSON payloads (arguments, results, signals) are decoded here, so `data` is plain
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any
@@ -33,6 +34,18 @@ def _json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None  # not ours to judge here: the engine reports bad payloads
+
+
+def _decoded(raw: Any) -> Any:
+    """A message kept as its envelope bytes (the records hold bytes, not objects, while they
+    wait for the listener: see record.py), decoded again; anything else as it is."""
+    return m.decode(raw) if type(raw) is bytes else raw
+
+
+def build(name: str, arg: Any) -> dict[str, Any]:
+    """The data of an event: the builder of that name (a function of this module) on `arg`."""
+    builder = _BUILDERS[name]
+    return builder(arg)
 
 
 def _meta(meta: dict[str, bytes]) -> dict[str, str]:
@@ -82,17 +95,20 @@ def _task(msg: m.ExecuteTask) -> dict[str, Any]:
     }
 
 
-def task_dispatch(msg: m.ExecuteTask) -> dict[str, Any]:
+def task_dispatch(raw: Any) -> dict[str, Any]:
+    msg: m.ExecuteTask = _decoded(raw)
     return {"taskArgs": _json(msg.args), "requester": _requester(msg), **_task(msg)}
 
 
-def task_started(arg: tuple[m.ExecuteTask, str]) -> dict[str, Any]:
-    msg, worker = arg
+def task_started(arg: tuple[bytes, str]) -> dict[str, Any]:
+    raw, worker = arg
+    msg: m.ExecuteTask = _decoded(raw)
     return {**_task(msg), "workerName": worker}
 
 
-def task_retry_scheduled(arg: tuple[m.ExecuteTask, float, str]) -> dict[str, Any]:
-    msg, delay, worker = arg
+def task_retry_scheduled(arg: tuple[bytes, float, str]) -> dict[str, Any]:
+    raw, delay, worker = arg
+    msg: m.ExecuteTask = _decoded(raw)
     data = _task(msg)
     data["retryIndex"] = msg.retry_index - 1  # the attempt that failed
     return {
@@ -113,26 +129,31 @@ def _task_outcome(msg: m.TaskCompleted | m.TaskFailed, worker: str) -> dict[str,
     }
 
 
-def task_completed(arg: tuple[m.TaskCompleted, str]) -> dict[str, Any]:
-    msg, worker = arg
+def task_completed(arg: tuple[bytes, str]) -> dict[str, Any]:
+    raw, worker = arg
+    msg: m.TaskCompleted = _decoded(raw)
     return {"output": _json(msg.result), **_task_outcome(msg, worker)}
 
 
-def task_failed(arg: tuple[m.TaskFailed, str]) -> dict[str, Any]:
-    msg, worker = arg
+def task_failed(arg: tuple[bytes, str]) -> dict[str, Any]:
+    raw, worker = arg
+    msg: m.TaskFailed = _decoded(raw)
     return {"failure": error(msg.error), **_task_outcome(msg, worker)}
 
 
 # -- infinitic.workflow.* --------------------------------------------------------------------
-# every builder takes (suffix, workflow name, method run id, method name, worker, detail) and
-# nests the detail under the suffix, as Infinitic does
+# infinitic.workflow.* events nest their detail under the suffix, as Infinitic does
 
 
-def workflow(arg: tuple[str, str, str | None, str | None, str, Any]) -> dict[str, Any]:
-    suffix, name, method_id, method_name, worker, detail = arg
+def workflow(arg: tuple[str, str, str | None, str | None, str, Any, Any]) -> dict[str, Any]:
+    """`arg`: (suffix, workflow name, method run id, method name, worker, builder, detail):
+    the detail is `build(builder, detail)` when a builder is named, else `detail` itself."""
+    suffix, name, method_id, method_name, worker, builder, detail = arg
     data: dict[str, Any] = {}
-    if detail is not None:
-        data[suffix] = detail() if callable(detail) else detail
+    if builder is not None:
+        data[suffix] = build(builder, detail)
+    elif detail is not None:
+        data[suffix] = detail
     if method_id is not None:
         data["methodId"] = method_id
         data["methodName"] = method_name
@@ -142,7 +163,8 @@ def workflow(arg: tuple[str, str, str | None, str | None, str, Any]) -> dict[str
     return data
 
 
-def dispatch(msg: w.DispatchWorkflow) -> dict[str, Any]:
+def dispatch(raw: Any) -> dict[str, Any]:
+    msg: w.DispatchWorkflow = _decoded(raw)
     return {
         "workflowMeta": _meta(msg.meta),
         "workflowTags": sorted(msg.tags),
@@ -152,7 +174,8 @@ def dispatch(msg: w.DispatchWorkflow) -> dict[str, Any]:
     }
 
 
-def dispatch_method(msg: w.DispatchMethod) -> dict[str, Any]:
+def dispatch_method(raw: Any) -> dict[str, Any]:
+    msg: w.DispatchMethod = _decoded(raw)
     return {
         "methodArgs": _json(msg.args),
         "methodName": msg.method_name,
@@ -171,7 +194,8 @@ def _parent(msg: w.DispatchWorkflow | w.DispatchMethod) -> dict[str, Any]:
     return {"clientName": msg.reply_to.split(":", 1)[-1] if msg.reply_to else None}
 
 
-def remote_dispatched(msg: w.DispatchWorkflow | w.DispatchMethod) -> dict[str, Any]:
+def remote_dispatched(raw: Any) -> dict[str, Any]:
+    msg: w.DispatchWorkflow | w.DispatchMethod = _decoded(raw)
     data: dict[str, Any] = {
         "workflowName": msg.workflow_name,
         "workflowId": msg.workflow_id,
@@ -187,7 +211,8 @@ def remote_dispatched(msg: w.DispatchWorkflow | w.DispatchMethod) -> dict[str, A
     return data
 
 
-def remote_outcome(msg: w.MethodOutcome) -> dict[str, Any]:
+def remote_outcome(raw: Any) -> dict[str, Any]:
+    msg: w.MethodOutcome = _decoded(raw)
     data: dict[str, Any] = {
         "workflowId": msg.workflow_id,
         "workflowName": msg.workflow_name,
@@ -201,7 +226,8 @@ def remote_outcome(msg: w.MethodOutcome) -> dict[str, Any]:
     return data
 
 
-def task_dispatched(msg: m.ExecuteTask) -> dict[str, Any]:
+def task_dispatched(raw: Any) -> dict[str, Any]:
+    msg: m.ExecuteTask = _decoded(raw)
     return {
         "serviceName": msg.service_name,
         "taskName": msg.task_name,
@@ -213,7 +239,8 @@ def task_dispatched(msg: m.ExecuteTask) -> dict[str, Any]:
     }
 
 
-def task_result(msg: m.TaskCompleted | m.TaskFailed) -> dict[str, Any]:
+def task_result(raw: Any) -> dict[str, Any]:
+    msg: m.TaskCompleted | m.TaskFailed = _decoded(raw)
     data: dict[str, Any] = {
         "taskId": msg.task_id,
         "taskName": msg.task_name,
@@ -243,7 +270,8 @@ def timer_dispatched(arg: tuple[str, float, float]) -> dict[str, Any]:
     return {"timerId": timer_id, "timerInstant": _instant(due), "emittedAt": _instant(now)}
 
 
-def signal_dispatched(msg: w.SendSignal | w.TagCommand) -> dict[str, Any]:
+def signal_dispatched(raw: Any) -> dict[str, Any]:
+    msg: w.SendSignal | w.TagCommand = _decoded(raw)
     data: dict[str, Any] = {
         "signalId": msg.message_id,
         "signalData": _json(msg.signal),
@@ -257,7 +285,18 @@ def signal_dispatched(msg: w.SendSignal | w.TagCommand) -> dict[str, Any]:
     return data
 
 
-def signal_received(msg: w.SendSignal) -> dict[str, Any]:
+def retry_task(raw: Any) -> dict[str, Any]:
+    """Which tasks a `retry_tasks` asked for (None: no filter on that field)."""
+    msg: w.RetryTasks | w.RetryTasksWhere = _decoded(raw)
+    if isinstance(msg, w.RetryTasksWhere):
+        status, service = msg.task_status, msg.service_name
+    else:
+        status = service = None
+    return {"taskId": msg.task_id, "taskStatus": status, "serviceName": service}
+
+
+def signal_received(raw: Any) -> dict[str, Any]:
+    msg: w.SendSignal = _decoded(raw)
     return {"signalId": msg.message_id, "channel": msg.channel, "signalData": _json(msg.signal)}
 
 
@@ -271,8 +310,20 @@ def method_outcome(run: tuple[str, str, str, bytes, m.ErrorInfo | None]) -> dict
     return data
 
 
-def executor_result(msg: w.WorkflowTaskCompleted) -> dict[str, Any]:
-    data: dict[str, Any] = {"taskId": msg.workflow_task_id, "outcome": msg.outcome}
-    if msg.error is not None:
-        data["failure"] = error(msg.error)
+def executor_result(arg: tuple[str, str, m.ErrorInfo | None]) -> dict[str, Any]:
+    task_id, outcome, failure = arg
+    data: dict[str, Any] = {"taskId": task_id, "outcome": outcome}
+    if failure is not None:
+        data["failure"] = error(failure)
     return data
+
+
+_BUILDERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    f.__name__: f
+    for f in (
+        task_dispatch, task_started, task_retry_scheduled, task_completed, task_failed,
+        workflow, dispatch, dispatch_method, remote_dispatched, remote_outcome, task_dispatched,
+        task_result, timed_out, timer_dispatched, signal_dispatched, retry_task,
+        signal_received, method_outcome, executor_result,
+    )
+}  # fmt: skip

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from ..common import messages as m
 from ..transport.base import Handler, Transport
-from . import data
 from . import types as t
 from .record import Record, source
 
@@ -100,6 +99,8 @@ class TaskTap:
                 self._started(msg)
             elif what == "retried":
                 self._retried(msg, *detail)
+            elif what == "delegated":
+                self._delegated(msg)
             else:
                 self._ended(msg, detail)
         except Exception:  # noqa: BLE001 - events are a view: never fail the task
@@ -117,10 +118,11 @@ class TaskTap:
             return
         emit, tid, mid = self.emit, msg.task_id, msg.message_id
         assert emit is not None
+        raw = m.encode(msg)  # kept as bytes while it waits for the listener (record.py)
         if msg.retry_index == 0:  # a dispatch (a retry is announced by retryScheduled)
-            emit((t.TASK_DISPATCH, where, tid, mid, msg.emitted_at or now, data.task_dispatch, msg))
-        arg = (msg, self.worker)
-        emit((t.TASK_STARTED, where, tid, f"{mid}/started", now, data.task_started, arg))
+            emit((t.TASK_DISPATCH, where, tid, mid, msg.emitted_at or now, "task_dispatch", raw))
+        arg = (raw, self.worker)
+        emit((t.TASK_STARTED, where, tid, f"{mid}/started", now, "task_started", arg))
 
     def _retried(self, msg: m.ExecuteTask, retry: m.ExecuteTask, delay: float) -> None:
         if self.observations is not None:
@@ -128,9 +130,19 @@ class TaskTap:
             self.observations.retry_backlog(msg.service_name, 1)
         where = self._where(msg.service_name)
         if where is not None and self.emit is not None:
-            arg = (retry, delay, self.worker)
+            arg = (m.encode(retry), delay, self.worker)
             self.emit((t.TASK_RETRY_SCHEDULED, where, msg.task_id, retry.message_id,
-                       retry.emitted_at, data.task_retry_scheduled, arg))  # fmt: skip
+                       retry.emitted_at, "task_retry_scheduled", arg))  # fmt: skip
+
+    def _delegated(self, msg: m.ExecuteTask) -> None:
+        """The `@delegated` method returned: its result comes later, from the client."""
+        if self.observations is not None:
+            self._attempt(msg, "delegated")
+        where = self._where(msg.service_name)
+        if where is not None and self.emit is not None:
+            self.emit((t.TASK_DELEGATION_COMPLETED, where, msg.task_id,
+                       f"{msg.message_id}/delegationCompleted", time.time(),
+                       "task_started", (m.encode(msg), self.worker)))  # fmt: skip
 
     def _ended(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
         completed = type(reply) is m.TaskCompleted
@@ -139,9 +151,9 @@ class TaskTap:
         where = self._where(msg.service_name)
         if where is not None and self.emit is not None:
             etype = t.TASK_COMPLETED if completed else t.TASK_FAILED
-            build = data.task_completed if completed else data.task_failed
+            build = "task_completed" if completed else "task_failed"
             self.emit((etype, where, msg.task_id, reply.message_id, reply.emitted_at, build,
-                       (reply, self.worker)))  # fmt: skip
+                       (m.encode(reply), self.worker)))  # fmt: skip
 
     def _attempt(self, msg: m.ExecuteTask, outcome: str) -> None:
         begin = self._running.pop(msg.task_id, None)

@@ -25,6 +25,10 @@ TASK_TYPES = (
 WORKFLOW_SUFFIXES = (
     "dispatch",
     "dispatchMethod",
+    "cancel",
+    "retryTask",
+    "retryExecutor",
+    "signal",
     "started",
     "completed",
     "failed",

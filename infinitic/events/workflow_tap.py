@@ -16,7 +16,6 @@ from typing import Any
 
 from ..common import messages as m
 from ..common import workflow_messages as w
-from . import data
 from . import types as t
 from .record import Record, source
 from .tap import Observations
@@ -30,6 +29,15 @@ _REMOTE = {
     "canceled": "remoteMethodCanceled",
     "unknown": "remoteMethodFailed",  # the child is unknown: the caller sees a failure
 }
+# what a client (or another workflow) asks of an instance -> Infinitic's command event
+_COMMANDS: dict[type, str] = {
+    w.CancelWorkflow: "cancel",
+    w.RetryTasks: "retryTask",
+    w.RetryTasksWhere: "retryTask",
+    w.RetryWorkflowTask: "retryExecutor",
+    w.SendSignal: "signal",
+}
+_DISPATCHES = (w.DispatchWorkflow, w.DispatchMethod)
 _TERMINAL = ("completed", "canceled")  # a failed instance may be retried: it stays in the memo
 
 
@@ -61,7 +69,8 @@ class WorkflowTap:
 
     def _tap(self, msg: Any, state: w.WorkflowState | None, out: Any) -> None:
         if state is None:
-            if self.emit is not None and isinstance(msg, w.DispatchWorkflow | w.DispatchMethod):
+            kind = type(msg)
+            if self.emit is not None and (kind in _COMMANDS or kind in _DISPATCHES):
                 self._message(msg, None, out.now)  # a command for an instance that is gone
             return
         now = out.now
@@ -94,8 +103,9 @@ class WorkflowTap:
             heard = self.includes(name)
             where = self._sources[name] = source("workflows/stateEngine", name) if heard else None
         if where is not None:
-            arg = (suffix, name, method_id, method_name, self.worker, detail)
-            self.emit((t.WORKFLOW + suffix, where, subject, event_id, at, data.workflow, arg))
+            build, detail_arg = detail if type(detail) is tuple else (None, detail)
+            arg = (suffix, name, method_id, method_name, self.worker, build, detail_arg)
+            self.emit((t.WORKFLOW + suffix, where, subject, event_id, at, "workflow", arg))
 
     @staticmethod
     def _method_name(state: w.WorkflowState | None, run_id: str | None) -> str | None:
@@ -117,23 +127,28 @@ class WorkflowTap:
         kind = type(msg)
         mid = msg.message_id
         if kind is w.DispatchWorkflow:
-            detail = _lazy(data.dispatch, msg)
+            detail = _lazy("dispatch", msg)
             self._event(
                 "dispatch", msg.workflow_name, msg.workflow_id, mid, now, None, None, detail
             )
         elif kind is w.DispatchMethod:
-            detail = _lazy(data.dispatch_method, msg)
+            detail = _lazy("dispatch_method", msg)
             self._event(
                 "dispatchMethod", msg.workflow_name, msg.workflow_id, mid, now, None, None, detail
             )
+        elif kind in _COMMANDS:
+            self._command(msg, now)
+            if kind is w.SendSignal and state is not None:
+                if any(x is msg for x in state.buffer):
+                    self._pending.setdefault(state.workflow_id, []).append(msg)
+                else:
+                    self._decide(state, msg, now, mid)
         elif state is None:
             return
         elif kind is m.TaskCompleted:
-            self._on(
-                state, "taskCompleted", mid, now, msg.method_run_id, _lazy(data.task_result, msg)
-            )
+            self._on(state, "taskCompleted", mid, now, msg.method_run_id, _lazy("task_result", msg))
         elif kind is m.TaskFailed:
-            self._on(state, "taskFailed", mid, now, msg.method_run_id, _lazy(data.task_result, msg))
+            self._on(state, "taskFailed", mid, now, msg.method_run_id, _lazy("task_result", msg))
         elif kind is w.TimerCompleted:
             self._on(
                 state, "timerCompleted", mid, now, msg.method_run_id, {"timerId": msg.command_id}
@@ -141,16 +156,34 @@ class WorkflowTap:
         elif kind is w.MethodOutcome:
             suffix = _REMOTE.get(msg.status, "remoteMethodFailed")
             run_id = msg.parent_method_run_id
-            self._on(state, suffix, mid, now, run_id, _lazy(data.remote_outcome, msg))
+            self._on(state, suffix, mid, now, run_id, _lazy("remote_outcome", msg))
         elif kind is w.WorkflowTaskCompleted:
             ok = msg.outcome in ("waiting", "completed")
             suffix = "executorCompleted" if ok else "executorFailed"
-            self._on(state, suffix, mid, now, msg.method_run_id, _lazy(data.executor_result, msg))
-        elif kind is w.SendSignal or kind is w.CommandTimedOut:
+            result = (msg.workflow_task_id, msg.outcome, msg.error)
+            self._on(state, suffix, mid, now, msg.method_run_id, _kept("executor_result", result))
+        elif kind is w.CommandTimedOut:
             if any(x is msg for x in state.buffer):
                 self._pending.setdefault(state.workflow_id, []).append(msg)
             else:
                 self._decide(state, msg, now, mid)
+
+    def _command(self, msg: Any, now: float) -> None:
+        """A command sent to the instance (by a client or another workflow): as asked, before
+        the engine applied it (Infinitic's command events)."""
+        kind = type(msg)
+        suffix = _COMMANDS[kind]
+        if kind is w.CancelWorkflow:
+            detail: Any = {"reason": msg.reason} if msg.reason else None
+        elif kind is w.SendSignal:
+            detail = _lazy("signal_received", msg)
+        elif kind is w.RetryWorkflowTask:
+            detail = None
+        else:
+            detail = _lazy("retry_task", msg)
+        self._event(
+            suffix, msg.workflow_name, msg.workflow_id, msg.message_id, now, None, None, detail
+        )
 
     def _resolve(self, state: w.WorkflowState, now: float, cause: str) -> None:
         waiting = self._pending.pop(state.workflow_id)
@@ -169,12 +202,13 @@ class WorkflowTap:
         if isinstance(msg, w.SendSignal):
             received = _signal_received(state, msg)
             suffix = "signalReceived" if received else "signalDiscarded"
-            self._on(state, suffix, mid, now, None, _lazy(data.signal_received, msg))
+            # the message's own id is its `signal` command event's
+            self._on(state, suffix, f"{mid}/{suffix}", now, None, _lazy("signal_received", msg))
             return
         cmd = _find(state, msg.method_run_id, msg.command_id)
         if cmd is None or cmd.status != "timed_out":
             return  # it completed in time: the deadline changed nothing
-        detail = _lazy(data.timed_out, cmd)
+        detail = _kept("timed_out", cmd)
         if cmd.kind == "task":
             self._on(state, "taskTimedOut", mid, now, msg.method_run_id, detail)
             return
@@ -190,7 +224,7 @@ class WorkflowTap:
     def _sent(self, msg: Any, delay: float, state: w.WorkflowState, now: float) -> None:
         kind = type(msg)
         if kind is m.ExecuteTask:
-            detail = _lazy(data.task_dispatched, msg)
+            detail = _lazy("task_dispatched", msg)
             self._on(state, "taskDispatched", msg.message_id, now, msg.method_run_id, detail)
         elif kind is w.ExecuteWorkflowTask:
             run = msg.method_run
@@ -200,7 +234,7 @@ class WorkflowTap:
             )  # fmt: skip
         elif kind is w.DispatchWorkflow or kind is w.DispatchMethod:
             if msg.parent_workflow_id == state.workflow_id:
-                detail = _lazy(data.remote_dispatched, msg)
+                detail = _lazy("remote_dispatched", msg)
                 run_id = msg.parent_method_run_id
                 self._on(state, "remoteMethodDispatched", msg.message_id, now, run_id, detail)
         elif kind is w.TimerCompleted:
@@ -208,11 +242,11 @@ class WorkflowTap:
                 timer = (msg.command_id, now + delay, now)
                 self._on(
                     state, "timerDispatched", f"{msg.message_id}/dispatched", now,
-                    msg.method_run_id, _lazy(data.timer_dispatched, timer),
+                    msg.method_run_id, _kept("timer_dispatched", timer),
                 )  # fmt: skip
         elif kind is w.SendSignal or (kind is w.TagCommand and msg.action == "signal"):
             self._on(state, "signalDispatched", msg.message_id, now, None,
-                     _lazy(data.signal_dispatched, msg))  # fmt: skip
+                     _lazy("signal_dispatched", msg))  # fmt: skip
 
     # -- what it decided -----------------------------------------------------------------
 
@@ -257,7 +291,7 @@ class WorkflowTap:
                 outcome = (run.method_run_id, run.method_name, status, run.result, run.error)
                 self._event(
                     _ENDED[status], name, wid, f"{mid}/{run.method_run_id}", now,
-                    run.method_run_id, run.method_name, _lazy(data.method_outcome, outcome),
+                    run.method_run_id, run.method_name, _kept("method_outcome", outcome),
                 )  # fmt: skip
         status = state.status
         if status != before and before:
@@ -273,8 +307,18 @@ class WorkflowTap:
             self._memo[wid] = (status, now_runs)
 
 
-def _lazy(build: Callable[[Any], dict[str, Any]], arg: Any) -> Callable[[], dict[str, Any]]:
-    return lambda: build(arg)
+def _lazy(builder: str, msg: Any) -> tuple[str, bytes]:
+    """A detail built from `msg` when the event's data is read: the builder's name and the
+    message's envelope bytes. Records hold names, strings and bytes, which the garbage collector
+    does not track: they wait for the listener long enough to reach its oldest generation, and
+    the messages, closures and functions they held made every full collection longer (that,
+    more than the taps' own work, was what a listener cost)."""
+    return (builder, m.encode(msg))
+
+
+def _kept(builder: str, arg: Any) -> tuple[str, Any]:
+    """The same for what is not a message (kept as it is: small tuples, seldom an object)."""
+    return (builder, arg)
 
 
 def _find(state: w.WorkflowState, run_id: str, command_id: str) -> w.Command | None:

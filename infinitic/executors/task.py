@@ -219,6 +219,8 @@ class TaskExecutor:
             # its result comes later from client.complete_delegated_task, through the service
             # tag engine, which keeps what the reply needs (keyed by the task id)
             msg.meta = ctx.meta
+            for tap in self.taps:
+                tap("delegated", msg, None)
             await self.transport.send(
                 Topics.service_tag(msg.service_name), m.encode(msg), key=msg.task_id
             )

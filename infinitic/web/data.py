@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..client import operations
+
 if TYPE_CHECKING:
     from ..client import InfiniticClient, WorkflowSummary
 
 STATUSES = ("running", "failed", "completed", "canceled")
-ACTIONS = ("cancel", "retry-tasks", "retry-workflow-task", "complete-timers", "signal")
+ACTIONS = (*operations.ACTIONS, "signal")
 # the overview counts the newest instances of the index, up to this many (pages of 1,000)
 SCAN_LIMIT = 10_000
 LATEST_FAILURES = 5
@@ -125,7 +127,7 @@ def act(client: InfiniticClient, name: str, workflow_id: str, action: str, body:
     if action not in ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if action != "signal":
-        client._steer(action, name, workflow_id)
+        operations.act(client, action, name, workflow_id)
         return f"{action}: sent to {name} {workflow_id}"
     try:
         request = orjson.loads(body or b"{}")
@@ -136,5 +138,5 @@ def act(client: InfiniticClient, name: str, workflow_id: str, action: str, body:
     channel = request["channel"]
     if not channel or not channel.isidentifier():
         raise BadRequest(f"the channel must be the name of a channel attribute, not {channel!r}")
-    client._signal(name, workflow_id, channel, orjson.dumps(request.get("value")))
+    operations.send_signal(client, name, workflow_id, channel, request.get("value"))
     return f"signal: sent to {name} {workflow_id} on channel {channel}"

@@ -61,6 +61,12 @@ def when(iso: str | None) -> str:
     return f'<time datetime="{esc(iso)}">{moment.strftime("%Y-%m-%d %H:%M:%S")}</time>'
 
 
+def _ended(info: dict[str, Any]) -> str:
+    if info["status"] == "failed":  # it has not ended: a retry may complete it (DESIGN §3)
+        return "not yet: kept until retried or canceled"
+    return when(info["ended_at"])
+
+
 def workflow_href(name: str, workflow_id: str) -> str:
     return f"/workflows/{quote(name, safe='')}/{quote(workflow_id, safe='')}"
 
@@ -287,7 +293,7 @@ def workflow(info: dict[str, Any]) -> str:
 <dt>status</dt><dd class="status">{badge(info["status"])}</dd>
 <dt>started</dt><dd>{when(info["started_at"])}</dd>
 <dt>updated</dt><dd>{when(info["updated_at"])}</dd>
-<dt>ended</dt><dd>{when(info["ended_at"])}</dd>
+<dt>ended</dt><dd>{_ended(info)}</dd>
 <dt>tags</dt><dd>{tags}</dd>{meta}</dl></section>
 {actions(href)}
 </div>{runs}"""

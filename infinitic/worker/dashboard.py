@@ -6,7 +6,7 @@ topic statistics as a function built here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +16,21 @@ if TYPE_CHECKING:
 def pulsar_stats(transport: Transport) -> Callable[[], list[dict[str, Any]]] | None:
     """The Pulsar panel's source for `transport`, or None when it is not Pulsar (or has no
     admin URL)."""
-    settings: Any = getattr(transport, "settings", None)
+    return _stats(getattr(transport, "settings", None))
+
+
+def pulsar_stats_of(
+    kind: str, options: Mapping[str, Any]
+) -> Callable[[], list[dict[str, Any]]] | None:
+    """The same from a config's `transport` and its options (the CLI's dashboard)."""
+    if kind != "pulsar":
+        return None
+    from ..transport.pulsar.settings import PulsarSettings
+
+    return _stats(PulsarSettings.from_options(options))
+
+
+def _stats(settings: Any) -> Callable[[], list[dict[str, Any]]] | None:
     if settings is None or not getattr(settings, "web_service_url", None):
         return None
     from ..transport.pulsar.admin import topic_stats

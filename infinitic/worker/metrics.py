@@ -126,7 +126,7 @@ class Metrics:
         )  # fmt: skip
         self.tasks = _Family(
             "counter", "infinitic_tasks", "Task attempts by service, task and outcome "
-            "(completed, failed, retried).", ("service", "task", "outcome"),
+            "(completed, failed, retried, delegated).", ("service", "task", "outcome"),
         )  # fmt: skip
         self.task_seconds = _Family(
             "histogram", "infinitic_task_duration_seconds", "Duration of task attempts, from "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -72,6 +73,32 @@ def source_prefix(transport: Transport) -> str:
     )
 
 
+def _is_pulsar(transport: Transport) -> bool:
+    return bool(getattr(getattr(transport, "settings", None), "broker_service_url", None))
+
+
+class _PulsarBroker:
+    """The events topic on Pulsar: published by the worker, read with the listener's own
+    subscription (events/stream.py)."""
+
+    def __init__(self, transport: Any, subscription: str) -> None:
+        self.transport = transport
+        self.subscription = subscription
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.transport.send(topic, payload)
+
+    async def subscribe(
+        self, topic: str, handler: Callable[[bytes], Awaitable[None]], concurrency: int
+    ) -> None:
+        await self.transport.subscribe(
+            topic, handler, concurrency=concurrency, subscription=self.subscription
+        )
+
+    async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
+        await self.transport.dead_letter(topic, payload, reason)
+
+
 class Observability:
     """Nothing at all when the config has neither `eventListener` nor `metrics`."""
 
@@ -96,12 +123,16 @@ class Observability:
             return transport
         from ..events.pipeline import EventPipeline
 
+        entry = self.config.event_listener
         self.pipeline = EventPipeline(
             worker=self.config.name,
             prefix=source_prefix(transport),
-            config=self.config.event_listener,
+            config=entry,
             listener=self.listener,
             observations=self.metrics,
+            broker=_PulsarBroker(transport, entry.subscription_name)
+            if self.listener is not None and entry is not None and _is_pulsar(transport)
+            else None,
         )
         if self.metrics is None:
             return transport

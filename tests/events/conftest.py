@@ -50,6 +50,7 @@ def config(transport: Any, storage: Any, listener: str | None, **extra: Any) -> 
                     "maximumRetries": 1,
                 },
             },
+            {"name": "EvDelegated", "class": "tests.events.event_apps.EvDelegatedImpl"},
         ],  # fmt: skip
         "workflows": [
             {"name": "EvParent", "class": "tests.events.event_apps.EvParentImpl"},
@@ -82,15 +83,19 @@ def _fresh() -> Iterator[None]:
     apps.FailingRecorder.calls = 0
     apps.BrokenRecorder.calls = 0
     apps.SLOW_GATE.clear()
+    apps.DELEGATED.clear()
     yield
     apps.SLOW_GATE.set()  # the slow task's thread ends before the worker closes
 
 
-def until(condition: Callable[[], bool], what: str) -> None:
+def until(
+    condition: Callable[[], bool], what: str, detail: Callable[[], str] | None = None
+) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            more = f" ({detail()})" if detail is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{more}")
         time.sleep(0.01)
 
 

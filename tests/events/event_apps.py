@@ -14,12 +14,14 @@ from infinitic import (
     TimeoutError,
     Workflow,
     WorkflowFailedError,
+    delegated,
     name,
     task,
 )
 from infinitic.common.ids import custom_workflow_id
 
 SLOW_GATE = threading.Event()  # the slow task runs until the test opens it
+DELEGATED = threading.Event()  # set when EvDelegated.later ran
 
 
 @name("EvTasks")
@@ -51,6 +53,18 @@ class EvFlakyImpl(EvFlaky):
         if task.retry_index == 0:
             raise RuntimeError("first attempt fails")
         return f"ok at retry {task.retry_index}"
+
+
+@name("EvDelegated")
+class EvDelegated:
+    def later(self) -> int: ...
+
+
+class EvDelegatedImpl(EvDelegated):
+    @delegated
+    def later(self) -> int:
+        DELEGATED.set()
+        return 0  # ignored: the result comes from client.complete_delegated_task
 
 
 @name("EvChild")
@@ -165,3 +179,17 @@ class BrokenRecorder:
     def on_events(self, events: list[CloudEvent]) -> None:
         BrokenRecorder.calls += 1
         raise ConnectionError("listener backend down for good")
+
+
+class RecorderA(Recorder):
+    """Keeps its own list (Recorder's subclasses share none with it)."""
+
+    events: list[CloudEvent] = []
+
+    def on_events(self, events: list[CloudEvent]) -> None:
+        with self.lock:
+            type(self).events.extend(events)
+
+
+class RecorderB(RecorderA):
+    events: list[CloudEvent] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from infinitic import InfiniticWorker
+from infinitic import DeferredStatus, InfiniticWorker, WorkflowFailedError
 from infinitic.events import types
 from tests.events import event_apps as apps
 from tests.events.conftest import config, drained, run_parent, until
@@ -24,6 +25,8 @@ EXPECTED = {
     "infinitic.task.retryScheduled": 1,
     "infinitic.workflow.dispatch": 6,  # the parent and its five children
     "infinitic.workflow.dispatchMethod": 1,  # ping
+    "infinitic.workflow.cancel": 1,  # the client cancels the fourth child
+    "infinitic.workflow.signal": 2,  # the parent's two signals, as the child's engine took them
     "infinitic.workflow.started": 6,
     "infinitic.workflow.completed": 3,  # the parent, echo, listen
     "infinitic.workflow.failed": 1,  # crash
@@ -50,6 +53,9 @@ EXPECTED = {
 }
 
 
+COMMANDS_ONLY = ("retryTask", "retryExecutor")
+
+
 def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
     transport, storage = setup
     with InfiniticWorker.from_config(config(transport, storage, "Recorder")) as worker:
@@ -59,7 +65,11 @@ def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
             seen = Counter(e.get_type() for e in apps.Recorder.events)
             return all(seen[t] >= n for t, n in EXPECTED.items()) and drained(worker)
 
-        until(all_heard, "every event")
+        def missing() -> str:
+            seen = Counter(e.get_type() for e in apps.Recorder.events)
+            return str({t: (seen[t], n) for t, n in EXPECTED.items() if seen[t] < n})
+
+        until(all_heard, "every event", missing)
     # closed: whatever else was noted has been handed over too (a duplicate would be counted)
     events = list(apps.Recorder.events)
     counts = Counter(e.get_type() for e in events)
@@ -68,7 +78,9 @@ def test_every_event_type_once(setup: tuple[Any, Any]) -> None:
     executors = counts["infinitic.workflow.executorDispatched"]
     assert executors >= 12
     assert counts["infinitic.workflow.executorCompleted"] + 1 == executors
-    assert set(counts) == set(types.ALL_TYPES) - {types.TASK_DELEGATION_COMPLETED}
+    # the commands only a client sends, and delegation: test_commands_and_delegation_are_events
+    others = {types.TASK_DELEGATION_COMPLETED, *(types.WORKFLOW + s for s in COMMANDS_ONLY)}
+    assert set(counts) == set(types.ALL_TYPES) - others
     assert len({(e.get_source(), e.get_id()) for e in events}) == len(events)  # no duplicate
     for e in events:  # valid by the SDK's own checks (the worker skips them: they cost)
         CloudEvent._validate_attribute(e.get_attributes())
@@ -113,13 +125,20 @@ def test_a_listener_that_always_fails_blocks_no_workflow() -> None:
     assert apps.BrokenRecorder.calls >= 1
 
 
-def test_allow_and_disallow_choose_what_is_heard() -> None:
+@pytest.mark.parametrize(
+    "transport", ["inMemory", pytest.param("pulsar", marks=pytest.mark.pulsar)]
+)
+def test_allow_and_disallow_choose_what_is_heard(
+    transport: str, request: pytest.FixtureRequest
+) -> None:
+    """On Pulsar, where the workers publish every event, the listener filters as it reads."""
     listener = {
         "class": "tests.events.event_apps.Recorder",
         "services": {"disallow": ["EvFlaky"]},
         "workflows": {"allow": ["EvParent"]},
     }
-    cfg = {**config("inMemory", "inMemory", None), "eventListener": listener}
+    where = request.getfixturevalue("pulsar_transport") if transport == "pulsar" else transport
+    cfg = {**config(where, "inMemory", None), "eventListener": listener}
     with InfiniticWorker.from_config(cfg) as worker:
         run_parent(worker)
         until(
@@ -130,5 +149,80 @@ def test_allow_and_disallow_choose_what_is_heard() -> None:
             "the parent's completion",
         )
         events = list(apps.Recorder.events)
-    sources = {e.get_source().split("/", 1)[1] for e in events}
+    sources = {"/".join(e.get_source().rsplit("/", 3)[-3:]) for e in events}
     assert sources == {"services/executor/EvTasks", "workflows/stateEngine/EvParent"}
+
+
+def test_commands_and_delegation_are_events() -> None:
+    """What a user asks of an instance is heard as Infinitic's command events (with what was
+    asked), before what it did; a `@delegated` task that returned is `delegationCompleted`."""
+    from infinitic.common.ids import custom_workflow_id
+
+    with InfiniticWorker.from_config(config("inMemory", "inMemory", "Recorder")) as worker:
+        client = worker.client
+        crashed = client.dispatch(client.new_workflow(apps.EvChild).crash)
+        with pytest.raises(WorkflowFailedError):
+            crashed.result(timeout=30)
+        stub = client.get_workflow_by_id(apps.EvChild, crashed.id)
+        client.retry_workflow_task(stub)
+        client.retry_tasks(stub, task_status=DeferredStatus.FAILED, task_class=apps.EvTasks)
+        client.cancel(stub)
+        tags = {f"customId:{uuid.uuid4().hex}"}
+        listening = client.dispatch(client.new_workflow(apps.EvChild, tags=tags).listen)
+        listener_id = custom_workflow_id("EvChild", tags)
+        until(lambda: _heard("infinitic.workflow.started", listener_id), "the listener's start")
+        until(lambda: _receiving(client, listener_id), "its receive")
+        client.get_workflow_by_id(apps.EvChild, listening.id).ch.send("hi")
+        assert listening.result(timeout=30) == "hi"
+        delegating = client.dispatch(client.new_service(apps.EvDelegated).later)
+        assert apps.DELEGATED.wait(30)
+        client.complete_delegated_task("EvDelegated", delegating.id, 7)
+        assert delegating.result(timeout=30) == 7
+
+        def heard_all() -> bool:
+            return _heard("infinitic.workflow.canceled", crashed.id) and drained(worker)
+
+        until(heard_all, "the cancel's effect")
+    events = list(apps.Recorder.events)
+    on_crashed = [e.get_type().rsplit(".", 1)[1] for e in events if e.get_subject() == crashed.id]
+    commands = [t for t in on_crashed if t in ("retryExecutor", "retryTask", "cancel")]
+    assert commands == ["retryExecutor", "retryTask", "cancel"]  # in the order sent
+    assert on_crashed.count("executorFailed") == 2  # crashed again when retried
+    assert on_crashed.index("cancel") < on_crashed.index("canceled")
+    retry = next(e for e in events if e.get_type() == "infinitic.workflow.retryTask")
+    assert retry.get_data() == {
+        "retryTask": {"taskId": None, "taskStatus": "failed", "serviceName": "EvTasks"},
+        "workflowName": "EvChild",
+        "workerName": "events-worker",
+        "infiniticVersion": retry.get_data()["infiniticVersion"],  # type: ignore[index]
+    }
+    signal = next(e for e in events if e.get_type() == "infinitic.workflow.signal")
+    received = next(e for e in events if e.get_type() == "infinitic.workflow.signalReceived")
+    assert signal.get_subject() == received.get_subject() == listening.id
+    assert signal.get_data()["signal"] == {  # type: ignore[index]
+        "signalId": signal.get_id(),
+        "channel": "ch",
+        "signalData": "hi",
+    }
+    assert received.get_id() == f"{signal.get_id()}/signalReceived"
+    (delegation,) = [e for e in events if e.get_type() == "infinitic.task.delegationCompleted"]
+    assert delegation.get_subject() == delegating.id
+    assert delegation.get_source().endswith("/services/executor/EvDelegated")
+    data = delegation.get_data()
+    assert isinstance(data, dict) and (data["serviceName"], data["taskName"]) == (
+        "EvDelegated",
+        "later",
+    )
+    types_heard = {e.get_type() for e in events if e.get_subject() == delegating.id}
+    assert "infinitic.task.completed" not in types_heard  # its result came from the client
+    assert len({(e.get_source(), e.get_id()) for e in events}) == len(events)  # no duplicate
+
+
+def _heard(etype: str, subject: str | None) -> bool:
+    return any(e.get_type() == etype and e.get_subject() == subject for e in apps.Recorder.events)
+
+
+def _receiving(client: Any, workflow_id: str | None) -> bool:
+    assert workflow_id is not None
+    info = client.describe_workflow("EvChild", workflow_id)
+    return info is not None and any(c.kind == "receive" for c in info.method_runs[0].commands)

@@ -103,6 +103,7 @@ def test_failure_is_described_kept_and_retried(
     with pytest.raises(WorkflowFailedError):
         handle.result(timeout=WAIT)
     info = described(client, handle.id, "failed")
+    assert info.ended_at is None  # it waits for a retry or a cancel (DESIGN §3)
     replay(sw.BasicWorkflowImpl, json.loads(json.dumps(info.to_json())))  # as --json wrote it
     run = info.method_runs[0]
     assert run.status == "failed" and run.error is not None
@@ -123,6 +124,7 @@ def test_failure_is_described_kept_and_retried(
     monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: 42)  # fixed
     client.retry_tasks(client.get_workflow_by_id(sw.BasicWorkflow, handle.id))
     info = described(client, handle.id, "completed")
+    assert info.ended_at is not None
     first_dispatch = task.dispatched_at
     (task,) = info.method_runs[0].commands
     assert (task.status, task.result, task.retries, task.error) == ("completed", 42, 1, None)

@@ -489,8 +489,17 @@ class PulsarTransport(Transport):
         sub.hand_over(payload, key, sends)
 
     async def subscribe(
-        self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        keyed: bool = False,
+        concurrency: int = 1,
+        subscription: str | None = None,
     ) -> None:
+        """`subscription`: a shared subscription of that name rather than the workers' own
+        (the event listener's `subscriptionName`: its consumers share the topic's messages, and
+        another name gets them all again)."""
         import pulsar
 
         if self._client is None:
@@ -511,7 +520,8 @@ class PulsarTransport(Transport):
         }
         if s.ack_timeout_seconds:
             kwargs["unacked_messages_timeout_ms"] = int(s.ack_timeout_seconds * 1000)
-        subscription = f"{SUBSCRIPTION}-{topic}" if exclusive else SUBSCRIPTION
+        if subscription is None:
+            subscription = f"{SUBSCRIPTION}-{topic}" if exclusive else SUBSCRIPTION
 
         def create() -> Any:
             try:
