@@ -256,14 +256,23 @@ class WorkflowEngine:
             # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
+        after = []
         for op, set_key, member in out.storage_ops:
             if op == "remove":
-                await self.storage.remove_from_set(set_key, member)
+                after.append(self.storage.remove_from_set(set_key, member))
             elif op == "tombstone" and self.tombstone_seconds > 0:
-                try:
-                    await self.storage.put(set_key, b"", 0, ttl_seconds=self.tombstone_seconds)
-                except VersionConflictError:
-                    pass  # ended before (then retried and ended again): it is there already
+                after.append(self._tombstone(set_key))
+        # at once (an instance that ends has both): a backend may batch them into one write
+        if len(after) == 1:
+            await after[0]
+        elif after:
+            await asyncio.gather(*after)
+
+    async def _tombstone(self, key: str) -> None:
+        try:
+            await self.storage.put(key, b"", 0, ttl_seconds=self.tombstone_seconds)
+        except VersionConflictError:
+            pass  # ended before (then retried and ended again): it is there already
 
     async def _save(
         self,
