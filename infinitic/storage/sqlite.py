@@ -91,7 +91,12 @@ _SQL_INDEX_PUT = (
     "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SQL_INDEX_STATUS = (
-    "UPDATE wf_index SET status = ?, updated_at = ?, expires_at = ? WHERE member = ?"
+    "UPDATE wf_index SET status = ?, updated_at = ?, expires_at = ? "
+    "WHERE member = ? AND tags = ? AND started_us = ?"
+)
+_SQL_INDEX_NEW = (
+    "INSERT OR IGNORE INTO wf_index (member, name, id, status, tags, started_us, updated_at, "
+    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SQL_TAG_ADD = "INSERT OR IGNORE INTO wf_index_tag (tag, started_us, member) VALUES (?, ?, ?)"
 _SQL_TAG_REMOVE = "DELETE FROM wf_index_tag WHERE tag = ? AND started_us = ? AND member = ?"
@@ -657,16 +662,21 @@ def _put(
 def _put_index(conn: sqlite3.Connection, entry: IndexEntry, expires_at: float | None) -> None:
     name_id = entry.member.encode()
     started = entry.started_us
-    old = conn.execute(_SQL_INDEX_OLD, (name_id,)).fetchone()
     tags = encode_tags(entry.tags)
-    if old is not None and old[0] == tags and old[1] == started:
-        # a status change (the usual update): an UPDATE touches only the indexes of its columns
-        conn.execute(_SQL_INDEX_STATUS, (entry.status, entry.updated_at, expires_at, name_id))
+    row = (name_id, entry.name, entry.id, entry.status, tags, started, entry.updated_at, expires_at)
+    # the usual writes take one statement, without reading the entry first: a new instance's
+    # (an INSERT, a no-op if an entry is there) and a status change (an UPDATE of the entry of
+    # the same start and tags, which touches only the indexes of its columns)
+    if entry.started_at == entry.updated_at and conn.execute(_SQL_INDEX_NEW, row).rowcount == 1:
+        for tag in entry.tags:
+            conn.execute(_SQL_TAG_ADD, (tag, started, name_id))
         return
-    conn.execute(
-        _SQL_INDEX_PUT,
-        (name_id, entry.name, entry.id, entry.status, tags, started, entry.updated_at, expires_at),
-    )
+    status = (entry.status, entry.updated_at, expires_at, name_id, tags, started)
+    if conn.execute(_SQL_INDEX_STATUS, status).rowcount == 1:
+        return
+    # none yet (saved before the index existed), or another start or tags under this member
+    old = conn.execute(_SQL_INDEX_OLD, (name_id,)).fetchone()
+    conn.execute(_SQL_INDEX_PUT, row)
     if old is not None:
         for tag in decode_tags(old[0]):
             conn.execute(_SQL_TAG_REMOVE, (tag, old[1], name_id))

@@ -72,6 +72,23 @@ class IndexContract:
 
         self.run(body)
 
+    def test_a_new_start_of_an_id_replaces_its_entry(self) -> None:
+        async def body(storage: Storage, clock: object) -> None:
+            await storage.put("s:a", b"A", 0, index=entry("a", "completed", tags={"t"}))
+            # the same id started again (a new instance: started and updated at once)
+            again = IndexEntry("Flow", "a", "running", frozenset({"u"}), T0 + 5, T0 + 5)
+            await storage.put("s:a", b"A2", 1, index=again)
+            assert await listed(storage, tag="t") == []
+            assert await listed(storage, status="completed") == []
+            assert (await storage.list_index(IndexQuery.of(tag="u"))).entries == [again]
+            # and a status change of an entry the index never had writes it whole
+            late = IndexEntry("Flow", "b", "completed", frozenset({"u"}), T0 + 6, T0 + 7)
+            await storage.put("s:b", b"B", 0, index=late)
+            assert await listed(storage, tag="u") == ["b", "a"]
+            assert await listed(storage, status="completed") == ["b"]
+
+        self.run(body)
+
     def test_pages_neither_skip_nor_repeat_ties(self) -> None:
         async def body(storage: Storage, clock: object) -> None:
             for i in range(7):  # three share one start time: the id orders them

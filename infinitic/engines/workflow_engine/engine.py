@@ -47,6 +47,8 @@ DEFAULT_TOMBSTONE_SECONDS = 7 * 24 * 3600.0
 LATE_START_SECONDS = 60.0
 # what this topic takes: the rest is dead-lettered
 _ACCEPTED = (*HANDLED, w.ConfirmStart)
+# pending instances whose heads a re-driving sweep reads in one storage call
+REDRIVE_READ_CHUNK = 256
 
 
 class StateCache:
@@ -254,14 +256,23 @@ class WorkflowEngine:
             # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
+        after = []
         for op, set_key, member in out.storage_ops:
             if op == "remove":
-                await self.storage.remove_from_set(set_key, member)
+                after.append(self.storage.remove_from_set(set_key, member))
             elif op == "tombstone" and self.tombstone_seconds > 0:
-                try:
-                    await self.storage.put(set_key, b"", 0, ttl_seconds=self.tombstone_seconds)
-                except VersionConflictError:
-                    pass  # ended before (then retried and ended again): it is there already
+                after.append(self._tombstone(set_key))
+        # at once (an instance that ends has both): a backend may batch them into one write
+        if len(after) == 1:
+            await after[0]
+        elif after:
+            await asyncio.gather(*after)
+
+    async def _tombstone(self, key: str) -> None:
+        try:
+            await self.storage.put(key, b"", 0, ttl_seconds=self.tombstone_seconds)
+        except VersionConflictError:
+            pass  # ended before (then retried and ended again): it is there already
 
     async def _save(
         self,
@@ -329,10 +340,17 @@ class WorkflowEngine:
         or whose last writer is gone (a live worker is handling the others, and re-sending
         their work would run it twice). Returns how many were re-driven.
         """
-        ids = await self.storage.get_set(pending_key(self.workflow_name))
+        ids = sorted(await self.storage.get_set(pending_key(self.workflow_name)))
         driven = 0
         alive: dict[str, bool] = {}
-        for workflow_id in sorted(ids):
+        moving: set[str] = set()
+        if stalled_only:
+            # most pending instances are moving: told apart by their heads, read many at once
+            for i in range(0, len(ids), REDRIVE_READ_CHUNK):
+                moving |= await self._moving(ids[i : i + REDRIVE_READ_CHUNK], alive)
+        for workflow_id in ids:
+            if workflow_id in moving:
+                continue
             key = state_key(self.workflow_name, workflow_id)
             loaded = await stored.load(self.storage, key)
             if loaded is not None and loaded[0].status in TERMINAL:
@@ -369,3 +387,27 @@ class WorkflowEngine:
         if driven:
             log.info("re-drove %d unfinished %s workflows", driven, self.workflow_name)
         return driven
+
+    async def _moving(self, ids: list[str], alive: dict[str, bool]) -> set[str]:
+        """Of `ids`, those whose saved head shows a running instance that `redrive` leaves
+        alone (moved within `redrive_after_seconds`, its writer alive); any other is loaded
+        whole there."""
+        keys = {state_key(self.workflow_name, i): i for i in ids}
+        heads = await self.storage.get_many(list(keys))
+        now = clock.now()
+        moving = set()
+        for key, (raw, _) in heads.items():
+            try:
+                head = m.decode(raw)
+            except EnvelopeError:
+                continue  # told by the full load
+            if type(head) is not w.SavedState or type(head.state) is not w.WorkflowState:
+                continue
+            state = head.state
+            if state.status in TERMINAL or now - state.updated_at >= self.redrive_after_seconds:
+                continue
+            if head.owner not in alive:
+                alive[head.owner] = await self.owners.alive(head.owner)
+            if alive[head.owner]:
+                moving.add(keys[key])
+        return moving
