@@ -238,12 +238,13 @@ class WorkflowTap:
                 run_id = msg.parent_method_run_id
                 self._on(state, "remoteMethodDispatched", msg.message_id, now, run_id, detail)
         elif kind is w.TimerCompleted:
-            if delay > 0:
-                timer = (msg.command_id, now + delay, now)
-                self._on(
-                    state, "timerDispatched", f"{msg.message_id}/dispatched", now,
-                    msg.method_run_id, _kept("timer_dispatched", timer),
-                )  # fmt: skip
+            # the engine sends one only to arm a timer; one already due when armed (a short
+            # timer on a busy engine) goes out with no delay and is dispatched all the same
+            timer = (msg.command_id, now + delay, now)
+            self._on(
+                state, "timerDispatched", f"{msg.message_id}/dispatched", now,
+                msg.method_run_id, _kept("timer_dispatched", timer),
+            )  # fmt: skip
         elif kind is w.SendSignal or (kind is w.TagCommand and msg.action == "signal"):
             self._on(state, "signalDispatched", msg.message_id, now, None,
                      _lazy("signal_dispatched", msg))  # fmt: skip

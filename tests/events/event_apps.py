@@ -77,6 +77,7 @@ class EvChild(Workflow):
     def listen(self) -> str: ...
     def stuck(self) -> str: ...
     def ping(self) -> str: ...
+    def due(self) -> str: ...
 
 
 class EvChildImpl(EvChild):
@@ -94,6 +95,10 @@ class EvChildImpl(EvChild):
 
     def ping(self) -> str:
         return "pong"
+
+    def due(self) -> str:
+        self.timer(0).result()  # due before the engine arms it
+        return "due"
 
 
 @name("EvParent")

@@ -218,6 +218,22 @@ def test_commands_and_delegation_are_events() -> None:
     assert len({(e.get_source(), e.get_id()) for e in events}) == len(events)  # no duplicate
 
 
+def test_a_timer_already_due_when_armed_is_dispatched() -> None:
+    """A timer whose time has passed when the engine arms it (a short timer on a busy engine)
+    is dispatched and completed like any other: a listener hears both."""
+    with InfiniticWorker.from_config(config("inMemory", "inMemory", "Recorder")) as worker:
+        client = worker.client
+        handle = client.dispatch(client.new_workflow(apps.EvChild).due)
+        assert handle.result(timeout=30) == "due"
+        until(lambda: _heard("infinitic.workflow.completed", handle.id), "the completion")
+        until(lambda: drained(worker), "the events")
+    heard = [
+        e.get_type().rsplit(".", 1)[1] for e in apps.Recorder.events if e.get_subject() == handle.id
+    ]
+    assert heard.count("timerDispatched") == 1 and heard.count("timerCompleted") == 1
+    assert heard.index("timerDispatched") < heard.index("timerCompleted")
+
+
 def _heard(etype: str, subject: str | None) -> bool:
     return any(e.get_type() == etype and e.get_subject() == subject for e in apps.Recorder.events)
 
