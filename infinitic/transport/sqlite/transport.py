@@ -416,9 +416,12 @@ class SqliteTransport(Transport):
         # every topic's room, for what a sweep or another process's new rows bring
         subscribed = {} if self._closed else {t: (s.keyed, s.room()) for t, s in self._subs.items()}
         try:
-            # a small round costs less than the two thread hops around it: run on the loop,
-            # unless another process holds the write lock (then the thread waits for it)
-            out = self._in_db(job, external, subscribed, wait=False) if _small(job) else None
+            # unloaded, a small round costs less than the two thread hops around it: run on
+            # the loop, unless another process holds the write lock (then the thread waits for
+            # it). Busy, the loop has handlers to run meanwhile: the thread does the round
+            idle = not any(sub.outstanding for sub in self._subs.values())
+            inline = idle and _small(job)
+            out = self._in_db(job, external, subscribed, wait=False) if inline else None
             if out is None:
                 out = await self._loop.run_in_executor(
                     self._db, self._in_db, job, external, subscribed
