@@ -187,7 +187,8 @@ class InfiniticWorker:
         self._storage = storage  # closed by close() even if it fails to start
         runtime.run(storage.start())
         storage = self.observability.storage(storage)
-        owners = self._owners = Owners(storage)
+        lease = getattr(self._transport, "key_lease_seconds", None)  # SQLite's: it holds keys
+        owners = self._owners = Owners.for_transport(storage, lease)
         runtime.run(owners.beat())
         if self._client is not None:  # describe_workflow / list_workflows read it
             self._client._storage = storage

@@ -340,3 +340,69 @@ def test_without_a_file_change_signal_processes_poll_and_still_meet(
         assert got == [f"{i}".encode() for i in range(20)] + [b"later"]
 
     _run(test)
+
+
+def test_a_process_runs_no_round_for_commits_that_bring_it_nothing(tmp_path: Path) -> None:
+    async def test() -> None:
+        db = tmp_path / "bus.db"
+        client, worker = _transport(db), _transport(db)
+        for t in (client, worker):
+            await t.start()
+        got: list[bytes] = []
+        handled: list[bytes] = []
+
+        async def on_response(payload: bytes) -> None:
+            got.append(payload)
+
+        async def on_task(payload: bytes) -> None:
+            handled.append(payload)
+
+        await client.subscribe("response:c", on_response)
+        await worker.subscribe("task-executor:S", on_task)
+        await asyncio.sleep(0.1)
+        before = client.stats["rounds"], worker.stats["rounds"]
+        state = sqlite3.connect(db, isolation_level=None)  # the worker's state writes
+        state.execute("CREATE TABLE IF NOT EXISTS states (k TEXT PRIMARY KEY, v BLOB)")
+        for i in range(20):  # the worker's own messages, and its state: one commit after another
+            await worker.send("task-executor:S", f"t{i}".encode())
+            await _until(lambda i=i: len(handled) > i, "the worker's message not handled")
+            state.execute("INSERT OR REPLACE INTO states VALUES ('wf', ?)", (str(i).encode(),))
+        state.close()
+        rounds = client.stats["rounds"] - before[0], worker.stats["rounds"] - before[1]
+        # the client woke on each commit, read two numbers and slept again (a sweep may run)
+        assert rounds[0] <= 2 < 20 <= rounds[1], rounds
+        await worker.send("response:c", b"result")  # and what is for it still reaches it
+        await _until(lambda: got == [b"result"], "the client's response did not come")
+        for t in (client, worker):
+            await t.close()
+
+    _run(test)
+
+
+def test_a_round_waits_while_another_process_holds_the_write_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def test() -> None:
+        db = tmp_path / "bus.db"
+        a, b = _transport(db), _transport(db)
+        for t in (a, b):
+            await t.start()
+        got: list[bytes] = []
+
+        async def handle(payload: bytes) -> None:
+            got.append(payload)
+
+        await b.subscribe("task-executor:S", handle)
+        other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process writes for a while
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, other.execute, "COMMIT")
+        await a.send("task-executor:S", b"m")
+        await _until(lambda: got == [b"m"], "the message did not come once the lock was free")
+        other.close()
+        for t in (a, b):
+            await t.close()
+
+    with caplog.at_level("WARNING", logger="infinitic.transport.sqlite"):
+        _run(test)
+    assert [r.getMessage() for r in caplog.records] == []  # waited, no failed round

@@ -210,3 +210,80 @@ def test_how_an_instance_ended_is_sent_by_the_next_start_if_its_worker_died_firs
         await storage.close()
 
     asyncio.run(scenario())
+
+
+async def _moved_key(storage: Storage, transport: Recording) -> tuple[Owners, WorkflowEngine]:
+    """An engine of a live process (on a transport that holds keys) started `wf` and fanned it
+    out to c0, c1, c2; the key then moves to another process's engine, returned."""
+    first, second = Owners(storage, ttl_seconds=5), Owners(storage, ttl_seconds=5)
+    first.live_owners_sent = second.live_owners_sent = True
+    await first.beat()
+    await second.beat()
+    engine = WorkflowEngine(transport, storage, "W", owners=first)
+    await engine.handle(m.encode(w.DispatchWorkflow("d", "wf", "W", "run", b"[]")))
+    loaded = await stored.load(storage, state_key("W", "wf"))
+    assert loaded is not None and loaded[0].running_task_id is not None
+    return first, WorkflowEngine(transport, storage, "W", owners=second)
+
+
+def _fan_out_of(saved: Any) -> bytes:
+    return _fan_out(saved[0].running_task_id)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_key_moved_from_a_live_process_sends_nothing_again(backend: str, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        storage = _storage(backend, tmp_path)
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        first, heir = await _moved_key(storage, transport)
+        owner = WorkflowEngine(transport, storage, "W", owners=first, cache_size=0)
+        await owner.handle(_fan_out_of(await stored.load(storage, state_key("W", "wf"))))
+        assert sorted(x.task_id for x in transport.sent if isinstance(x, m.ExecuteTask)) == [
+            "c0",
+            "c1",
+            "c2",
+        ]
+        transport.sent.clear()
+        await heir.handle(_done(1))  # its writer lives and sent them: c0 and c2 run once
+        assert [type(x) for x in transport.sent] == []
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("how", ["failed send", "kill -9"])
+def test_a_key_moved_after_a_save_its_process_did_not_send_sends_it_once(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        storage = _storage("sqlite", tmp_path)
+        await storage.start()
+        transport = Recording()
+        await transport.start()
+        first, heir = await _moved_key(storage, transport)
+        dead = WorkflowEngine(transport, storage, "W", owners=first)
+        if how == "kill -9":
+
+            async def nothing() -> None:  # a killed process runs no code after the save
+                return None
+
+            monkeypatch.setattr(first, "disown", nothing)
+        transport.crash = True
+        with pytest.raises(Crash):
+            await dead.handle(_fan_out_of(await stored.load(storage, state_key("W", "wf"))))
+        transport.crash = False
+        transport.sent.clear()
+        if how == "kill -9":
+            await first.leave()  # its liveness key expired (before its transport lease)
+        await heir.handle(_done(1))
+        assert sorted(x.task_id for x in transport.sent) == ["c0", "c2"]
+        transport.sent.clear()
+        await heir.handle(_done(0))  # once: from its cache, nothing is owed any more
+        assert transport.sent == []
+        await transport.close()
+        await storage.close()
+
+    asyncio.run(scenario())

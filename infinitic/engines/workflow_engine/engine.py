@@ -165,6 +165,8 @@ class WorkflowEngine:
                 # even after a conflict: the engine that won it may have died since its save
                 owed = layout.outbox
                 layout.outbox = []  # read once: a cached layout keeps no copy of it
+                if owed and await self.owners.sent_by(layout.owner):
+                    owed = []  # a key moved from a live process: sent again, tasks run twice
             running_before = _running(state)
             status_before = state.status if state is not None else None
             out = Outbox(now=clock.now())
@@ -241,15 +243,22 @@ class WorkflowEngine:
             await self._send(None, items, out.now)  # nothing saved: nothing to bind them to
         else:
             index = stored.index_entry(state) if state.status != status_before else None
-            version, layout = await self._save(key, state, version, layout, items, index)
-            # the workflow task, saved as a mark: built once, sent, and shown to the taps
-            task = None
-            for item in out.items:
-                if item.message is None:
-                    item.message = task = task or workflow_task(state, out.now)
-            # the save is what decides: only now is anything sent (and what an earlier save
-            # of this state may not have sent, `owed`, again)
-            await self._send(state, owed + items if owed else items, out.now, task)
+            try:
+                version, layout = await self._save(key, state, version, layout, items, index)
+                # the workflow task, saved as a mark: built once, sent, and shown to the taps
+                task = None
+                for item in out.items:
+                    if item.message is None:
+                        item.message = task = task or workflow_task(state, out.now)
+                # the save is what decides: only now is anything sent (and what an earlier
+                # save of this state may not have sent, `owed`, again)
+                await self._send(state, owed + items if owed else items, out.now, task)
+            except VersionConflictError:
+                raise  # nothing saved
+            except BaseException:
+                # saved maybe, sent maybe not: whoever handles this key next sends it again
+                await self.owners.disown()
+                raise
             if state.status not in TERMINAL:
                 # cached only once sent: a cached state's outbox is known to be out
                 self._cache.put(key, state, version, layout)

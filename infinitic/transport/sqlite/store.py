@@ -124,6 +124,27 @@ def connect(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Connect
     return conn
 
 
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether `exc` says another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return (code & 0xFF) in (5, 6)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def begin(conn: sqlite3.Connection, patience: float, busy_timeout: float) -> None:
+    """BEGIN IMMEDIATE; `patience` 0: SQLITE_BUSY at once when another connection writes,
+    else SQLite's busy handler waits up to the connection's busy timeout."""
+    if patience > 0:
+        conn.execute("BEGIN IMMEDIATE")
+        return
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+
+
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes when another connection committed to the file (none of this one's commits)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
@@ -134,6 +155,21 @@ def last_id(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
+def nothing_new(conn: sqlite3.Connection, since: int, topics: list[str]) -> int | None:
+    """The highest id, when no row after `since` is free or delayed on one of `topics`
+    (nothing there for the caller to claim or to wait for); None otherwise."""
+    top = int(conn.execute("SELECT MAX(id) FROM infinitic_messages").fetchone()[0] or 0)
+    if top <= since or not topics:
+        return max(top, since)
+    marks = ",".join("?" * len(topics))
+    found = conn.execute(
+        "SELECT 1 FROM infinitic_messages WHERE id > ? AND (owner IS NULL OR owner = '')"
+        f" AND topic IN ({marks}) LIMIT 1",
+        (since, *topics),
+    ).fetchone()
+    return None if found else top
+
+
 def run_round(
     conn: sqlite3.Connection,
     me: str,
@@ -141,8 +177,11 @@ def run_round(
     max_redeliveries: int,
     subscribed: dict[str, tuple[bool, int]],
     job: Round,
+    patience: float,
+    busy_timeout: float,
 ) -> Outcome:
-    """`subscribed`: topic -> (keyed, how many more messages its handlers can take)."""
+    """`subscribed`: topic -> (keyed, how many more messages its handlers can take);
+    `patience`: how long to wait for the write lock (0: raise SQLITE_BUSY at once)."""
     out = Outcome()
     now = time.time()
     new_topics: dict[str, float | None] = {}
@@ -155,7 +194,7 @@ def run_round(
     claims = {t: c for t, c in claims.items() if c[1] > 0}
     if not job.writes() and not claims and not job.sweep:
         return out
-    conn.execute("BEGIN IMMEDIATE")
+    begin(conn, patience, busy_timeout)
     try:
         _write(conn, me, now, lease, job, out)
         for topic, (keyed, limit) in claims.items():

@@ -35,6 +35,14 @@ SAFETY_SWEEP_SECONDS = 2.0
 RESPONSE_GC_SECONDS = 3600.0
 _RETRY_AFTER_ERROR = 0.5
 MAX_QUEUED = 5000
+INLINE_MOVES = 16  # messages sent, acknowledged or retried by a round run on the event loop
+
+
+def _small(job: store.Round) -> bool:
+    moved = len(job.inserts) + len(job.acks) + len(job.retries)
+    return moved <= INLINE_MOVES and not (
+        job.dead or job.sweep or job.release or job.forget_topics or job.gc_before
+    )
 
 
 class _Subscription:
@@ -123,6 +131,12 @@ class SqliteTransport(Transport):
 
     def __repr__(self) -> str:
         return f"SqliteTransport({self.path!r}, owner={self.owner!r})"
+
+    @property
+    def key_lease_seconds(self) -> float:
+        """A key's messages go to another process only once this one acknowledged those it
+        holds (after its sends) or went silent this long (the engines' owners rely on it)."""
+        return self.settings.lease_seconds
 
     @property
     def closed(self) -> bool:
@@ -322,7 +336,16 @@ class SqliteTransport(Transport):
         the loop, while no round runs (the database thread is idle): a file-change signal
         caused by this process's own commit then costs no round."""
         assert self._conn is not None
-        return store.data_version(self._conn) != self._version
+        version = store.data_version(self._conn)
+        if version == self._version:
+            return False
+        # the state's own writer in this process, or another process's rows for other topics
+        # (a client hears every commit of the workers): two reads here save a round there
+        top = store.nothing_new(self._conn, self._last_id, list(self._subs))
+        if top is None:
+            return True
+        self._version, self._last_id = version, top
+        return False
 
     def _timeout(self, now: float, poll: float) -> float:
         watched = self._watch is not None and self._watch.active
@@ -393,7 +416,17 @@ class SqliteTransport(Transport):
         # every topic's room, for what a sweep or another process's new rows bring
         subscribed = {} if self._closed else {t: (s.keyed, s.room()) for t, s in self._subs.items()}
         try:
-            out = await self._loop.run_in_executor(self._db, self._in_db, job, external, subscribed)
+            # unloaded, a small round costs less than the two thread hops around it: run on
+            # the loop, unless another process holds the write lock (then the thread waits for
+            # it). Busy, the loop has handlers to run meanwhile: the thread does the round
+            idle = not any(sub.outstanding for sub in self._subs.values())
+            inline = idle and _small(job)
+            out = self._in_db(job, external, subscribed, wait=False) if inline else None
+            if out is None:
+                out = await self._loop.run_in_executor(
+                    self._db, self._in_db, job, external, subscribed
+                )
+            assert out is not None  # the thread waits for the lock
         except asyncio.CancelledError:
             # the loop is going away: the thread finishes the round anyway (what it claims
             # stays this process's until released at close or its lease lapses)
@@ -434,28 +467,36 @@ class SqliteTransport(Transport):
         self._external = self._external or external
 
     def _in_db(
-        self, job: store.Round, external: bool, subscribed: dict[str, tuple[bool, int]]
-    ) -> store.Outcome:
-        """On the database thread."""
+        self,
+        job: store.Round,
+        external: bool,
+        subscribed: dict[str, tuple[bool, int]],
+        *,
+        wait: bool = True,
+    ) -> store.Outcome | None:
+        """On the database thread, or on the loop while no round runs (`wait` false: None
+        when the file is locked by another process, with nothing done)."""
         conn = self._conn
         assert conn is not None
         started = time.perf_counter()
-        self.stats["sent"] += len(job.inserts)
         if external:
             version = store.data_version(conn)
             if version != self._version:
                 self._version = version
                 job.new_since = self._last_id
-        out = store.run_round(
-            conn,
-            self.owner,
-            self.settings.lease_seconds,
-            self.settings.max_redeliveries,
-            subscribed,
-            job,
-        )
+        s = self.settings
+        args = (conn, self.owner, s.lease_seconds, s.max_redeliveries, subscribed, job)
+        try:
+            out = store.run_round(
+                *args, s.busy_timeout_seconds if wait else 0.0, s.busy_timeout_seconds
+            )
+        except sqlite3.OperationalError as exc:
+            if wait or not store.is_busy(exc):
+                raise
+            return None  # rolled back, if it began
         if out.last_id is not None:
             self._last_id = max(self._last_id, out.last_id)
+        self.stats["sent"] += len(job.inserts)
         self.stats["rounds"] += 1
         self.stats["claimed"] += len(out.claimed)
         self.stats["db_seconds"] += time.perf_counter() - started
