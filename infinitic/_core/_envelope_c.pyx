@@ -40,8 +40,8 @@ from ._envelope_shared import (
     KINDS,
     MAGIC,
     MAX_DEPTH,
-    EnvelopeError,
 )
+from ._errors import EnvelopeError
 
 
 cdef extern from "Python.h":

@@ -1,8 +1,9 @@
 """Message envelopes: a versioned binary encoding of registered message classes.
 
 Pure-Python twin of `_envelope_c` (same names, signatures, errors and output bytes) and the
-type source for tools. Only the hot loops are twinned: the constants, the type table's check and
-the error messages are in `_envelope_shared`, used by both. The format is specified in docs/envelope.md:
+type source for tools. Only the hot loops are twinned: the constants, the type table's check
+and the error messages are in `_envelope_shared`, used by both. The format is specified in
+docs/envelope.md:
 
     b"IN" | format version (1 byte) | type id (varint) | fields in wire order
 
@@ -25,8 +26,8 @@ from ._envelope_shared import (
     KINDS,
     MAGIC,
     MAX_DEPTH,
-    EnvelopeError,
 )
+from ._errors import EnvelopeError
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
