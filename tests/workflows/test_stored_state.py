@@ -13,7 +13,7 @@ from infinitic.engines.workflow_engine import stored, waiting
 from infinitic.engines.workflow_engine.state_ops import complete_command
 from infinitic.storage.memory import MemoryStorage
 from tests import sample_workflows as sw
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 
 KEY = "workflow.state:W:wf"
 COMMANDS = 2 * stored.SEGMENT + 44  # three segments of commands
