@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import core_module
+from tests.helpers.kernels import load
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "infinitic" / "_core"
@@ -311,13 +311,13 @@ def test_every_compiled_module_has_a_stub_and_a_pure_python_twin() -> None:
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_stub_matches_the_pure_python_twin(kernel: str) -> None:
-    assert _check(kernel, core_module(kernel, "py"), twin=True) == []
+    assert _check(kernel, load(kernel, "py"), twin=True) == []
 
 
 @pytest.mark.c_extension
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_stub_matches_the_compiled_module(kernel: str) -> None:
-    assert _check(kernel, core_module(kernel, "c"), twin=False) == []
+    assert _check(kernel, load(kernel, "c"), twin=False) == []
 
 
 # -- the built artifacts, in fresh virtualenvs ------------------------------------------------

@@ -7,7 +7,6 @@ import inspect
 import math
 import struct
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ from infinitic.common.messages import (
     TaskFailed,
 )
 from infinitic.common.workflow_messages import WORKFLOW_TYPES
-from tests.conftest import core_module
+from tests.helpers.kernels import EnvelopeKernel, load
 
 SETTINGS = settings(
     max_examples=200,
@@ -82,12 +81,12 @@ def message_strategy(cls: type, fields: tuple[tuple[str, str], ...]) -> st.Searc
 messages = st.one_of(*[message_strategy(cls, fields) for _, cls, fields in MESSAGE_TYPES])
 
 
-def make_codec(impl: ModuleType, **kwargs: Any) -> Any:
+def make_codec(impl: EnvelopeKernel, **kwargs: Any) -> Any:
     return impl.Codec(MESSAGE_TYPES, **kwargs)
 
 
-def both_modules() -> tuple[ModuleType, ModuleType]:
-    return core_module("envelope", "py"), core_module("envelope", "c")
+def both_modules() -> tuple[EnvelopeKernel, EnvelopeKernel]:
+    return load("envelope", "py"), load("envelope", "c")
 
 
 def outcome(decode: Callable[[bytes], object], data: bytes) -> tuple[str, object]:
@@ -133,7 +132,7 @@ def error_chain(length: int) -> ErrorInfo:
 
 @SETTINGS
 @given(message=messages)
-def test_round_trip(envelope_impl: ModuleType, message: object) -> None:
+def test_round_trip(envelope_impl: EnvelopeKernel, message: object) -> None:
     codec = make_codec(envelope_impl)
     data = codec.encode(message)
     assert isinstance(data, bytes)
@@ -150,7 +149,7 @@ def test_round_trip(envelope_impl: ModuleType, message: object) -> None:
 @settings(SETTINGS, max_examples=50)
 @given(data=st.data())
 def test_every_registered_type_round_trips(
-    envelope_impl: ModuleType,
+    envelope_impl: EnvelopeKernel,
     type_id: int,
     cls: type,
     fields: tuple[tuple[str, str], ...],
@@ -163,7 +162,7 @@ def test_every_registered_type_round_trips(
     assert codec.decode(data) == message
 
 
-def test_decoded_collections_have_the_declared_types(envelope_impl: ModuleType) -> None:
+def test_decoded_collections_have_the_declared_types(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     task = execute_task(tags={"b", "a"}, meta={"k": bytearray(b"v")}, args=memoryview(b"xy"))
     decoded = codec.decode(codec.encode(task))
@@ -175,7 +174,7 @@ def test_decoded_collections_have_the_declared_types(envelope_impl: ModuleType) 
     assert codec.decode(codec.encode(execute_task(emitted_at=3))).emitted_at == 3.0
 
 
-def test_tags_are_written_sorted_and_meta_in_insertion_order(envelope_impl: ModuleType) -> None:
+def test_tags_are_written_sorted_and_meta_in_insertion_order(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     first = codec.encode(execute_task(tags=frozenset(["b", "c", "a"]), meta={"y": b"1", "x": b"2"}))
     second = codec.encode(
@@ -188,7 +187,7 @@ def test_tags_are_written_sorted_and_meta_in_insertion_order(envelope_impl: Modu
     assert list(decoded.meta) == ["y", "x"]
 
 
-def test_extreme_values(envelope_impl: ModuleType) -> None:
+def test_extreme_values(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     for value in (I64_MIN, I64_MAX, 0, -1):
         task = execute_task(retry_index=value, retry_sequence=-value if value > I64_MIN else 0)
@@ -202,7 +201,7 @@ def test_extreme_values(envelope_impl: ModuleType) -> None:
     assert codec.decode(codec.encode(huge)) == huge
 
 
-def test_nesting_up_to_the_limit(envelope_impl: ModuleType) -> None:
+def test_nesting_up_to_the_limit(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     deepest = error_chain(envelope_impl.MAX_DEPTH + 1)  # the top-level message is depth 0
     assert codec.decode(codec.encode(deepest)) == deepest
@@ -210,13 +209,13 @@ def test_nesting_up_to_the_limit(envelope_impl: ModuleType) -> None:
     assert codec.decode(codec.encode(task)) == task
 
 
-def test_nested_field_accepts_any_registered_type(envelope_impl: ModuleType) -> None:
+def test_nested_field_accepts_any_registered_type(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     task = execute_task(last_error=TaskCompleted("m", "t", "S", "n", b"r"))
     assert codec.decode(codec.encode(task)) == task
 
 
-def test_decode_accepts_bytes_like(envelope_impl: ModuleType) -> None:
+def test_decode_accepts_bytes_like(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     task = execute_task()
     data = codec.encode(task)
@@ -227,7 +226,7 @@ def test_decode_accepts_bytes_like(envelope_impl: ModuleType) -> None:
     assert codec.decode(memoryview(strided)[::2]) == task
 
 
-def test_plain_and_slotted_classes(envelope_impl: ModuleType) -> None:
+def test_plain_and_slotted_classes(envelope_impl: EnvelopeKernel) -> None:
     class Plain:
         def __init__(self, name: str, count: int) -> None:
             self.name = name
@@ -277,7 +276,7 @@ def test_plain_and_slotted_classes(envelope_impl: ModuleType) -> None:
         codec.encode(plain)
 
 
-def test_constructor_errors_become_envelope_errors(envelope_impl: ModuleType) -> None:
+def test_constructor_errors_become_envelope_errors(envelope_impl: EnvelopeKernel) -> None:
     @dataclasses.dataclass
     class Checked:
         value: int
@@ -300,11 +299,11 @@ def test_selector_exports() -> None:
     assert envelope.DEFAULT_MAX_SIZE == 64 * 1024 * 1024
     assert envelope.EnvelopeError is EnvelopeError
     assert issubclass(EnvelopeError, ValueError)
-    module = core_module("envelope", envelope.IMPLEMENTATION)
+    module = load("envelope", envelope.IMPLEMENTATION)
     assert envelope.Codec is module.Codec
 
 
-def test_max_size_property(envelope_impl: ModuleType) -> None:
+def test_max_size_property(envelope_impl: EnvelopeKernel) -> None:
     assert make_codec(envelope_impl).max_size == envelope_impl.DEFAULT_MAX_SIZE
     assert make_codec(envelope_impl, max_size=1000).max_size == 1000
 
@@ -538,12 +537,12 @@ DECODE_ERRORS: list[tuple[str, bytes, str]] = [
 @pytest.mark.parametrize(
     "data, message", [case[1:] for case in DECODE_ERRORS], ids=[case[0] for case in DECODE_ERRORS]
 )
-def test_decode_errors(envelope_impl: ModuleType, data: bytes, message: str) -> None:
+def test_decode_errors(envelope_impl: EnvelopeKernel, data: bytes, message: str) -> None:
     with pytest.raises(EnvelopeError, match=message):
         make_codec(envelope_impl).decode(data)
 
 
-def test_valid_samples_used_by_error_cases(envelope_impl: ModuleType) -> None:
+def test_valid_samples_used_by_error_cases(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     assert codec.decode(VALID_ERROR_INFO) == ErrorInfo("w", "n", "m", "s")
     deepest = codec.decode(deep_error_info(32))
@@ -556,7 +555,7 @@ def test_valid_samples_used_by_error_cases(envelope_impl: ModuleType) -> None:
     assert codec.decode(completed) == TaskCompleted("m", "t", "S", "n", b"r", emitted_at=2.5)
 
 
-def test_oversized_input_is_refused_before_parsing(envelope_impl: ModuleType) -> None:
+def test_oversized_input_is_refused_before_parsing(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl, max_size=16)
     data = codec.encode(ErrorInfo("w", "n", "m", "s"))
     assert codec.decode(data) == ErrorInfo("w", "n", "m", "s")
@@ -566,7 +565,7 @@ def test_oversized_input_is_refused_before_parsing(envelope_impl: ModuleType) ->
             codec.decode(candidate)
 
 
-def test_decode_rejects_non_bytes(envelope_impl: ModuleType) -> None:
+def test_decode_rejects_non_bytes(envelope_impl: EnvelopeKernel) -> None:
     codec = make_codec(envelope_impl)
     for value in ("IN\x01", None, 12, [1, 2]):
         with pytest.raises(EnvelopeError, match="expected bytes, bytearray or memoryview"):
@@ -575,7 +574,7 @@ def test_decode_rejects_non_bytes(envelope_impl: ModuleType) -> None:
 
 @SETTINGS
 @given(data=st.binary(max_size=200))
-def test_random_bytes_never_raise_anything_else(envelope_impl: ModuleType, data: bytes) -> None:
+def test_random_bytes_never_raise_anything_else(envelope_impl: EnvelopeKernel, data: bytes) -> None:
     codec = make_codec(envelope_impl)
     for candidate in (data, HEADER + data, HEADER + b"\x02" + data, HEADER + b"\x01" + data):
         try:
@@ -586,7 +585,9 @@ def test_random_bytes_never_raise_anything_else(envelope_impl: ModuleType, data:
 
 @SETTINGS
 @given(message=messages, data=st.data())
-def test_truncations_and_bit_flips(envelope_impl: ModuleType, message: object, data: Any) -> None:
+def test_truncations_and_bit_flips(
+    envelope_impl: EnvelopeKernel, message: object, data: Any
+) -> None:
     codec = make_codec(envelope_impl)
     encoded = codec.encode(message)
     cut = data.draw(st.integers(0, len(encoded) - 1))
@@ -714,12 +715,12 @@ ENCODE_ERRORS: list[tuple[str, object, str]] = [
 @pytest.mark.parametrize(
     "message, error", [case[1:] for case in ENCODE_ERRORS], ids=[case[0] for case in ENCODE_ERRORS]
 )
-def test_encode_errors(envelope_impl: ModuleType, message: object, error: str) -> None:
+def test_encode_errors(envelope_impl: EnvelopeKernel, message: object, error: str) -> None:
     with pytest.raises(EnvelopeError, match=error):
         make_codec(envelope_impl).encode(message)
 
 
-def test_cycles_are_refused(envelope_impl: ModuleType) -> None:
+def test_cycles_are_refused(envelope_impl: EnvelopeKernel) -> None:
     error = ErrorInfo("w", "n", "m", "s")
     error.cause = error
     with pytest.raises(EnvelopeError, match="nested deeper than 32"):
@@ -807,14 +808,14 @@ CONSTRUCTION_ERRORS: list[tuple[str, Any, str]] = [
     [case[1:] for case in CONSTRUCTION_ERRORS],
     ids=[case[0] for case in CONSTRUCTION_ERRORS],
 )
-def test_construction_errors(envelope_impl: ModuleType, types: Any, error: str) -> None:
+def test_construction_errors(envelope_impl: EnvelopeKernel, types: Any, error: str) -> None:
     with pytest.raises(ValueError, match=error) as info:
         envelope_impl.Codec(types)
     assert not isinstance(info.value, EnvelopeError)
 
 
 @pytest.mark.parametrize("max_size", [0, 2, -1, True, "1", 1.5])
-def test_invalid_max_size(envelope_impl: ModuleType, max_size: Any) -> None:
+def test_invalid_max_size(envelope_impl: EnvelopeKernel, max_size: Any) -> None:
     with pytest.raises(ValueError, match="max_size"):
         envelope_impl.Codec(MESSAGE_TYPES, max_size=max_size)
 
@@ -884,7 +885,7 @@ LIST_STRATEGIES: dict[type, st.SearchStrategy[Any]] = {
 workflow_messages = st.one_of(workflow_states, execute_workflow_tasks, workflow_tasks_completed)
 
 
-def make_workflow_codec(impl: ModuleType) -> Any:
+def make_workflow_codec(impl: EnvelopeKernel) -> Any:
     return impl.Codec(ALL_TYPES)
 
 
@@ -930,7 +931,7 @@ def state_chain(levels: int) -> w.WorkflowState:
 
 @WORKFLOW_SETTINGS
 @given(message=workflow_messages)
-def test_list_fields_round_trip(envelope_impl: ModuleType, message: object) -> None:
+def test_list_fields_round_trip(envelope_impl: EnvelopeKernel, message: object) -> None:
     codec = make_workflow_codec(envelope_impl)
     data = codec.encode(message)
     assert data[:3] == HEADER
@@ -946,7 +947,7 @@ def test_list_fields_round_trip(envelope_impl: ModuleType, message: object) -> N
 @settings(SETTINGS, max_examples=15)
 @given(data=st.data())
 def test_every_workflow_type_round_trips(
-    envelope_impl: ModuleType,
+    envelope_impl: EnvelopeKernel,
     type_id: int,
     cls: type,
     fields: tuple[tuple[str, str], ...],
@@ -959,7 +960,7 @@ def test_every_workflow_type_round_trips(
     assert codec.decode(encoded) == message
 
 
-def test_list_fields_decode_to_lists(envelope_impl: ModuleType) -> None:
+def test_list_fields_decode_to_lists(envelope_impl: EnvelopeKernel) -> None:
     codec = make_workflow_codec(envelope_impl)
     state = workflow_state()
     decoded = codec.decode(codec.encode(state))
@@ -977,7 +978,7 @@ def test_list_fields_decode_to_lists(envelope_impl: ModuleType) -> None:
     assert ids.ids == ["", "é", "🎉", "a\x00b"]
 
 
-def test_list_fields_accept_tuples_and_list_subclasses(envelope_impl: ModuleType) -> None:
+def test_list_fields_accept_tuples_and_list_subclasses(envelope_impl: EnvelopeKernel) -> None:
     class Items(list):  # type: ignore[type-arg]
         pass
 
@@ -1002,7 +1003,7 @@ def test_list_fields_accept_tuples_and_list_subclasses(envelope_impl: ModuleType
     assert type(decoded.method_runs[0].waiting_clients) is list
 
 
-def test_list_bytes_are_spelled_out(envelope_impl: ModuleType) -> None:
+def test_list_bytes_are_spelled_out(envelope_impl: EnvelopeKernel) -> None:
     codec = make_workflow_codec(envelope_impl)
     assert codec.encode(w.TagIds("m", "W", "t", ["ab", "é"], "r", 0.0)) == (
         HEADER
@@ -1033,7 +1034,7 @@ def test_list_bytes_are_spelled_out(envelope_impl: ModuleType) -> None:
     )
 
 
-def test_nesting_through_lists_up_to_the_limit(envelope_impl: ModuleType) -> None:
+def test_nesting_through_lists_up_to_the_limit(envelope_impl: EnvelopeKernel) -> None:
     codec = make_workflow_codec(envelope_impl)
     # A message with an `N` field cannot itself sit at MAX_DEPTH: the depth check is made on the
     # list, even an empty one (as for the twin).
@@ -1054,7 +1055,7 @@ def test_nesting_through_lists_up_to_the_limit(envelope_impl: ModuleType) -> Non
         codec.encode(too_deep)
 
 
-def test_list_cycles_are_refused(envelope_impl: ModuleType) -> None:
+def test_list_cycles_are_refused(envelope_impl: EnvelopeKernel) -> None:
     codec = make_workflow_codec(envelope_impl)
     state = w.WorkflowState("wf", "W")
     state.buffer.append(state)
@@ -1151,7 +1152,7 @@ WORKFLOW_ENCODE_ERRORS: list[tuple[str, object, str]] = [
     [case[1:] for case in WORKFLOW_ENCODE_ERRORS],
     ids=[case[0] for case in WORKFLOW_ENCODE_ERRORS],
 )
-def test_list_encode_errors(envelope_impl: ModuleType, message: object, error: str) -> None:
+def test_list_encode_errors(envelope_impl: EnvelopeKernel, message: object, error: str) -> None:
     with pytest.raises(EnvelopeError, match=error):
         make_workflow_codec(envelope_impl).encode(message)
 
@@ -1281,12 +1282,12 @@ WORKFLOW_DECODE_ERRORS: list[tuple[str, bytes, str]] = [
     [case[1:] for case in WORKFLOW_DECODE_ERRORS],
     ids=[case[0] for case in WORKFLOW_DECODE_ERRORS],
 )
-def test_list_decode_errors(envelope_impl: ModuleType, data: bytes, message: str) -> None:
+def test_list_decode_errors(envelope_impl: EnvelopeKernel, data: bytes, message: str) -> None:
     with pytest.raises(EnvelopeError, match=message):
         make_workflow_codec(envelope_impl).decode(data)
 
 
-def test_valid_samples_used_by_list_error_cases(envelope_impl: ModuleType) -> None:
+def test_valid_samples_used_by_list_error_cases(envelope_impl: EnvelopeKernel) -> None:
     codec = make_workflow_codec(envelope_impl)
     ids = codec.decode(tag_ids_prefix() + b"\x02\x01a\x01b\x00" + b"\x00" * 8)
     assert ids == w.TagIds("m", "W", "t", ["a", "b"], "", 0.0)
