@@ -27,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-c-extensions",
         action="store_true",
         default=False,
-        help="skip the tests of the compiled (Cython) implementations",
+        help="deselect the tests of the compiled (Cython) implementations",
     )
 
 
