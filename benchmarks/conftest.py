@@ -1,5 +1,5 @@
 """Prints, at the end of a benchmark run, the twin/compiled ratio of every benchmark that ran on
-both kernels (the `py` and `c` parameters of the core_module fixtures)."""
+both kernels (the `py` and `c` parameters of the kernel fixtures, tests/helpers/kernels.py)."""
 
 from __future__ import annotations
 

@@ -6,16 +6,10 @@ python -m pytest benchmarks/test_bench_backoff.py --benchmark-only
 from __future__ import annotations
 
 import random
-from types import ModuleType
 
 import pytest
 
-from tests.conftest import core_module
-
-IMPLEMENTATIONS = [
-    pytest.param("py", id="py"),
-    pytest.param("c", id="c", marks=pytest.mark.c_extension),
-]
+from tests.helpers.kernels import IMPLEMENTATIONS, BackoffKernel, load
 
 ROUNDS = 1_000  # calls per timed round, so per-call figures are the mean divided by this
 RETRIES = [r % 15 for r in range(ROUNDS)]  # 0..14: exponential, truncated, and no retry
@@ -24,12 +18,12 @@ UNITS = [_RNG.random() for _ in range(ROUNDS)]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def backoff(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("backoff", request.param)  # skips a missing compiled module
+def backoff(request: pytest.FixtureRequest) -> BackoffKernel:
+    return load("backoff", request.param)  # skips a missing compiled module
 
 
 @pytest.mark.benchmark(group="backoff.compute_delay x1000")
-def test_compute_delay(benchmark, backoff: ModuleType) -> None:  # type: ignore[no-untyped-def]
+def test_compute_delay(benchmark, backoff: BackoffKernel) -> None:  # type: ignore[no-untyped-def]
     compute_delay = backoff.compute_delay
     pairs = list(zip(RETRIES, UNITS, strict=True))
 
@@ -43,7 +37,7 @@ def test_compute_delay(benchmark, backoff: ModuleType) -> None:  # type: ignore[
 
 
 @pytest.mark.benchmark(group="backoff.get_seconds_before_retry x1000")
-def test_get_seconds_before_retry(benchmark, backoff: ModuleType) -> None:  # type: ignore[no-untyped-def]
+def test_get_seconds_before_retry(benchmark, backoff: BackoffKernel) -> None:  # type: ignore[no-untyped-def]
     error = RuntimeError("boom")
 
     def run() -> int:
@@ -59,7 +53,7 @@ def test_get_seconds_before_retry(benchmark, backoff: ModuleType) -> None:  # ty
 
 
 @pytest.mark.benchmark(group="backoff.get_seconds_before_retry ignored x1000")
-def test_get_seconds_before_retry_with_ignored(benchmark, backoff: ModuleType) -> None:  # type: ignore[no-untyped-def]
+def test_get_seconds_before_retry_with_ignored(benchmark, backoff: BackoffKernel) -> None:  # type: ignore[no-untyped-def]
     policy = backoff.ExponentialBackoff(
         ignored_exceptions=["builtins.KeyError", "my.module.FatalError"], random=random.Random(1)
     )

@@ -12,7 +12,6 @@ Each timed round runs the operation 1,000 times: the per-call time is the mean d
 from __future__ import annotations
 
 import dataclasses
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,12 +24,7 @@ from infinitic.common.messages import (
     ExecuteTask,
     TaskCompleted,
 )
-from tests.conftest import core_module
-
-IMPLEMENTATIONS = [
-    pytest.param("py", id="py"),
-    pytest.param("c", id="c", marks=pytest.mark.c_extension),
-]
+from tests.helpers.kernels import IMPLEMENTATIONS, EnvelopeKernel, load
 
 CALLS = 1_000
 
@@ -112,8 +106,8 @@ MESSAGES = [
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def envelope(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("envelope", request.param)  # skips a missing compiled module
+def envelope(request: pytest.FixtureRequest) -> EnvelopeKernel:
+    return load("envelope", request.param)  # skips a missing compiled module
 
 
 def _group(benchmark: Any, operation: str, message: object) -> None:
@@ -121,7 +115,7 @@ def _group(benchmark: Any, operation: str, message: object) -> None:
 
 
 @pytest.mark.parametrize("message", SAMPLES)
-def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+def test_encode(benchmark, envelope: EnvelopeKernel, message: object) -> None:  # type: ignore[no-untyped-def]
     _group(benchmark, "encode", message)
     encode = envelope.Codec(ALL_TYPES).encode
     loop = range(CALLS)
@@ -136,7 +130,7 @@ def test_encode(benchmark, envelope: ModuleType, message: object) -> None:  # ty
 
 
 @pytest.mark.parametrize("message", SAMPLES)
-def test_decode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+def test_decode(benchmark, envelope: EnvelopeKernel, message: object) -> None:  # type: ignore[no-untyped-def]
     _group(benchmark, "decode", message)
     codec = envelope.Codec(ALL_TYPES)
     decode = codec.decode
@@ -152,7 +146,7 @@ def test_decode(benchmark, envelope: ModuleType, message: object) -> None:  # ty
 
 
 @pytest.mark.parametrize("message", MESSAGES)
-def test_encode_decode(benchmark, envelope: ModuleType, message: object) -> None:  # type: ignore[no-untyped-def]
+def test_encode_decode(benchmark, envelope: EnvelopeKernel, message: object) -> None:  # type: ignore[no-untyped-def]
     _group(benchmark, "encode+decode", message)
     codec = envelope.Codec(MESSAGE_TYPES)
     encode = codec.encode
@@ -222,7 +216,7 @@ WORKFLOW_STATE = w.WorkflowState(
 )
 
 
-def test_encode_decode_workflow_state(benchmark, envelope: ModuleType) -> None:  # type: ignore[no-untyped-def]
+def test_encode_decode_workflow_state(benchmark, envelope: EnvelopeKernel) -> None:  # type: ignore[no-untyped-def]
     benchmark.group = (
         f"envelope.encode+decode WorkflowState({STATE_COMMANDS} commands, "
         f"{STATE_COMMANDS} steps) x{STATE_CALLS}"

@@ -12,16 +12,9 @@ python -m pytest benchmarks/test_bench_replay.py --benchmark-only
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import pytest
 
-from tests.conftest import core_module
-
-IMPLEMENTATIONS = [
-    pytest.param("py", id="py"),
-    pytest.param("c", id="c", marks=pytest.mark.c_extension),
-]
+from tests.helpers.kernels import IMPLEMENTATIONS, ReplayKernel, load
 
 LENGTHS = [10, 100, 1_000, 10_000]
 TARGETS = [f"Service{i % 7}.method{i % 3}" for i in range(LENGTHS[-1])]
@@ -29,11 +22,11 @@ HASHES = [f"{i:016x}" for i in range(LENGTHS[-1])]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def replay(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("replay", request.param)  # skips a missing compiled module
+def replay(request: pytest.FixtureRequest) -> ReplayKernel:
+    return load("replay", request.param)  # skips a missing compiled module
 
 
-def _replay_pass(replay: ModuleType, n: int) -> int:
+def _replay_pass(replay: ReplayKernel, n: int) -> int:
     history = replay.History()
     add = history.add
     completed = replay.COMPLETED
@@ -54,7 +47,7 @@ def _replay_pass(replay: ModuleType, n: int) -> int:
 
 
 @pytest.mark.parametrize("n", LENGTHS, ids=[f"n={n}" for n in LENGTHS])
-def test_replay_pass(benchmark, replay: ModuleType, n: int) -> None:  # type: ignore[no-untyped-def]
+def test_replay_pass(benchmark, replay: ReplayKernel, n: int) -> None:  # type: ignore[no-untyped-def]
     benchmark.group = f"replay pass, history of {n:,}"
     if n >= 10_000:
         result = benchmark.pedantic(_replay_pass, args=(replay, n), rounds=5, iterations=1)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
 
 import pytest
 
-REQUIRE_EXTENSIONS = os.environ.get("INFINITIC_REQUIRE_EXTENSIONS", "") not in ("", "0")
-NO_EXTENSIONS = os.environ.get("INFINITIC_NO_EXTENSIONS", "") not in ("", "0")
+from tests.helpers.kernels import (
+    IMPLEMENTATIONS,
+    BackoffKernel,
+    EnvelopeKernel,
+    ReplayKernel,
+    compiled_missing,
+    load,
+)
+
 # every answer of the engine's waiting index is checked against the full evaluation, also in
 # the worker processes the tests start (they inherit the environment)
 os.environ.setdefault("INFINITIC_VERIFY_WAITING", "1")
@@ -22,34 +27,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-c-extensions",
         action="store_true",
         default=False,
-        help="skip the tests of the compiled (Cython) implementations",
+        help="deselect the tests of the compiled (Cython) implementations",
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not (config.getoption("--no-c-extensions") or NO_EXTENSIONS):
+    """The compiled flavour's items are deselected, not skipped, when the compiled kernels are
+    disabled (--no-c-extensions, INFINITIC_NO_EXTENSIONS) or not built: a run on the twins
+    reports what it ran, and no skip hides a kernel that should have loaded."""
+    if not config.getoption("--no-c-extensions") and compiled_missing() is None:
         return
-    skip = pytest.mark.skip(reason="compiled implementations disabled")
-    for item in items:
-        if "c_extension" in item.keywords:
-            item.add_marker(skip)
-
-
-def core_module(kernel: str, flavour: str) -> ModuleType:
-    """`infinitic._core._<kernel>_<flavour>`; a missing compiled module fails under REQUIRE."""
-    name = f"infinitic._core._{kernel}_{flavour}"
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        if flavour == "c" and not REQUIRE_EXTENSIONS:
-            pytest.skip(f"{name} is not compiled ({exc})")
-        raise
-
-
-IMPLEMENTATIONS = [
-    pytest.param("py", id="py"),
-    pytest.param("c", id="c", marks=pytest.mark.c_extension),
-]
+    compiled = [item for item in items if "c_extension" in item.keywords]
+    if compiled:
+        config.hook.pytest_deselected(items=compiled)
+        items[:] = [item for item in items if "c_extension" not in item.keywords]
 
 
 @pytest.fixture(autouse=True)
@@ -63,19 +54,20 @@ def _fresh_sample_state() -> None:
     sample_workflows.GATES.clear()
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def envelope_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("envelope", request.param)
+# each kernel once per flavour for the whole session (a module is stateless: nothing to reset)
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS)
+def envelope_impl(request: pytest.FixtureRequest) -> EnvelopeKernel:
+    return load("envelope", request.param)
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def backoff_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("backoff", request.param)
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS)
+def backoff_impl(request: pytest.FixtureRequest) -> BackoffKernel:
+    return load("backoff", request.param)
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def replay_impl(request: pytest.FixtureRequest) -> ModuleType:
-    return core_module("replay", request.param)
+@pytest.fixture(scope="session", params=IMPLEMENTATIONS)
+def replay_impl(request: pytest.FixtureRequest) -> ReplayKernel:
+    return load("replay", request.param)
 
 
 # real servers: started once per session when a test asks for them (see each module)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from infinitic.common.workflow_messages import WorkflowState
 from tests import sample_workflows as sw
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 
 
 def start(count: int, ids_file: Path, db: str) -> None:

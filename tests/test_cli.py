@@ -191,7 +191,7 @@ def test_list_and_describe_read_the_storage_of_a_running_embedded_worker(tmp_pat
 
     from infinitic import WorkflowFailedError
     from tests import sample_workflows as sw
-    from tests.workflow_helpers import config, workflow_worker
+    from tests.helpers import config, workflow_worker
 
     storage = {"sqlite": {"path": str(tmp_path / "state.db")}}
     path = tmp_path / "infinitic.yml"

@@ -25,11 +25,11 @@ DEMO_MARKER = "     canceled the car"
 
 
 def kernels() -> list[str]:
-    """Every kernel the installed package has: one `_<kernel>_c.pyi` stub per compiled module."""
+    """Every kernel the installed package has: one pure-Python twin `_<kernel>_py.py` each."""
     import infinitic._core
 
     folder = Path(infinitic._core.__file__).parent
-    return sorted(p.name[1 : -len("_c.pyi")] for p in folder.glob("_*_c.pyi"))
+    return sorted(p.name[1 : -len("_py.py")] for p in folder.glob("_*_py.py"))
 
 
 def check_installed() -> str | None:
@@ -47,7 +47,7 @@ def check_kernels(expect: str) -> str | None:
     """None if every kernel's selector picked the expected implementation, else why not."""
     names = kernels()
     if not names:
-        return "no kernel stub (_*_c.pyi) in infinitic/_core: the package is incomplete"
+        return "no kernel twin (_*_py.py) in infinitic/_core: the package is incomplete"
     picked: dict[str, str] = {}
     for kernel in names:
         selector = importlib.import_module(f"infinitic._core.{kernel}")

@@ -12,10 +12,10 @@ Field kinds: `s` str, `S` optional str, `b` bytes, `i` signed 64-bit int, `f` fl
 Every failure is an `EnvelopeError` naming what was wrong and where (type and field).
 """
 
-# _envelope_py.py is the reference: keep names, messages and bytes in step with it
-# (tests/core/test_envelope.py compares the two).
+# _envelope_py.py is the reference for the hot loops: keep them and the bytes in step with it
+# (tests/core/test_envelope.py compares the two). Everything cold (constants, the type table's
+# check, every error message) is in _envelope_shared.py, used by both.
 
-import dataclasses
 import types as _types
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -33,6 +33,14 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 
+from . import _envelope_shared as _e
+from ._envelope_shared import (
+    DEFAULT_MAX_SIZE,
+    FORMAT_VERSION,
+    KINDS,
+    MAGIC,
+    MAX_DEPTH,
+)
 from ._errors import EnvelopeError
 
 
@@ -77,12 +85,6 @@ __all__ = [
     "EnvelopeError",
 ]
 
-MAGIC = b"IN"
-FORMAT_VERSION = 1
-DEFAULT_MAX_SIZE = 64 * 1024 * 1024
-MAX_DEPTH = 32
-KINDS = "sSbiftmnLN"
-
 cdef enum:
     _STR = 0
     _OPT_STR = 1
@@ -100,97 +102,10 @@ cdef enum:
     _ID_TABLE = 256  # type ids below this are looked up in an array
     _STACK = 512  # bytes encoded on the stack before moving to the heap
 
-_HEADER = MAGIC + bytes([FORMAT_VERSION])
-_MIN_I64 = -(1 << 63)
-_MAX_I64 = (1 << 63) - 1
 _EMPTY_TAGS = frozenset()
 
-
-def _varint_bytes(value):
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _truncated(where, need, left):
-    unit = "byte" if need == 1 else "bytes"
-    return EnvelopeError(f"envelope truncated: {where} needs {need} {unit}, {left} left")
-
-
-def _count_error(where, count, need, left):
-    return EnvelopeError(
-        f"envelope truncated: {where} count {count} needs at least {need} bytes, {left} left"
-    )
-
-
-def _type_name(value):
-    return type(value).__name__
-
-
-def _validate_types(types, max_size):
-    """Checks a codec's type table; raises ValueError naming the faulty entry."""
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 3:
-        raise ValueError(f"envelope max_size must be an int >= 3, not {max_size!r}")
-    checked = []
-    ids = {}
-    classes = {}
-    for entry in types:
-        try:
-            type_id, cls, fields = entry
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"envelope type entry {entry!r} is not (type id, class, fields)"
-            ) from None
-        if not isinstance(cls, type):
-            raise ValueError(f"envelope type {type_id!r}: {cls!r} is not a class")
-        label = cls.__name__
-        if type(type_id) is not int or not 1 <= type_id <= _MAX_I64:
-            raise ValueError(f"{label}: envelope type id {type_id!r} must be an int in [1, 2**63)")
-        if type_id in ids:
-            raise ValueError(
-                f"duplicate envelope type id {type_id} ({ids[type_id].__name__} and {label})"
-            )
-        if cls in classes:
-            raise ValueError(f"{label} is registered twice (type ids {classes[cls]} and {type_id})")
-        ids[type_id] = cls
-        classes[cls] = type_id
-        names = []
-        kinds = []
-        try:
-            pairs = [tuple(field) for field in fields]
-        except TypeError:
-            raise ValueError(f"{label}: envelope fields must be (name, kind) pairs") from None
-        for pair in pairs:
-            if len(pair) != 2:
-                raise ValueError(f"{label}: envelope field {pair!r} is not a (name, kind) pair")
-            name, kind = pair
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ValueError(f"{label}: envelope field name {name!r} is not an identifier")
-            if name in names:
-                raise ValueError(f"{label}.{name}: envelope field listed twice")
-            if not isinstance(kind, str) or len(kind) != 1 or kind not in KINDS:
-                raise ValueError(
-                    f"{label}.{name}: unknown envelope field kind {kind!r} "
-                    f"(expected one of {KINDS})"
-                )
-            names.append(name)
-            kinds.append(kind)
-        if dataclasses.is_dataclass(cls):
-            dc_fields = dataclasses.fields(cls)
-            expected = tuple(f.name for f in dc_fields)
-            if tuple(names) != expected:
-                raise ValueError(
-                    f"{label}: envelope fields {tuple(names)} do not match the dataclass fields "
-                    f"{expected} (same names, same order)"
-                )
-            for f in dc_fields:
-                if not f.init:
-                    raise ValueError(f"{label}.{f.name}: envelope fields must be __init__ fields")
-        checked.append((type_id, cls, tuple(names), "".join(kinds)))
-    return checked
+if MAX_DEPTH != _C_MAX_DEPTH or FORMAT_VERSION != _C_VERSION:  # compiled in: must match
+    raise ImportError("_envelope_c was compiled for another MAX_DEPTH or FORMAT_VERSION")
 
 
 def _slot_descriptor(cls, name):
@@ -238,9 +153,9 @@ cdef class _Type:
         self.label = cls.__name__
         self.names = names
         self.nfields = len(names)
-        self.wheres = tuple([f"{self.label}.{name}" for name in names])
-        self.id_bytes = _varint_bytes(type_id)
-        self.header = _HEADER + self.id_bytes
+        self.wheres = _e.field_wheres(cls, names)
+        self.id_bytes = _e.varint_bytes(type_id)
+        self.header = _e.HEADER + self.id_bytes
         self.kinds = <unsigned char*>PyMem_Malloc(max(self.nfields, 1))
         self.offsets = <Py_ssize_t*>PyMem_Malloc(max(self.nfields, 1) * sizeof(Py_ssize_t))
         if self.kinds == NULL or self.offsets == NULL:
@@ -319,13 +234,7 @@ cdef inline int _put_varint(_Writer* w, uint64_t v) except -1:
 
 cdef int _str_error(object value, _Type info, Py_ssize_t i) except -1:
     PyErr_Clear()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise EnvelopeError(
-            f"cannot encode {info.wheres[i]}: str is not encodable as UTF-8 ({exc.reason})"
-        ) from None
-    raise EnvelopeError(f"cannot encode {info.wheres[i]}: str is not encodable as UTF-8")
+    raise _e.not_utf8(info.wheres[i], value)
 
 
 cdef int _put_str(_Writer* w, object value, _Type info, Py_ssize_t i) except -1:
@@ -386,14 +295,14 @@ cdef int _get_varint_slow(_Reader* r, uint64_t* out, _Type info, Py_ssize_t i) e
     cdef Py_ssize_t pos = r.pos
     while True:
         if pos >= r.end:
-            raise EnvelopeError(f"envelope truncated: {_where(info, i)} ends inside a varint")
+            raise _e.varint_cut(_where(info, i))
         b = r.buf[pos]
         pos += 1
         if shift == 63:
             if b & 0x80:
-                raise EnvelopeError(f"varint longer than 10 bytes in {_where(info, i)}")
+                raise _e.varint_too_long(_where(info, i))
             if b > 1:
-                raise EnvelopeError(f"varint overflows 64 bits in {_where(info, i)}")
+                raise _e.varint_overflow(_where(info, i))
         result |= (b & 0x7F) << shift
         if b < 0x80:
             out[0] = result
@@ -420,7 +329,7 @@ cdef inline int _get_length(_Reader* r, Py_ssize_t* out, _Type info, Py_ssize_t 
     _get_varint(r, &n, info, i)
     left = r.end - r.pos
     if n > <uint64_t>left:
-        raise _truncated(info.wheres[i], PyLong_FromUnsignedLongLong(n), left)
+        raise _e.truncated(info.wheres[i], PyLong_FromUnsignedLongLong(n), left)
     out[0] = <Py_ssize_t>n
     return 0
 
@@ -434,13 +343,7 @@ cdef inline object _steal(PyObject* new_reference):
 cdef int _utf8_error(const unsigned char* data, Py_ssize_t start, Py_ssize_t n, _Type info,
                      Py_ssize_t i) except -1:
     PyErr_Clear()
-    try:
-        (<const char*>data)[start:start + n].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnvelopeError(
-            f"invalid UTF-8 in {info.wheres[i]} at envelope byte {start + exc.start}: {exc.reason}"
-        ) from None
-    raise EnvelopeError(f"invalid UTF-8 in {info.wheres[i]}")
+    raise _e.invalid_utf8(info.wheres[i], (<const char*>data)[start:start + n], start)
 
 
 cdef object _get_str(_Reader* r, _Type info, Py_ssize_t i):
@@ -492,7 +395,7 @@ cdef class Codec:
 
     def __init__(self, types, max_size=DEFAULT_MAX_SIZE):
         cdef _Type info
-        checked = _validate_types(types, max_size)
+        checked = _e.validate_types(types, max_size)
         self._by_class = {}
         self._by_id = {}
         self._id_table = [None] * _ID_TABLE
@@ -520,9 +423,7 @@ cdef class Codec:
         cdef char stack[_STACK]
         cdef _Writer w
         if found == NULL:
-            raise EnvelopeError(
-                f"cannot encode {_type_name(message)}: not a registered envelope type"
-            )
+            raise _e.not_registered(message)
         info = <_Type>found
         w.buf = stack
         w.size = 0
@@ -552,15 +453,13 @@ cdef class Codec:
             if offset >= 0:
                 slot = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
                 if slot == NULL:
-                    raise EnvelopeError(f"cannot encode {info.wheres[i]}: attribute is missing")
+                    raise _e.missing_attribute(info.wheres[i])
                 value = <object>slot
             else:
                 try:
                     value = getattr(obj, info.names[i])
                 except AttributeError:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: attribute is missing"
-                    ) from None
+                    raise _e.missing_attribute(info.wheres[i]) from None
             kind = info.kinds[i]
             if kind == _STR or kind == _OPT_STR:
                 if kind == _OPT_STR:
@@ -569,30 +468,21 @@ cdef class Codec:
                         continue
                     _put_byte(w, 1)
                 if not PyUnicode_Check(value):
-                    expected = "str or None" if kind == _OPT_STR else "str"
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: expected {expected}, "
-                        f"got {_type_name(value)}"
+                    raise _e.expected(
+                        info.wheres[i], "str or None" if kind == _OPT_STR else "str", value
                     )
                 _put_str(w, value, info, i)
             elif kind == _BYTES:
                 raw = _as_bytes(value)
                 if raw is None:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: expected bytes, got {_type_name(value)}"
-                    )
+                    raise _e.expected(info.wheres[i], "bytes", value)
                 _put_bytes(w, raw)
             elif kind == _INT:
                 if not PyLong_Check(value) or PyBool_Check(value):
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: expected int, got {_type_name(value)}"
-                    )
+                    raise _e.expected(info.wheres[i], "int", value)
                 number = PyLong_AsLongLongAndOverflow(value, &overflow)
                 if overflow:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: {int(value)} is out of the signed "
-                        "64-bit range"
-                    )
+                    raise _e.out_of_range(info.wheres[i], value)
                 _put_varint(w, ((<uint64_t>number) << 1) ^ <uint64_t>(number >> 63))
             elif kind == _FLOAT:
                 if PyFloat_Check(value):
@@ -601,13 +491,9 @@ cdef class Codec:
                     try:
                         real = PyFloat_AsDouble(value)
                     except OverflowError:
-                        raise EnvelopeError(
-                            f"cannot encode {info.wheres[i]}: {value} is too large for a float"
-                        ) from None
+                        raise _e.float_overflow(info.wheres[i], value) from None
                 else:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: expected float, got {_type_name(value)}"
-                    )
+                    raise _e.expected(info.wheres[i], "float", value)
                 if w.size + 8 > w.cap:
                     _grow(w, 8)
                 _put_double(w, real)
@@ -625,14 +511,9 @@ cdef class Codec:
                     continue
                 found = PyDict_GetItem(self._by_class, type(value))
                 if found == NULL:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: {_type_name(value)} is not a registered "
-                        "envelope type"
-                    )
+                    raise _e.nested_not_registered(info.wheres[i], value)
                 if depth >= _C_MAX_DEPTH:
-                    raise EnvelopeError(
-                        f"cannot encode {info.wheres[i]}: messages nested deeper than {MAX_DEPTH}"
-                    )
+                    raise _e.nested_too_deep(info.wheres[i])
                 nested = <_Type>found
                 _put_raw(w, PyBytes_AS_STRING(nested.id_bytes), PyBytes_GET_SIZE(nested.id_bytes))
                 self._write(w, value, nested, depth + 1)
@@ -641,14 +522,10 @@ cdef class Codec:
     cdef int _write_tags(self, _Writer* w, object value, _Type info, Py_ssize_t i) except -1:
         cdef Py_ssize_t n
         if not PyAnySet_Check(value):
-            raise EnvelopeError(
-                f"cannot encode {info.wheres[i]}: expected frozenset[str], got {_type_name(value)}"
-            )
+            raise _e.expected(info.wheres[i], "frozenset[str]", value)
         for tag in value:
             if not PyUnicode_Check(tag):
-                raise EnvelopeError(
-                    f"cannot encode {info.wheres[i]}: tags must be str, got {_type_name(tag)}"
-                )
+                raise _e.must_be_str(info.wheres[i], "tags", tag)
         n = len(value)
         _put_varint(w, <uint64_t>n)
         if n == 0:
@@ -677,38 +554,25 @@ cdef class Codec:
         cdef PyObject* key
         cdef PyObject* item
         if not PyDict_Check(value):
-            raise EnvelopeError(
-                f"cannot encode {info.wheres[i]}: expected dict[str, bytes], "
-                f"got {_type_name(value)}"
-            )
+            raise _e.expected(info.wheres[i], "dict[str, bytes]", value)
         _put_varint(w, <uint64_t>len(value))
         while PyDict_Next(value, &pos, &key, &item):
             if not PyUnicode_Check(<object>key):
-                raise EnvelopeError(
-                    f"cannot encode {info.wheres[i]}: keys must be str, "
-                    f"got {_type_name(<object>key)}"
-                )
+                raise _e.must_be_str(info.wheres[i], "keys", <object>key)
             raw = _as_bytes(<object>item)
             if raw is None:
-                raise EnvelopeError(
-                    f"cannot encode {info.wheres[i]}[{<object>key!r}]: expected bytes, "
-                    f"got {_type_name(<object>item)}"
-                )
+                raise _e.meta_value(info.wheres[i], <object>key, <object>item)
             _put_str(w, <object>key, info, i)
             _put_bytes(w, raw)
         return 0
 
     cdef int _write_str_list(self, _Writer* w, object value, _Type info, Py_ssize_t i) except -1:
         if not (PyList_Check(value) or PyTuple_Check(value)):
-            raise EnvelopeError(
-                f"cannot encode {info.wheres[i]}: expected list[str], got {_type_name(value)}"
-            )
+            raise _e.expected(info.wheres[i], "list[str]", value)
         _put_varint(w, <uint64_t>len(value))
         for item in value:  # list and tuple: indexed, re-checking the size, like list iteration
             if not PyUnicode_Check(item):
-                raise EnvelopeError(
-                    f"cannot encode {info.wheres[i]}: items must be str, got {_type_name(item)}"
-                )
+                raise _e.must_be_str(info.wheres[i], "items", item)
             _put_str(w, item, info, i)
         return 0
 
@@ -717,22 +581,14 @@ cdef class Codec:
         cdef PyObject* found
         cdef _Type nested
         if not (PyList_Check(value) or PyTuple_Check(value)):
-            raise EnvelopeError(
-                f"cannot encode {info.wheres[i]}: expected a list of messages, "
-                f"got {_type_name(value)}"
-            )
+            raise _e.expected(info.wheres[i], "a list of messages", value)
         if depth >= _C_MAX_DEPTH:
-            raise EnvelopeError(
-                f"cannot encode {info.wheres[i]}: messages nested deeper than {MAX_DEPTH}"
-            )
+            raise _e.nested_too_deep(info.wheres[i])
         _put_varint(w, <uint64_t>len(value))
         for item in value:
             found = PyDict_GetItem(self._by_class, type(item))
             if found == NULL:
-                raise EnvelopeError(
-                    f"cannot encode {info.wheres[i]}: {_type_name(item)} is not a registered "
-                    "envelope type"
-                )
+                raise _e.nested_not_registered(info.wheres[i], item)
             nested = <_Type>found
             _put_raw(w, PyBytes_AS_STRING(nested.id_bytes), PyBytes_GET_SIZE(nested.id_bytes))
             self._write(w, item, nested, depth + 1)
@@ -757,17 +613,13 @@ cdef class Codec:
                 try:
                     size = data.nbytes
                 except ValueError:  # released: there are no bytes to read
-                    raise EnvelopeError("cannot decode a released memoryview") from None
+                    raise _e.released() from None
                 if size > self._max_size:
-                    raise EnvelopeError(
-                        f"envelope too large: {size} bytes (limit {self._limit})"
-                    )
+                    raise _e.too_large(size, self._limit)
                 if not data.c_contiguous:
                     data = data.tobytes()
             elif not isinstance(data, (bytes, bytearray)):
-                raise EnvelopeError(
-                    f"cannot decode {_type_name(data)}: expected bytes, bytearray or memoryview"
-                )
+                raise _e.not_bytes(data)
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             has_view = True
             r.buf = <const unsigned char*>view.buf
@@ -776,31 +628,22 @@ cdef class Codec:
             r.pos = 0
             r.end = end
             if end > self._max_size:
-                raise EnvelopeError(f"envelope too large: {end} bytes (limit {self._limit})")
+                raise _e.too_large(end, self._limit)
             if end >= 2 and (r.buf[0] != 0x49 or r.buf[1] != 0x4E):
-                raise EnvelopeError(
-                    f"not an infinitic envelope (bad magic {bytes(r.buf[:2])!r})"
-                )
+                raise _e.bad_magic(bytes(r.buf[:2]))
             if end < 3:
-                raise _truncated("the header", 3, end)
+                raise _e.truncated("the header", 3, end)
             version = r.buf[2]
             if version != _C_VERSION:
-                raise EnvelopeError(
-                    f"unsupported envelope format version {version} "
-                    f"(this release reads {FORMAT_VERSION})"
-                )
+                raise _e.bad_version(version)
             r.pos = 3
             _get_varint(&r, &type_id, None, -1)
             info = self._lookup(type_id)
             if info is None:
-                raise EnvelopeError(
-                    f"unknown envelope type id {PyLong_FromUnsignedLongLong(type_id)}"
-                )
+                raise _e.unknown_type(PyLong_FromUnsignedLongLong(type_id))
             message = self._read(&r, info, 0)
             if r.pos != end:
-                raise EnvelopeError(
-                    f"trailing bytes after the envelope: {end - r.pos} after {info.label}"
-                )
+                raise _e.trailing(end - r.pos, info.label)
             return message
         finally:
             if has_view:
@@ -826,9 +669,9 @@ cdef class Codec:
         left = r.end - r.pos
         if raw > <uint64_t>left:
             count = PyLong_FromUnsignedLongLong(raw)
-            raise _count_error(info.wheres[i], count, count, left)
+            raise _e.count_error(info.wheres[i], count, count, left)
         if depth >= _C_MAX_DEPTH:
-            raise EnvelopeError(f"envelope nested deeper than {MAX_DEPTH} at {info.wheres[i]}")
+            raise _e.decode_too_deep(info.wheres[i])
         # appended, not preallocated: the items' constructors run Python code, which must never
         # see a list with empty slots
         items = []
@@ -836,10 +679,7 @@ cdef class Codec:
             _get_varint(r, &type_id, info, i)
             nested = self._lookup(type_id)
             if nested is None:
-                raise EnvelopeError(
-                    f"unknown envelope type id {PyLong_FromUnsignedLongLong(type_id)} "
-                    f"in {info.wheres[i]}"
-                )
+                raise _e.unknown_type(PyLong_FromUnsignedLongLong(type_id), info.wheres[i])
             items.append(self._read(r, nested, depth + 1))
         return items
 
@@ -860,7 +700,7 @@ cdef class Codec:
                 value = _get_str(r, info, i)
             elif kind == _OPT_STR:
                 if r.pos >= r.end:
-                    raise _truncated(info.wheres[i], 1, 0)
+                    raise _e.truncated(info.wheres[i], 1, 0)
                 flag = r.buf[r.pos]
                 r.pos += 1
                 if flag == 0:
@@ -868,9 +708,7 @@ cdef class Codec:
                 elif flag == 1:
                     value = _get_str(r, info, i)
                 else:
-                    raise EnvelopeError(
-                        f"invalid presence byte {flag} in {info.wheres[i]} (expected 0 or 1)"
-                    )
+                    raise _e.bad_presence(flag, info.wheres[i])
             elif kind == _BYTES:
                 value = _get_bytes(r, info, i)
             elif kind == _INT:
@@ -879,7 +717,7 @@ cdef class Codec:
             elif kind == _FLOAT:
                 left = r.end - r.pos
                 if left < 8:
-                    raise _truncated(info.wheres[i], 8, left)
+                    raise _e.truncated(info.wheres[i], 8, left)
                 value = PyFloat_FromDouble(_get_double(r.buf + r.pos))
                 r.pos += 8
             elif kind == _TAGS:
@@ -887,7 +725,7 @@ cdef class Codec:
                 left = r.end - r.pos
                 if raw > <uint64_t>left:
                     count = PyLong_FromUnsignedLongLong(raw)
-                    raise _count_error(info.wheres[i], count, count, left)
+                    raise _e.count_error(info.wheres[i], count, count, left)
                 if raw == 0:
                     value = _EMPTY_TAGS
                 else:
@@ -899,7 +737,7 @@ cdef class Codec:
                 left = r.end - r.pos
                 if raw > <uint64_t>(left // 2):
                     count = PyLong_FromUnsignedLongLong(raw)
-                    raise _count_error(info.wheres[i], count, count * 2, left)
+                    raise _e.count_error(info.wheres[i], count, count * 2, left)
                 value = {}
                 for k in range(<Py_ssize_t>raw):
                     key = _get_str(r, info, i)
@@ -909,7 +747,7 @@ cdef class Codec:
                 left = r.end - r.pos
                 if raw > <uint64_t>left:
                     count = PyLong_FromUnsignedLongLong(raw)
-                    raise _count_error(info.wheres[i], count, count, left)
+                    raise _e.count_error(info.wheres[i], count, count, left)
                 value = PyList_New(<Py_ssize_t>raw)
                 for k in range(<Py_ssize_t>raw):
                     item = _get_str(r, info, i)
@@ -924,18 +762,13 @@ cdef class Codec:
                 else:
                     nested = self._lookup(raw)
                     if nested is None:
-                        raise EnvelopeError(
-                            f"unknown envelope type id {PyLong_FromUnsignedLongLong(raw)} "
-                            f"in {info.wheres[i]}"
-                        )
+                        raise _e.unknown_type(PyLong_FromUnsignedLongLong(raw), info.wheres[i])
                     if depth >= _C_MAX_DEPTH:
-                        raise EnvelopeError(
-                            f"envelope nested deeper than {MAX_DEPTH} at {info.wheres[i]}"
-                        )
+                        raise _e.decode_too_deep(info.wheres[i])
                     value = self._read(r, nested, depth + 1)
             Py_INCREF(value)
             PyTuple_SET_ITEM(values, i, value)
         try:
             return info.cls(*values)
         except Exception as exc:
-            raise EnvelopeError(f"cannot build {info.label} from the envelope: {exc}") from exc
+            raise _e.cannot_build(info.label, exc) from exc

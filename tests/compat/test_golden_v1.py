@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -27,6 +26,7 @@ from infinitic.common.messages import (
     TaskFailed,
 )
 from infinitic.common.workflow_messages import WORKFLOW_TYPES
+from tests.helpers.kernels import EnvelopeKernel
 
 GOLDEN_FILE = Path(__file__).with_name("golden_v1.json")
 
@@ -349,19 +349,19 @@ def test_golden_file_covers_every_case_and_every_type() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_decode_golden(envelope_impl: ModuleType, name: str) -> None:
+def test_decode_golden(envelope_impl: EnvelopeKernel, name: str) -> None:
     codec = envelope_impl.Codec(MESSAGE_TYPES)
     assert codec.decode(golden()[name]) == EXPECTED[name]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_encode_golden(envelope_impl: ModuleType, name: str) -> None:
+def test_encode_golden(envelope_impl: EnvelopeKernel, name: str) -> None:
     codec = envelope_impl.Codec(MESSAGE_TYPES)
     assert codec.encode(EXPECTED[name]) == golden()[name]
 
 
 @pytest.mark.parametrize("name", sorted(ALL_EXPECTED))
-def test_decode_golden_with_every_type(envelope_impl: ModuleType, name: str) -> None:
+def test_decode_golden_with_every_type(envelope_impl: EnvelopeKernel, name: str) -> None:
     codec = envelope_impl.Codec(ALL_TYPES)
     decoded = codec.decode(golden()[name])
     assert type(decoded) is type(ALL_EXPECTED[name])
@@ -369,7 +369,7 @@ def test_decode_golden_with_every_type(envelope_impl: ModuleType, name: str) -> 
 
 
 @pytest.mark.parametrize("name", sorted(ALL_EXPECTED))
-def test_encode_golden_with_every_type(envelope_impl: ModuleType, name: str) -> None:
+def test_encode_golden_with_every_type(envelope_impl: EnvelopeKernel, name: str) -> None:
     codec = envelope_impl.Codec(ALL_TYPES)
     assert codec.encode(ALL_EXPECTED[name]) == golden()[name]
 

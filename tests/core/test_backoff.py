@@ -6,13 +6,12 @@ import inspect
 import math
 import pickle
 import random
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import core_module
+from tests.helpers.kernels import BackoffKernel, load
 
 
 class CustomError(Exception):
@@ -49,7 +48,7 @@ def _base(retry: int, minimum: float, maximum: float, coefficient: float) -> flo
 # --- constants and defaults -------------------------------------------------------------
 
 
-def test_defaults(backoff_impl: ModuleType) -> None:
+def test_defaults(backoff_impl: BackoffKernel) -> None:
     assert backoff_impl.DEFAULT_MINIMUM_SECONDS == 1.0
     assert backoff_impl.DEFAULT_MAXIMUM_SECONDS == 1000.0
     assert backoff_impl.DEFAULT_BACKOFF_COEFFICIENT == 2.0
@@ -65,13 +64,13 @@ def test_defaults(backoff_impl: ModuleType) -> None:
     assert isinstance(policy.minimum_seconds, float)
 
 
-def test_properties_are_read_only(backoff_impl: ModuleType) -> None:
+def test_properties_are_read_only(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff()
     with pytest.raises(AttributeError):
         policy.minimum_seconds = 2.0
 
 
-def test_ignored_exceptions_is_a_tuple(backoff_impl: ModuleType) -> None:
+def test_ignored_exceptions_is_a_tuple(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(ignored_exceptions=["a.B", "ValueError"])
     assert policy.ignored_exceptions == ("a.B", "ValueError")
     policy = backoff_impl.ExponentialBackoff(ignored_exceptions=(n for n in ["x.Y"]))
@@ -81,7 +80,7 @@ def test_ignored_exceptions_is_a_tuple(backoff_impl: ModuleType) -> None:
 # --- compute_delay ----------------------------------------------------------------------
 
 
-def test_compute_delay_exact_values(backoff_impl: ModuleType) -> None:
+def test_compute_delay_exact_values(backoff_impl: BackoffKernel) -> None:
     cd = backoff_impl.compute_delay
     assert cd(0, 1.0, 1000.0, 2.0, 0.0, 0.3) == 1.0
     assert cd(3, 1.0, 1000.0, 2.0, 0.0, 0.3) == 8.0
@@ -93,14 +92,14 @@ def test_compute_delay_exact_values(backoff_impl: ModuleType) -> None:
     assert cd(5, 2.0, 1000.0, 1.0, 0.0, 0.1) == 2.0  # coefficient 1: constant delay
 
 
-def test_compute_delay_accepts_ints(backoff_impl: ModuleType) -> None:
+def test_compute_delay_accepts_ints(backoff_impl: BackoffKernel) -> None:
     result = backoff_impl.compute_delay(2, 1, 1000, 2, 0, 0)
     assert result == 4.0
     assert isinstance(result, float)
 
 
 @pytest.mark.parametrize("retry", [1100, 10**6, 2**62, 2**63, 2**64 + 1, 10**400])
-def test_compute_delay_huge_retry_is_the_maximum(backoff_impl: ModuleType, retry: int) -> None:
+def test_compute_delay_huge_retry_is_the_maximum(backoff_impl: BackoffKernel, retry: int) -> None:
     assert backoff_impl.compute_delay(retry, 1.0, 1000.0, 2.0, 0.0, 0.5) == 1000.0
     if retry >= 2**62:  # even the smallest coefficient above 1 overflows
         assert backoff_impl.compute_delay(retry, 1.0, 1000.0, 1.0 + 2**-52, 0.0, 0.5) == 1000.0
@@ -108,18 +107,20 @@ def test_compute_delay_huge_retry_is_the_maximum(backoff_impl: ModuleType, retry
     assert backoff_impl.compute_delay(retry, 1.0, 1000.0, 2.0, 0.5, 0.0) == 500.0
 
 
-def test_compute_delay_infinite_maximum(backoff_impl: ModuleType) -> None:
+def test_compute_delay_infinite_maximum(backoff_impl: BackoffKernel) -> None:
     assert backoff_impl.compute_delay(10, 1.0, math.inf, 2.0, 0.0, 0.5) == 1024.0
     assert backoff_impl.compute_delay(10**6, 1.0, math.inf, 2.0, 0.0, 0.5) == math.inf
 
 
-def test_compute_delay_rejects_negative_retry(backoff_impl: ModuleType) -> None:
+def test_compute_delay_rejects_negative_retry(backoff_impl: BackoffKernel) -> None:
     with pytest.raises(ValueError, match=r"retry \(-1\) must be greater than or equal to 0"):
         backoff_impl.compute_delay(-1, 1.0, 1000.0, 2.0, 0.5, 0.5)
 
 
 @pytest.mark.parametrize("retry", [1.0, "1", None])
-def test_compute_delay_rejects_non_integer_retry(backoff_impl: ModuleType, retry: object) -> None:
+def test_compute_delay_rejects_non_integer_retry(
+    backoff_impl: BackoffKernel, retry: object
+) -> None:
     with pytest.raises(TypeError):
         backoff_impl.compute_delay(retry, 1.0, 1000.0, 2.0, 0.5, 0.5)
 
@@ -133,7 +134,7 @@ FIXTURE_OK = settings(
 @FIXTURE_OK
 @given(retries, minimums, spans, coefficients, factors, units)
 def test_compute_delay_bounds(
-    backoff_impl: ModuleType,
+    backoff_impl: BackoffKernel,
     retry: int,
     minimum: float,
     span: float,
@@ -152,7 +153,7 @@ def test_compute_delay_bounds(
 # --- get_seconds_before_retry -----------------------------------------------------------
 
 
-def test_random_factor_zero_is_the_exact_exponential(backoff_impl: ModuleType) -> None:
+def test_random_factor_zero_is_the_exact_exponential(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(
         minimum_seconds=0.5, maximum_seconds=100.0, random_factor=0.0, maximum_retries=20
     )
@@ -172,7 +173,7 @@ def test_random_factor_zero_is_the_exact_exponential(backoff_impl: ModuleType) -
     st.integers(min_value=0, max_value=2**32),
 )
 def test_delays_are_within_bounds(
-    backoff_impl: ModuleType,
+    backoff_impl: BackoffKernel,
     minimum: float,
     span: float,
     coefficient: float,
@@ -192,7 +193,7 @@ def test_delays_are_within_bounds(
     assert delay >= 0.0
 
 
-def test_no_retry_at_maximum_retries(backoff_impl: ModuleType) -> None:
+def test_no_retry_at_maximum_retries(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(maximum_retries=3)
     assert policy.get_seconds_before_retry(2, RuntimeError()) is not None
     assert policy.get_seconds_before_retry(3, RuntimeError()) is None
@@ -203,7 +204,7 @@ def test_no_retry_at_maximum_retries(backoff_impl: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("maximum", [2**63 - 2, 2**63 - 1, 2**63, 2**64 + 3])
-def test_maximum_retries_beyond_64_bits(backoff_impl: ModuleType, maximum: int) -> None:
+def test_maximum_retries_beyond_64_bits(backoff_impl: BackoffKernel, maximum: int) -> None:
     policy = backoff_impl.ExponentialBackoff(maximum_retries=maximum)
     assert policy.maximum_retries == maximum
     for retry in (maximum - 2, maximum - 1, maximum, maximum + 1, 2**63 - 1, 2**63, 2**65):
@@ -211,14 +212,14 @@ def test_maximum_retries_beyond_64_bits(backoff_impl: ModuleType, maximum: int) 
         assert (policy.get_seconds_before_retry(retry, KeyError()) is not None) is expected_retry
 
 
-def test_default_policy_retries_eleven_times(backoff_impl: ModuleType) -> None:
+def test_default_policy_retries_eleven_times(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(random=random.Random(7))
     delays = [policy.get_seconds_before_retry(r, RuntimeError()) for r in range(13)]
     assert all(d is not None for d in delays[:11])
     assert delays[11:] == [None, None]
 
 
-def test_huge_retry_does_not_overflow(backoff_impl: ModuleType) -> None:
+def test_huge_retry_does_not_overflow(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(maximum_retries=10**500, random=random.Random(1))
     for retry in (1024, 1075, 5000, 2**63, 10**400):
         delay = policy.get_seconds_before_retry(retry, RuntimeError())
@@ -226,7 +227,7 @@ def test_huge_retry_does_not_overflow(backoff_impl: ModuleType) -> None:
         assert 500.0 <= delay <= 1500.0
 
 
-def test_ignored_exceptions(backoff_impl: ModuleType) -> None:
+def test_ignored_exceptions(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(
         ignored_exceptions=[CUSTOM, "ValueError", f"{__name__}.Outer.NestedError"]
     )
@@ -242,7 +243,7 @@ def test_ignored_exceptions(backoff_impl: ModuleType) -> None:
     assert qualified.get_seconds_before_retry(0, ValueError()) is not None
 
 
-def test_ignored_exception_does_not_consume_randomness(backoff_impl: ModuleType) -> None:
+def test_ignored_exception_does_not_consume_randomness(backoff_impl: BackoffKernel) -> None:
     a = backoff_impl.ExponentialBackoff(ignored_exceptions=[CUSTOM], random=random.Random(3))
     b = backoff_impl.ExponentialBackoff(ignored_exceptions=[CUSTOM], random=random.Random(3))
     assert a.get_seconds_before_retry(0, CustomError()) is None
@@ -252,7 +253,7 @@ def test_ignored_exception_does_not_consume_randomness(backoff_impl: ModuleType)
     )
 
 
-def test_exception_matches(backoff_impl: ModuleType) -> None:
+def test_exception_matches(backoff_impl: BackoffKernel) -> None:
     em = backoff_impl.exception_matches
     assert em(SubCustomError(), {CUSTOM})
     assert em(SubCustomError(), [CUSTOM])
@@ -267,7 +268,7 @@ def test_exception_matches(backoff_impl: ModuleType) -> None:
     assert em(KeyboardInterrupt(), {"BaseException"})
 
 
-def test_delay_is_never_negative(backoff_impl: ModuleType) -> None:
+def test_delay_is_never_negative(backoff_impl: BackoffKernel) -> None:
     class Zero(random.Random):
         def random(self) -> float:
             return 0.0
@@ -278,7 +279,7 @@ def test_delay_is_never_negative(backoff_impl: ModuleType) -> None:
     assert math.copysign(1.0, delay) == 1.0
 
 
-def test_negative_retry_is_rejected(backoff_impl: ModuleType) -> None:
+def test_negative_retry_is_rejected(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff()
     with pytest.raises(ValueError, match="retry"):
         policy.get_seconds_before_retry(-1, RuntimeError())
@@ -319,12 +320,12 @@ def test_negative_retry_is_rejected(backoff_impl: ModuleType) -> None:
         ({"ignored_exceptions": [ValueError]}, r"retry\.ignoredExceptions\[0\]"),
     ],
 )
-def test_validation(backoff_impl: ModuleType, kwargs: dict[str, object], message: str) -> None:
+def test_validation(backoff_impl: BackoffKernel, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         backoff_impl.ExponentialBackoff(**kwargs)
 
 
-def test_validation_boundaries_are_accepted(backoff_impl: ModuleType) -> None:
+def test_validation_boundaries_are_accepted(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(
         minimum_seconds=1e-9,
         maximum_seconds=math.inf,
@@ -340,7 +341,7 @@ def test_validation_boundaries_are_accepted(backoff_impl: ModuleType) -> None:
 # --- equality, repr, pickling -----------------------------------------------------------
 
 
-def test_equality_and_hash(backoff_impl: ModuleType) -> None:
+def test_equality_and_hash(backoff_impl: BackoffKernel) -> None:
     cls = backoff_impl.ExponentialBackoff
     assert cls() == cls(1, 1000, 2, 0.5, 11, (), random.Random(5))  # randomness is not config
     assert hash(cls()) == hash(cls(1, 1000, 2, 0.5, 11))
@@ -351,7 +352,7 @@ def test_equality_and_hash(backoff_impl: ModuleType) -> None:
     assert len({cls(), cls(), cls(minimum_seconds=2)}) == 2
 
 
-def test_repr(backoff_impl: ModuleType) -> None:
+def test_repr(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(maximum_retries=3, ignored_exceptions=["a.B"])
     assert repr(policy) == (
         "ExponentialBackoff(minimum_seconds=1.0, maximum_seconds=1000.0, "
@@ -360,7 +361,7 @@ def test_repr(backoff_impl: ModuleType) -> None:
     )
 
 
-def test_pickle_keeps_config_and_random_state(backoff_impl: ModuleType) -> None:
+def test_pickle_keeps_config_and_random_state(backoff_impl: BackoffKernel) -> None:
     policy = backoff_impl.ExponentialBackoff(
         minimum_seconds=2, ignored_exceptions=["a.B"], random=random.Random(11)
     )
@@ -376,7 +377,7 @@ def test_selector_exports() -> None:
     from infinitic._core import backoff
 
     assert backoff.IMPLEMENTATION in ("c", "py")
-    twin = core_module("backoff", "py")
+    twin = load("backoff", "py")
     for name in twin.__all__:
         assert hasattr(backoff, name), name
     if backoff.IMPLEMENTATION == "py":
@@ -389,10 +390,10 @@ def test_selector_exports() -> None:
 @pytest.mark.c_extension
 class TestParity:
     @pytest.fixture
-    def modules(self) -> tuple[ModuleType, ModuleType]:
-        return core_module("backoff", "py"), core_module("backoff", "c")
+    def modules(self) -> tuple[BackoffKernel, BackoffKernel]:
+        return load("backoff", "py"), load("backoff", "c")
 
-    def test_same_public_names(self, modules: tuple[ModuleType, ModuleType]) -> None:
+    def test_same_public_names(self, modules: tuple[BackoffKernel, BackoffKernel]) -> None:
         py, c = modules
         assert py.__all__ == c.__all__
         for name in py.__all__:
@@ -402,7 +403,9 @@ class TestParity:
             py_doc = inspect.cleandoc(getattr(py, name).__doc__)
             assert inspect.cleandoc(getattr(c, name).__doc__).endswith(py_doc), name
 
-    def test_seeded_sequences_are_identical(self, modules: tuple[ModuleType, ModuleType]) -> None:
+    def test_seeded_sequences_are_identical(
+        self, modules: tuple[BackoffKernel, BackoffKernel]
+    ) -> None:
         py, c = modules
         for seed in range(20):
             kwargs = {
@@ -438,7 +441,7 @@ class TestParity:
         factor: float,
         u: float,
     ) -> None:
-        py, c = core_module("backoff", "py"), core_module("backoff", "c")
+        py, c = load("backoff", "py"), load("backoff", "c")
         a = py.compute_delay(retry, minimum, maximum, coefficient, factor, u)
         b = c.compute_delay(retry, minimum, maximum, coefficient, factor, u)
         assert a.hex() == b.hex()
@@ -458,7 +461,7 @@ class TestParity:
         ],
     )
     def test_same_validation_errors(
-        self, modules: tuple[ModuleType, ModuleType], kwargs: dict[str, object]
+        self, modules: tuple[BackoffKernel, BackoffKernel], kwargs: dict[str, object]
     ) -> None:
         py, c = modules
         with pytest.raises(ValueError) as err_py:
@@ -467,7 +470,7 @@ class TestParity:
             c.ExponentialBackoff(**kwargs)
         assert str(err_py.value) == str(err_c.value)
 
-    def test_same_exception_matching(self, modules: tuple[ModuleType, ModuleType]) -> None:
+    def test_same_exception_matching(self, modules: tuple[BackoffKernel, BackoffKernel]) -> None:
         py, c = modules
         names = [{CUSTOM}, {"ValueError"}, {"builtins.Exception"}, set(), {"LookupError"}]
         errors = [CustomError(), SubCustomError(), ValueError(), KeyError(), Outer.NestedError()]

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from tests.conftest import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from tests.helpers.kernels import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 
 KERNELS = ["envelope", "backoff", "replay"]
 

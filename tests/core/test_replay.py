@@ -5,19 +5,18 @@ from __future__ import annotations
 import copy
 import inspect
 import pickle
-from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import core_module
+from tests.helpers.kernels import ReplayKernel, load
 
 ONGOING, UNKNOWN, CANCELED, FAILED, TIMED_OUT, COMPLETED = range(6)
 
 
-def _history(impl: ModuleType, *commands: tuple[Any, ...]) -> Any:
+def _history(impl: ReplayKernel, *commands: tuple[Any, ...]) -> Any:
     history = impl.History()
     for command in commands:
         history.add(*command)
@@ -27,7 +26,7 @@ def _history(impl: ModuleType, *commands: tuple[Any, ...]) -> Any:
 # --- constants and columns -----------------------------------------------------------------
 
 
-def test_constants(replay_impl: ModuleType) -> None:
+def test_constants(replay_impl: ReplayKernel) -> None:
     assert (
         replay_impl.ONGOING,
         replay_impl.UNKNOWN,
@@ -51,7 +50,7 @@ def test_constants(replay_impl: ModuleType) -> None:
     )
 
 
-def test_add_fills_the_columns(replay_impl: ModuleType) -> None:
+def test_add_fills_the_columns(replay_impl: ReplayKernel) -> None:
     h = replay_impl.History()
     assert len(h) == 0
     assert h.add("task", "S.m", "h1", COMPLETED, 3) == 0
@@ -73,7 +72,7 @@ def test_add_fills_the_columns(replay_impl: ModuleType) -> None:
     assert h.signal_at[3] == [1, 2]
 
 
-def test_columns_are_live(replay_impl: ModuleType) -> None:
+def test_columns_are_live(replay_impl: ReplayKernel) -> None:
     """Mutating a column is seen by the next evaluate, as with plain attributes."""
     h = _history(replay_impl, ("task", "S.m", "", ONGOING, -1))
     assert h.evaluate(("c", 0), 10) == (ONGOING, ("c", 0), -1)
@@ -85,7 +84,7 @@ def test_columns_are_live(replay_impl: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("status", [-1, 6, 100, -(2**70), 2**70, 5.5])
-def test_add_rejects_unknown_status(replay_impl: ModuleType, status: Any) -> None:
+def test_add_rejects_unknown_status(replay_impl: ReplayKernel, status: Any) -> None:
     h = replay_impl.History()
     with pytest.raises(ValueError, match=f"^unknown command status {status}$"):
         h.add("task", "S.m", "", status, 0)
@@ -93,19 +92,19 @@ def test_add_rejects_unknown_status(replay_impl: ModuleType, status: Any) -> Non
     assert h.statuses == [] and h.signal_at == []
 
 
-def test_add_accepts_every_status(replay_impl: ModuleType) -> None:
+def test_add_accepts_every_status(replay_impl: ReplayKernel) -> None:
     h = replay_impl.History()
     for status in range(6):
         assert h.add("task", "S.m", "", status, status) == status
     assert h.statuses == [0, 1, 2, 3, 4, 5]
 
 
-def test_add_with_a_bad_status_type(replay_impl: ModuleType) -> None:
+def test_add_with_a_bad_status_type(replay_impl: ReplayKernel) -> None:
     with pytest.raises(TypeError, match="'<=' not supported"):
         replay_impl.History().add("task", "S.m", "", "5", 0)
 
 
-def test_failed_add_leaves_columns_aligned(replay_impl: ModuleType) -> None:
+def test_failed_add_leaves_columns_aligned(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.m", "", COMPLETED, 1))
     with pytest.raises(TypeError, match="'int' object is not iterable"):
         h.add("receive", "ch", "", ONGOING, -1, 7)
@@ -113,7 +112,7 @@ def test_failed_add_leaves_columns_aligned(replay_impl: ModuleType) -> None:
     assert [len(c) for c in (h.targets, h.statuses, h.completed_at, h.signal_at)] == [1] * 4
 
 
-def test_pickle_and_copy(replay_impl: ModuleType) -> None:
+def test_pickle_and_copy(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.m", "x", COMPLETED, 3), ("receive", "ch", "", 0, -1, [5]))
     clone = pickle.loads(pickle.dumps(h))
     assert type(clone) is type(h)
@@ -127,7 +126,7 @@ def test_pickle_and_copy(replay_impl: ModuleType) -> None:
 
 
 @pytest.fixture
-def recorded(replay_impl: ModuleType) -> Any:
+def recorded(replay_impl: ReplayKernel) -> Any:
     return _history(
         replay_impl,
         ("task", "Billing.charge", "args-1", COMPLETED, 2),
@@ -202,7 +201,7 @@ def test_mismatch_indexes_like_a_list(recorded: Any) -> None:
 # --- evaluate: leaves ----------------------------------------------------------------------
 
 
-def test_command_leaf(replay_impl: ModuleType) -> None:
+def test_command_leaf(replay_impl: ReplayKernel) -> None:
     h = _history(
         replay_impl,
         ("task", "S.a", "", COMPLETED, 3),
@@ -222,20 +221,20 @@ def test_command_leaf(replay_impl: ModuleType) -> None:
     assert h.evaluate(("c", -1), 8) == (UNKNOWN, ("c", -1), 8)
 
 
-def test_as_of_before_completion_is_ongoing(replay_impl: ModuleType) -> None:
+def test_as_of_before_completion_is_ongoing(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.a", "", COMPLETED, 3), ("task", "S.b", "", FAILED, 5))
     assert h.evaluate(("c", 0), 2) == (ONGOING, ("c", 0), -1)
     assert h.evaluate(("c", 1), 4) == (ONGOING, ("c", 1), -1)
     assert h.evaluate(("c", 0), -1) == (ONGOING, ("c", 0), -1)
 
 
-def test_deciding_leaf_is_the_given_step(replay_impl: ModuleType) -> None:
+def test_deciding_leaf_is_the_given_step(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.a", "", COMPLETED, 3))
     step = ("c", 0)
     assert h.evaluate(step, 5)[1] is step
 
 
-def test_signal_leaf(replay_impl: ModuleType) -> None:
+def test_signal_leaf(replay_impl: ReplayKernel) -> None:
     h = _history(
         replay_impl,
         ("receive", "ch", "", ONGOING, -1, [2, 6, 9]),
@@ -271,7 +270,7 @@ def test_signal_leaf(replay_impl: ModuleType) -> None:
 
 
 @pytest.fixture
-def mixed(replay_impl: ModuleType) -> Any:
+def mixed(replay_impl: ReplayKernel) -> Any:
     return _history(
         replay_impl,
         ("task", "S.a", "", COMPLETED, 3),  # 0
@@ -355,7 +354,7 @@ def test_nesting(mixed: Any) -> None:
     )
 
 
-def test_recursion_limit(replay_impl: ModuleType) -> None:
+def test_recursion_limit(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.a", "", COMPLETED, 3))
     step: tuple[Any, ...] = ("c", 0)
     for _ in range(50_000):
@@ -369,7 +368,7 @@ def test_recursion_limit(replay_impl: ModuleType) -> None:
 # --- errors --------------------------------------------------------------------------------
 
 
-def test_unknown_step_node(replay_impl: ModuleType) -> None:
+def test_unknown_step_node(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.a", "", COMPLETED, 3))
     with pytest.raises(ValueError, match=r"^unknown step node 'x'$"):
         h.evaluate(("x", 0), 5)
@@ -383,7 +382,7 @@ def test_unknown_step_node(replay_impl: ModuleType) -> None:
         replay_impl.step_signature((None,))
 
 
-def test_malformed_steps(replay_impl: ModuleType) -> None:
+def test_malformed_steps(replay_impl: ReplayKernel) -> None:
     h = _history(replay_impl, ("task", "S.a", "", COMPLETED, 3))
     with pytest.raises(IndexError, match="^tuple index out of range$"):
         h.evaluate((), 5)
@@ -400,7 +399,7 @@ def test_malformed_steps(replay_impl: ModuleType) -> None:
 # --- step_signature ------------------------------------------------------------------------
 
 
-def test_step_signature(replay_impl: ModuleType) -> None:
+def test_step_signature(replay_impl: ReplayKernel) -> None:
     sig = replay_impl.step_signature
     assert sig(("c", 12)) == "c12"
     assert sig(("r", 3, 0)) == "r3.0"
@@ -414,7 +413,7 @@ def test_step_signature(replay_impl: ModuleType) -> None:
 def test_selector_exports_the_twin_names() -> None:
     from infinitic._core import replay
 
-    twin = core_module("replay", "py")
+    twin = load("replay", "py")
     for name in twin.__all__:
         assert hasattr(replay, name), name
     if replay.IMPLEMENTATION == "py":
@@ -467,10 +466,10 @@ def _outcome(call: Any, *args: Any) -> tuple[str, Any]:
 @pytest.mark.c_extension
 class TestParity:
     @pytest.fixture
-    def modules(self) -> tuple[ModuleType, ModuleType]:
-        return core_module("replay", "py"), core_module("replay", "c")
+    def modules(self) -> tuple[ReplayKernel, ReplayKernel]:
+        return load("replay", "py"), load("replay", "c")
 
-    def test_same_public_names(self, modules: tuple[ModuleType, ModuleType]) -> None:
+    def test_same_public_names(self, modules: tuple[ReplayKernel, ReplayKernel]) -> None:
         py, c = modules
         assert py.__all__ == c.__all__
         for name in py.__all__:
@@ -492,7 +491,7 @@ class TestParity:
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=st.data())
     def test_random_histories_and_steps(self, data: st.DataObject) -> None:
-        py, c = core_module("replay", "py"), core_module("replay", "c")
+        py, c = load("replay", "py"), load("replay", "c")
         commands = data.draw(histories())
         hp, hc = _history(py, *commands), _history(c, *commands)
         assert [getattr(hc, n) for n in ("kinds", "statuses", "completed_at", "signal_at")] == [
@@ -533,7 +532,7 @@ class TestParity:
         self, at: Any, as_of: Any, status: Any, signal: Any
     ) -> None:
         """Floats, NaN, bools and ints beyond 64 bits compare exactly as in Python."""
-        py, c = core_module("replay", "py"), core_module("replay", "c")
+        py, c = load("replay", "py"), load("replay", "c")
         command = ("receive", "ch", "", status, at, [signal])
         hp, hc = _history(py, command, command), _history(c, command, command)
         for step in [
@@ -548,7 +547,7 @@ class TestParity:
             assert repr(a) == repr(b), step  # repr: NaN != NaN, and keeps 1 vs 1.0 vs True
 
     def test_subclass_override_is_used_for_children(
-        self, modules: tuple[ModuleType, ModuleType]
+        self, modules: tuple[ReplayKernel, ReplayKernel]
     ) -> None:
         results = []
         for impl in modules:

@@ -24,7 +24,7 @@ from infinitic.transport.base import Topics
 from infinitic.transport.sqlite import SqliteTransport
 from tests import sample_services as s
 from tests import sample_workflows as sw
-from tests.workflow_helpers import config
+from tests.helpers import config, started
 
 WAIT = 60.0
 
@@ -139,18 +139,16 @@ def setup(
         transport = {"sqlite": {"path": str(tmp_path_factory.mktemp("dl") / "bus.db")}}
     else:
         transport = "inMemory"
-    worker = InfiniticWorker.from_config({**config(transport=transport), "name": "hostile"})
-    worker.start()
     try:
-        if readers is not None:
-            read = next(readers)
-        elif request.param == "sqlite":
-            read = _sqlite_dead_letters(worker)
-        else:
-            read = _memory_dead_letters(worker)
-        yield Setup(worker, worker.client, request.param, read)
+        with started({**config(transport=transport), "name": "hostile"}) as worker:
+            if readers is not None:
+                read = next(readers)
+            elif request.param == "sqlite":
+                read = _sqlite_dead_letters(worker)
+            else:
+                read = _memory_dead_letters(worker)
+            yield Setup(worker, worker.client, request.param, read)
     finally:
-        worker.close()
         if readers is not None:
             readers.close()
 

@@ -25,7 +25,7 @@ from tests.faults.fault_apps import (
     audit_states,
     poll_until,
 )
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 from tests.workflow_probe import (
     probe_for,
     wait_until_waiting,

@@ -19,7 +19,6 @@ import pytest
 
 from infinitic._core._errors import EnvelopeError
 from infinitic.common.messages import ALL_TYPES
-from tests.conftest import IMPLEMENTATIONS, core_module
 from tests.faults.hostile_helpers import (
     HUGE_LENGTHS,
     ChildResult,
@@ -28,6 +27,7 @@ from tests.faults.hostile_helpers import (
     seed_envelopes,
     seed_messages,
 )
+from tests.helpers.kernels import IMPLEMENTATIONS, load
 
 EXAMPLES = int(os.environ.get("INFINITIC_FUZZ_EXAMPLES", "2000"))
 CHILD_TIMEOUT = 120.0 + EXAMPLES / 20
@@ -51,7 +51,7 @@ def explain(result: ChildResult) -> str:
 def test_hostile_bytes_give_a_message_or_an_envelope_error(
     target: str, impl: str, tmp_path: Path
 ) -> None:
-    core_module("envelope", impl)  # skips (or fails under REQUIRE) when not compiled
+    load("envelope", impl)  # skips (or fails under REQUIRE) when not compiled
     result = run_child(target, impl, EXAMPLES, tmp_path, CHILD_TIMEOUT)
     assert result.returncode == 0, explain(result)
     stats = result.stats
@@ -76,7 +76,7 @@ def test_every_message_type_is_a_seed() -> None:
 @pytest.mark.parametrize("huge", HUGE_LENGTHS, ids=lambda h: f"{len(h)}-byte-varint")
 def test_a_length_claiming_gigabytes_is_refused_before_allocating(impl: str, huge: bytes) -> None:
     # in process, on purpose: the child above already survived these very inputs
-    codec = core_module("envelope", impl).Codec(ALL_TYPES)
+    codec = load("envelope", impl).Codec(ALL_TYPES)
     message = filled(next(cls for _, cls, _ in ALL_TYPES if cls.__name__ == "ExecuteTask"))
     data = codec.encode(message)
     # message_id is the first field: its length byte is at offset 4
@@ -94,7 +94,7 @@ def test_a_length_claiming_gigabytes_is_refused_before_allocating(impl: str, hug
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_seeds_decode(impl: str) -> None:
     # the fuzzers mutate valid envelopes: they must be valid to begin with
-    codec = core_module("envelope", impl).Codec(ALL_TYPES)
+    codec = load("envelope", impl).Codec(ALL_TYPES)
     for data in seed_envelopes(codec):
         assert codec.encode(codec.decode(data)) == data
 
@@ -118,6 +118,6 @@ def _released() -> memoryview:
     ids=["released", "strided", "2-d", "int-items", "str"],
 )
 def test_odd_buffers_are_envelope_errors(impl: str, make: Any, fragment: str) -> None:
-    codec = core_module("envelope", impl).Codec(ALL_TYPES)
+    codec = load("envelope", impl).Codec(ALL_TYPES)
     with pytest.raises(EnvelopeError, match=fragment):
         codec.decode(make())

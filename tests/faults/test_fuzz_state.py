@@ -16,9 +16,9 @@ import pytest
 from infinitic.errors import StorageError
 from infinitic.storage.compressed import MAX_INFLATED, CompressedStorage
 from infinitic.storage.memory import MemoryStorage
-from tests.conftest import IMPLEMENTATIONS, core_module
 from tests.faults.hostile_helpers import run_child
 from tests.faults.test_fuzz_envelope import CHILD_TIMEOUT, explain
+from tests.helpers.kernels import IMPLEMENTATIONS, load
 
 EXAMPLES = int(os.environ.get("INFINITIC_FUZZ_EXAMPLES", "2000"))
 
@@ -26,7 +26,7 @@ EXAMPLES = int(os.environ.get("INFINITIC_FUZZ_EXAMPLES", "2000"))
 @pytest.mark.slow  # the child picks the implementation: see test_fuzz_envelope.py
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_corrupt_stored_states_are_refused_with_a_typed_error(impl: str, tmp_path: Path) -> None:
-    core_module("envelope", impl)
+    load("envelope", impl)
     result = run_child("state", impl, EXAMPLES, tmp_path, CHILD_TIMEOUT)
     assert result.returncode == 0, explain(result)
     stats = result.stats
@@ -45,7 +45,7 @@ def test_a_corrupt_segmented_state_is_refused_by_the_engines_reader(
 ) -> None:
     # a long state is a head and segments (engines/workflow_engine/stored.py): one of them
     # mutated is an EnvelopeError, NotAState or StorageError, never an AttributeError
-    core_module("envelope", impl)
+    load("envelope", impl)
     result = run_child("stored", impl, EXAMPLES, tmp_path, CHILD_TIMEOUT)
     assert result.returncode == 0, explain(result)
     stats = result.stats

@@ -36,10 +36,10 @@ from infinitic.transport.pulsar.transport import CLIENT_LOGGER
 from tests import sample_services as s
 from tests import sample_workflows as sw
 from tests.faults.security_material import TlsFiles, hs256_token, make_tls, unique_secret
+from tests.helpers import config
 from tests.pulsar_server import started_broker
 from tests.storage.mysql_server import MariaDBServer, Server
 from tests.storage.redis_server import RedisServerFactory
-from tests.workflow_helpers import config
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.slow]
 WAIT = 60

@@ -15,9 +15,9 @@ from infinitic.errors import StorageError
 from infinitic.storage import create_storage
 from tests import sample_workflows as sw
 from tests.faults.security_material import make_tls, unique_secret
+from tests.helpers import workflow_worker
 from tests.storage.mysql_server import MariaDBServer, Server
 from tests.storage.redis_server import RedisServer, RedisServerFactory
-from tests.workflow_helpers import workflow_worker
 
 WAIT = 30
 

@@ -11,7 +11,7 @@ import pytest
 from infinitic import InfiniticClient, InfiniticWorker, TaskFailedError
 from tests import sample_services as s
 from tests import sample_workflows as sw
-from tests.workflow_helpers import SERVICES, WORKFLOWS
+from tests.helpers import SERVICES, WORKFLOWS
 from tests.workflow_probe import probe_for, wait_until_waiting, waits_after_signals
 
 pytestmark = pytest.mark.pulsar

@@ -16,7 +16,7 @@ import yaml
 from infinitic import InfiniticClient, InfiniticWorker
 from tests import sample_services as s
 from tests import sample_workflows as sw
-from tests.workflow_helpers import SERVICES, WORKFLOWS
+from tests.helpers import SERVICES, WORKFLOWS
 
 pytestmark = pytest.mark.pulsar
 ROOT = Path(__file__).resolve().parents[2]

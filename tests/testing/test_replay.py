@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from infinitic import InfiniticWorker, UnknownWorkflowError, WorkflowUpdatedError, any_of
+from infinitic import UnknownWorkflowError, WorkflowUpdatedError, any_of
 from infinitic.common.history import FORMAT, VERSION, HistoryError, history_of, state_of
 from infinitic.testing import WorkflowEnvironment, fetch_history, replay, replay_all
+from tests.helpers import started
 from tests.testing.saga import (
     TravelService,
     TravelServiceImpl,
@@ -190,13 +191,10 @@ def test_fetch_history_reads_a_deployment_storage(tmp_path: Path) -> None:
         "services": [{"name": "Math", "class": "tests.sample_workflows.MathServiceImpl"}],
         "workflows": [{"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl"}],
     }
-    worker = InfiniticWorker.from_config(config).start()
-    try:
+    with started(config) as worker:
         handle = worker.client.dispatch(worker.client.new_workflow(BasicWorkflow).sequential, 3)
         assert handle.result(timeout=30) == 3
         history = fetch_history(config, BasicWorkflow, handle.id)
-    finally:
-        worker.close()
     targets = [c["target"] for c in history["method_runs"][0]["commands"]]
     assert targets == ["Math.add"] * 3
     replay(BasicWorkflowImpl, history)

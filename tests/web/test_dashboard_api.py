@@ -15,6 +15,7 @@ from infinitic import InfiniticWorker
 from infinitic.cli import main
 from infinitic.config import load_config
 from infinitic.errors import ConfigError
+from tests.helpers import started
 from tests.web import dashboard_app as app
 
 TOKEN = "s3cret-token"
@@ -22,12 +23,9 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[InfiniticWorker, str]]:
-    worker = InfiniticWorker.from_config(app.worker_config({"port": 0, "token": TOKEN})).start()
-    try:
+    with started(app.worker_config({"port": 0, "token": TOKEN})) as worker:
         assert worker.dashboard is not None
         yield worker, worker.dashboard.url
-    finally:
-        worker.close()
 
 
 def http(url: str, token: str | None = TOKEN) -> httpx.Client:

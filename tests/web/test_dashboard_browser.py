@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from infinitic import InfiniticWorker
+from tests.helpers import started
 from tests.web import dashboard_app as app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -42,35 +42,36 @@ def eventually(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: floa
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[dict[str, Any]]:
     app.BROKEN["payments"] = True
-    worker = InfiniticWorker.from_config(app.worker_config({"port": 0})).start()
-    client = worker.client
-    try:
-        hello = client.dispatch(client.new_workflow(app.HelloFlow, tags={"team:web"}).run, SCRIPT)
-        payment = client.dispatch(client.new_workflow(app.PaymentFlow).run, 42)
-        approval = client.dispatch(client.new_workflow(app.ApprovalFlow).run, "leave")
-        hello.result(timeout=20)
-        for name, ident, status in (
-            ("Payment", payment.id, "failed"),
-            ("Approval", approval.id, "running"),
-        ):
-            info = eventually(
-                lambda name=name, ident=ident: client.describe_workflow(name, ident),
-                lambda i, status=status: (
-                    i is not None and i.status == status and i.method_runs[0].commands
-                ),
+    with started(app.worker_config({"port": 0})) as worker:
+        client = worker.client
+        try:
+            hello = client.dispatch(
+                client.new_workflow(app.HelloFlow, tags={"team:web"}).run, SCRIPT
             )
-            assert info is not None and info.status == status
-        assert worker.dashboard is not None
-        yield {
-            "url": worker.dashboard.url,
-            "hello": hello.id,
-            "payment": payment.id,
-            "approval": approval.id,
-            "client": client,
-        }
-    finally:
-        app.BROKEN["payments"] = True
-        worker.close()
+            payment = client.dispatch(client.new_workflow(app.PaymentFlow).run, 42)
+            approval = client.dispatch(client.new_workflow(app.ApprovalFlow).run, "leave")
+            hello.result(timeout=20)
+            for name, ident, status in (
+                ("Payment", payment.id, "failed"),
+                ("Approval", approval.id, "running"),
+            ):
+                info = eventually(
+                    lambda name=name, ident=ident: client.describe_workflow(name, ident),
+                    lambda i, status=status: (
+                        i is not None and i.status == status and i.method_runs[0].commands
+                    ),
+                )
+                assert info is not None and info.status == status
+            assert worker.dashboard is not None
+            yield {
+                "url": worker.dashboard.url,
+                "hello": hello.id,
+                "payment": payment.id,
+                "approval": approval.id,
+                "client": client,
+            }
+        finally:
+            app.BROKEN["payments"] = True
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from infinitic import InfiniticWorker
 from tests import sample_workflows
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 from tests.workflow_probe import probe_for
 
 # (transport, storage): the embedded default on both storages, and a real Pulsar broker with

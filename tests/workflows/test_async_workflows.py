@@ -14,7 +14,7 @@ import pytest
 from infinitic import ConfigError, InfiniticWorker, TaskFailedError, WorkflowFailedError
 from tests import sample_workflows as sw
 from tests.async_samples import CallerService
-from tests.workflow_helpers import SERVICES, config
+from tests.helpers import SERVICES, config
 
 WAIT = 30
 GUIDANCE = "self.timer(...) instead of asyncio.sleep"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import sample_workflows as sw
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 from tests.workflow_probe import probe_for, wait_until_waiting, waits_on_timer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,13 +15,13 @@ import pytest
 from infinitic import InfiniticWorker
 from infinitic.common.workflow_messages import WorkflowState
 from infinitic.executors import live_runs, workflow_task
+from tests.helpers import SERVICES
 from tests.live_workflows import (
     AsyncLongWorkflow,
     AsyncLongWorkflowImpl,
     LongWorkflow,
     LongWorkflowImpl,
 )
-from tests.workflow_helpers import SERVICES
 from tests.workflow_probe import is_waiting, probe_for, wait_until_waiting, waits_after_signals
 
 WAIT = 60

@@ -10,7 +10,7 @@ import pytest
 
 from infinitic import WorkflowFailedError
 from tests import sample_workflows as sw
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 
 WAIT = 30
 

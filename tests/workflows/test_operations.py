@@ -19,7 +19,7 @@ from infinitic import InfiniticClient, InfiniticWorker, WorkflowFailedError
 from infinitic.client import WorkflowInfo, WorkflowStatus
 from infinitic.testing import replay
 from tests import sample_workflows as sw
-from tests.workflow_helpers import config, workflow_worker
+from tests.helpers import config, workflow_worker
 
 WAIT = 30
 ROOT = Path(__file__).resolve().parent.parent.parent

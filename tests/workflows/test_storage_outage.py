@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests import sample_workflows as sw
-from tests.workflow_helpers import workflow_worker
+from tests.helpers import workflow_worker
 
 COUNT = 500
 

@@ -1,4 +1,8 @@
-"""A worker running the sample services and workflows, on a chosen storage."""
+"""The one way the tests start a worker: `started(config)`, closed when the block ends.
+
+`running_worker` (services of tests/sample_services.py) and `workflow_worker` (the sample
+services and workflows, on a chosen storage and transport) are configs handed to it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,36 @@ from contextlib import contextmanager
 from typing import Any
 
 from infinitic import InfiniticWorker
+
+
+@contextmanager
+def started(
+    config: dict[str, Any], clock: Callable[[], float] | None = None
+) -> Iterator[InfiniticWorker]:
+    """A worker built from `config`, started, and closed however the block ends."""
+    worker = InfiniticWorker.from_config(config, clock=clock)
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.close()
+
+
+def service(name: str, cls: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "class": f"tests.sample_services.{cls}", **extra}
+
+
+@contextmanager
+def running_worker(
+    *services: dict[str, Any], channel: str | None = None
+) -> Iterator[InfiniticWorker]:
+    """A worker on the in-memory transport running `services` (see `service`)."""
+    transport: Any = {"inMemory": {"channel": channel}} if channel else "inMemory"
+    with started(
+        {"name": "test-worker", "transport": transport, "services": list(services)}
+    ) as worker:
+        yield worker
+
 
 SERVICES = [
     {
@@ -37,6 +71,7 @@ WORKFLOWS = [
 def config(
     storage: Any = "inMemory", transport: Any = "inMemory", **workflow_extra: Any
 ) -> dict[str, Any]:
+    """The sample services and workflows; `workflow_extra` goes into every workflow's entry."""
     return {
         "name": "wf-worker",
         "transport": transport,
@@ -53,9 +88,6 @@ def workflow_worker(
     transport: Any = "inMemory",
     **workflow_extra: Any,
 ) -> Iterator[InfiniticWorker]:
-    worker = InfiniticWorker.from_config(config(storage, transport, **workflow_extra), clock=clock)
-    worker.start()
-    try:
+    """A worker running the sample services and workflows (see `config`)."""
+    with started(config(storage, transport, **workflow_extra), clock=clock) as worker:
         yield worker
-    finally:
-        worker.close()
