@@ -242,6 +242,10 @@ _PULSAR = _closed(
             {
                 "batchingEnabled": _bool("batch messages"),
                 "batchingMaxPublishDelayMillis": _num("longest batching delay", integer=True),
+                "keyBuckets": _num(
+                    "keyed messages routed and batched by crc32(key) % keyBuckets (0: by key)",
+                    integer=True,
+                ),
                 "compressionType": {"enum": ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"]},
                 "maxPendingMessages": _num("messages in flight at most", integer=True),
             }

@@ -148,14 +148,22 @@ async def _not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) ->
     await transport.close()
 
 
-async def _a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+async def _a_workflow_task_and_its_result_are_handed_over_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     transport = _transport(monkeypatch)
-    producer = FakeProducer()
-    transport._producers[("workflow-engine:W", "keyed")] = producer
+    to_engine, to_tasks = FakeProducer(), FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = to_engine
+    transport._producers[("task-executor:S", "plain")] = to_tasks
     ran: list[bytes] = []
+    handled: list[bytes] = []
 
     async def engine(payload: bytes) -> None:
-        await transport.send("workflow-task-executor:W", b"task", key="id")
+        handled.append(payload)
+        if payload == b"start":
+            await transport.send("workflow-task-executor:W", b"task", key="id")
+        else:
+            await transport.send("task-executor:S", b"next-task")
 
     async def executor(payload: bytes) -> None:
         ran.append(payload)
@@ -166,11 +174,39 @@ async def _a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyP
         transport, "workflow-task-executor:W", executor
     )
     sub.on_message(None, FakeMessage(b"start", "id"))
-    # the task ran here, not through the broker; its result went through the broker
-    await _until(lambda: ran == [b"task"] and producer.sent == [b"result"])
-    assert sub.consumer.acked == []  # not until the task's own send is confirmed
-    producer.confirm()
+    # the workflow task ran here, and its result went back to this worker's engine (which owns
+    # the key "id") without the broker; what the engine sent then went through the broker
+    await _until(lambda: ran == [b"task"] and to_tasks.sent == [b"next-task"])
+    assert handled == [b"start", b"result"] and to_engine.sent == []
+    assert sub.consumer.acked == []  # not until the chain's last send is confirmed
+    to_tasks.confirm()
     await _until(lambda: sub.consumer.acked == [b"start"])
+    await transport.close()
+
+
+async def _a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transport = _transport(monkeypatch)
+    to_engine = FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = to_engine
+    handled: list[bytes] = []
+
+    async def engine(payload: bytes) -> None:
+        handled.append(payload)
+
+    async def executor(payload: bytes) -> None:
+        await transport.send("workflow-engine:W", b"result", key="id")
+
+    _subscribe(transport, "workflow-engine:W", engine)
+    tasks = _subscribe(transport, "workflow-task-executor:W", executor)
+    transport._local["workflow-task-executor:W"] = tasks
+    # a workflow task delivered by the broker: the engine's key may be another worker's
+    tasks.on_message(None, FakeMessage(b"task", "id"))
+    await _until(lambda: to_engine.sent == [b"result"])
+    assert handled == []
+    to_engine.confirm()
+    await _until(lambda: tasks.consumer.acked == [b"task"])
     await transport.close()
 
 
@@ -184,5 +220,13 @@ def test_not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) -> N
     asyncio.run(_not_pipelined_waits_for_each_send(monkeypatch))
 
 
-def test_a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    asyncio.run(_a_workflow_task_is_handed_over_in_process(monkeypatch))
+def test_a_workflow_task_and_its_result_are_handed_over_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_a_workflow_task_and_its_result_are_handed_over_in_process(monkeypatch))
+
+
+def test_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(monkeypatch))
