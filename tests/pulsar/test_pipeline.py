@@ -6,11 +6,13 @@ its topic."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from infinitic.errors import ConfigError
 from infinitic.transport.pulsar import transport as pt
 from infinitic.transport.pulsar.settings import PulsarSettings
 
@@ -56,10 +58,14 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.options: list[dict[str, Any]] = []
         self.waiting: list[Callable[[Any, Any], None]] = []
 
-    def send_async(self, payload: bytes, callback: Callable[[Any, Any], None], **_: Any) -> None:
+    def send_async(
+        self, payload: bytes, callback: Callable[[Any, Any], None], **options: Any
+    ) -> None:
         self.sent.append(payload)
+        self.options.append(options)
         self.waiting.append(callback)
 
     def flush(self) -> None: ...
@@ -230,3 +236,38 @@ def test_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     asyncio.run(_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(monkeypatch))
+
+
+async def _keyed_messages_carry_their_key_and_its_bucket(
+    monkeypatch: pytest.MonkeyPatch, buckets: int
+) -> list[dict[str, Any]]:
+    transport = _transport(monkeypatch, key_buckets=buckets)
+    producer = FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = producer
+    for key in ("a", "b", "a"):
+        task = asyncio.ensure_future(transport.send("workflow-engine:W", b"x", key=key))
+        await _until(lambda: len(producer.waiting) == 1)
+        producer.confirm()
+        await task
+    await transport.close()
+    return producer.options
+
+
+def test_keyed_messages_are_routed_and_batched_by_the_bucket_of_their_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options = asyncio.run(_keyed_messages_carry_their_key_and_its_bucket(monkeypatch, 64))
+    assert [o["partition_key"] for o in options] == ["a", "b", "a"]
+    # Key_Shared and key-based batching go by the ordering key: one key, one bucket, always
+    assert [o["ordering_key"] for o in options] == [
+        str(zlib.crc32(k.encode()) % 64) for k in ("a", "b", "a")
+    ]
+    unbucketed = asyncio.run(_keyed_messages_carry_their_key_and_its_bucket(monkeypatch, 0))
+    assert unbucketed == [{"partition_key": k} for k in ("a", "b", "a")]
+
+
+def test_key_buckets_are_bounded_by_the_key_shared_hash_range() -> None:
+    url = "pulsar://127.0.0.1:6650"
+    assert PulsarSettings.from_options({"brokerServiceUrl": url}).key_buckets == 64
+    with pytest.raises(ConfigError, match="transport.pulsar.producer.keyBuckets: at most 65536"):
+        PulsarSettings.from_options({"brokerServiceUrl": url, "producer": {"keyBuckets": 70_000}})
