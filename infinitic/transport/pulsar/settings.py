@@ -81,7 +81,9 @@ class PulsarSettings:
     listener_threads: int = 1
     # producer
     batching_enabled: bool = True
-    batching_max_publish_delay_ms: int = 1
+    # 0: a batch leaves as soon as the client's I/O thread gets to it, so batches form only
+    # while that thread is busy (load) and a lone message does not wait; see docs/topics.md
+    batching_max_publish_delay_ms: int = 0
     # keyed messages get the ordering key crc32(key) % keyBuckets: Key_Shared routes and the
     # producer batches by it, so one batch carries many workflows (0: by the key itself, one
     # batch per key); every worker and client of a namespace must use the same value
@@ -210,7 +212,7 @@ class PulsarSettings:
             listener_threads=number(client, "listenerThreads", "client.", 1, int),
             batching_enabled=flag(producer, "batchingEnabled", "producer.", True),
             batching_max_publish_delay_ms=number(
-                producer, "batchingMaxPublishDelayMillis", "producer.", 1, int
+                producer, "batchingMaxPublishDelayMillis", "producer.", 0, int
             ),
             key_buckets=number(producer, "keyBuckets", "producer.", 64, int),
             compression_type=compression,
