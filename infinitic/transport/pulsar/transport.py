@@ -15,7 +15,9 @@ messages of a subscription are handled or awaiting their sends, its listener is 
 
 In-process hand-off (`handOffInProcess`, on by default): a workflow task sent while this
 transport consumes the workflow-task-executor topic of that workflow is run here, without the
-broker round trip; see docs/topics.md.
+broker round trip, and its result goes back here to the engine that owns the workflow's key;
+see docs/topics.md. Keyed messages carry a bucket of their key as Pulsar ordering key
+(`producer.keyBuckets`): Key_Shared routes, and producers batch, by bucket.
 """
 
 from __future__ import annotations
