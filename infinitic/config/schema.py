@@ -241,7 +241,13 @@ _PULSAR = _closed(
         "producer": _closed(
             {
                 "batchingEnabled": _bool("batch messages"),
-                "batchingMaxPublishDelayMillis": _num("longest batching delay", integer=True),
+                "batchingMaxPublishDelayMillis": _num(
+                    "longest batching delay (default 0: as soon as the client can)", integer=True
+                ),
+                "keyBuckets": _num(
+                    "keyed messages routed and batched by crc32(key) % keyBuckets (0: by key)",
+                    integer=True,
+                ),
                 "compressionType": {"enum": ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"]},
                 "maxPendingMessages": _num("messages in flight at most", integer=True),
             }

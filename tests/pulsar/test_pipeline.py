@@ -6,11 +6,13 @@ its topic."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from infinitic.errors import ConfigError
 from infinitic.transport.pulsar import transport as pt
 from infinitic.transport.pulsar.settings import PulsarSettings
 
@@ -56,10 +58,14 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.options: list[dict[str, Any]] = []
         self.waiting: list[Callable[[Any, Any], None]] = []
 
-    def send_async(self, payload: bytes, callback: Callable[[Any, Any], None], **_: Any) -> None:
+    def send_async(
+        self, payload: bytes, callback: Callable[[Any, Any], None], **options: Any
+    ) -> None:
         self.sent.append(payload)
+        self.options.append(options)
         self.waiting.append(callback)
 
     def flush(self) -> None: ...
@@ -148,14 +154,22 @@ async def _not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) ->
     await transport.close()
 
 
-async def _a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+async def _a_workflow_task_and_its_result_are_handed_over_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     transport = _transport(monkeypatch)
-    producer = FakeProducer()
-    transport._producers[("workflow-engine:W", "keyed")] = producer
+    to_engine, to_tasks = FakeProducer(), FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = to_engine
+    transport._producers[("task-executor:S", "plain")] = to_tasks
     ran: list[bytes] = []
+    handled: list[bytes] = []
 
     async def engine(payload: bytes) -> None:
-        await transport.send("workflow-task-executor:W", b"task", key="id")
+        handled.append(payload)
+        if payload == b"start":
+            await transport.send("workflow-task-executor:W", b"task", key="id")
+        else:
+            await transport.send("task-executor:S", b"next-task")
 
     async def executor(payload: bytes) -> None:
         ran.append(payload)
@@ -166,11 +180,39 @@ async def _a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyP
         transport, "workflow-task-executor:W", executor
     )
     sub.on_message(None, FakeMessage(b"start", "id"))
-    # the task ran here, not through the broker; its result went through the broker
-    await _until(lambda: ran == [b"task"] and producer.sent == [b"result"])
-    assert sub.consumer.acked == []  # not until the task's own send is confirmed
-    producer.confirm()
+    # the workflow task ran here, and its result went back to this worker's engine (which owns
+    # the key "id") without the broker; what the engine sent then went through the broker
+    await _until(lambda: ran == [b"task"] and to_tasks.sent == [b"next-task"])
+    assert handled == [b"start", b"result"] and to_engine.sent == []
+    assert sub.consumer.acked == []  # not until the chain's last send is confirmed
+    to_tasks.confirm()
     await _until(lambda: sub.consumer.acked == [b"start"])
+    await transport.close()
+
+
+async def _a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transport = _transport(monkeypatch)
+    to_engine = FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = to_engine
+    handled: list[bytes] = []
+
+    async def engine(payload: bytes) -> None:
+        handled.append(payload)
+
+    async def executor(payload: bytes) -> None:
+        await transport.send("workflow-engine:W", b"result", key="id")
+
+    _subscribe(transport, "workflow-engine:W", engine)
+    tasks = _subscribe(transport, "workflow-task-executor:W", executor)
+    transport._local["workflow-task-executor:W"] = tasks
+    # a workflow task delivered by the broker: the engine's key may be another worker's
+    tasks.on_message(None, FakeMessage(b"task", "id"))
+    await _until(lambda: to_engine.sent == [b"result"])
+    assert handled == []
+    to_engine.confirm()
+    await _until(lambda: tasks.consumer.acked == [b"task"])
     await transport.close()
 
 
@@ -184,5 +226,48 @@ def test_not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) -> N
     asyncio.run(_not_pipelined_waits_for_each_send(monkeypatch))
 
 
-def test_a_workflow_task_is_handed_over_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    asyncio.run(_a_workflow_task_is_handed_over_in_process(monkeypatch))
+def test_a_workflow_task_and_its_result_are_handed_over_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_a_workflow_task_and_its_result_are_handed_over_in_process(monkeypatch))
+
+
+def test_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(monkeypatch))
+
+
+async def _keyed_messages_carry_their_key_and_its_bucket(
+    monkeypatch: pytest.MonkeyPatch, buckets: int
+) -> list[dict[str, Any]]:
+    transport = _transport(monkeypatch, key_buckets=buckets)
+    producer = FakeProducer()
+    transport._producers[("workflow-engine:W", "keyed")] = producer
+    for key in ("a", "b", "a"):
+        task = asyncio.ensure_future(transport.send("workflow-engine:W", b"x", key=key))
+        await _until(lambda: len(producer.waiting) == 1)
+        producer.confirm()
+        await task
+    await transport.close()
+    return producer.options
+
+
+def test_keyed_messages_are_routed_and_batched_by_the_bucket_of_their_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options = asyncio.run(_keyed_messages_carry_their_key_and_its_bucket(monkeypatch, 64))
+    assert [o["partition_key"] for o in options] == ["a", "b", "a"]
+    # Key_Shared and key-based batching go by the ordering key: one key, one bucket, always
+    assert [o["ordering_key"] for o in options] == [
+        str(zlib.crc32(k.encode()) % 64) for k in ("a", "b", "a")
+    ]
+    unbucketed = asyncio.run(_keyed_messages_carry_their_key_and_its_bucket(monkeypatch, 0))
+    assert unbucketed == [{"partition_key": k} for k in ("a", "b", "a")]
+
+
+def test_key_buckets_are_bounded_by_the_key_shared_hash_range() -> None:
+    url = "pulsar://127.0.0.1:6650"
+    assert PulsarSettings.from_options({"brokerServiceUrl": url}).key_buckets == 64
+    with pytest.raises(ConfigError, match="transport.pulsar.producer.keyBuckets: at most 65536"):
+        PulsarSettings.from_options({"brokerServiceUrl": url, "producer": {"keyBuckets": 70_000}})

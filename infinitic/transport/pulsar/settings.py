@@ -39,6 +39,7 @@ _CLIENT = {
 _PRODUCER = {
     "batchingEnabled",
     "batchingMaxPublishDelayMillis",
+    "keyBuckets",
     "compressionType",
     "maxPendingMessages",
 }
@@ -80,7 +81,13 @@ class PulsarSettings:
     listener_threads: int = 1
     # producer
     batching_enabled: bool = True
-    batching_max_publish_delay_ms: int = 1
+    # 0: a batch leaves as soon as the client's I/O thread gets to it, so batches form only
+    # while that thread is busy (load) and a lone message does not wait; see docs/topics.md
+    batching_max_publish_delay_ms: int = 0
+    # keyed messages get the ordering key crc32(key) % keyBuckets: Key_Shared routes and the
+    # producer batches by it, so one batch carries many workflows (0: by the key itself, one
+    # batch per key); every worker and client of a namespace must use the same value
+    key_buckets: int = 64
     compression_type: str = "NONE"
     max_pending_messages: int = 10_000
     # consumer
@@ -149,6 +156,9 @@ class PulsarSettings:
         compression = str(producer.get("compressionType", "NONE")).upper()
         if compression not in _COMPRESSIONS:
             raise err("producer.compressionType", f"one of {sorted(_COMPRESSIONS)}")
+        buckets = producer.get("keyBuckets", 64)
+        if isinstance(buckets, int) and buckets > 65536:
+            raise err("producer.keyBuckets", "at most 65536 (Key_Shared's hash range)")
         ack_timeout = float(consumer.get("ackTimeoutSeconds", 0.0))
         if 0 < ack_timeout < 10:
             raise err(
@@ -202,8 +212,9 @@ class PulsarSettings:
             listener_threads=number(client, "listenerThreads", "client.", 1, int),
             batching_enabled=flag(producer, "batchingEnabled", "producer.", True),
             batching_max_publish_delay_ms=number(
-                producer, "batchingMaxPublishDelayMillis", "producer.", 1, int
+                producer, "batchingMaxPublishDelayMillis", "producer.", 0, int
             ),
+            key_buckets=number(producer, "keyBuckets", "producer.", 64, int),
             compression_type=compression,
             max_pending_messages=number(producer, "maxPendingMessages", "producer.", 10_000, int),
             receiver_queue_size=number(consumer, "receiverQueueSize", "consumer.", 1000, int),

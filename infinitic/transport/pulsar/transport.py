@@ -15,7 +15,9 @@ messages of a subscription are handled or awaiting their sends, its listener is 
 
 In-process hand-off (`handOffInProcess`, on by default): a workflow task sent while this
 transport consumes the workflow-task-executor topic of that workflow is run here, without the
-broker round trip; see docs/topics.md.
+broker round trip, and its result goes back here to the engine that owns the workflow's key;
+see docs/topics.md. Keyed messages carry a bucket of their key as Pulsar ordering key
+(`producer.keyBuckets`): Key_Shared routes, and producers batch, by bucket.
 """
 
 from __future__ import annotations
@@ -58,12 +60,22 @@ class _Sends:
     """The sends a handled message made that are not confirmed yet; `then` runs once its
     handler returned and every one of them is confirmed (never if the handler failed)."""
 
-    __slots__ = ("count", "open", "then")
+    __slots__ = ("count", "open", "then", "owner", "owned_key")
 
-    def __init__(self, then: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        then: Callable[[], None],
+        owner: _Subscription | None = None,
+        owned_key: str | None = None,
+    ) -> None:
         self.count = 0
         self.open = True  # the handler runs: its sends join this set
         self.then: Callable[[], None] | None = then
+        # the keyed subscription, and the key, of the broker message this chain started from:
+        # this worker owns that key there, so a message of the chain to that very key is
+        # handled here (in-process hand-off back to the engine)
+        self.owner = owner
+        self.owned_key = owned_key
 
     def add(self) -> None:
         self.count += 1
@@ -185,7 +197,7 @@ class _Subscription:
     async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
         """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
         once it is handled and its own sends are confirmed."""
-        inner = _Sends(outer.done)
+        inner = _Sends(outer.done, outer.owner, outer.owned_key)
         token = _SENDS.set(inner)
         try:
             await self.handler(payload)
@@ -217,7 +229,11 @@ class _Subscription:
     async def _handle(self, message: Any) -> bool:
         """Whether the acknowledgement is left to the message's sends (they settle it)."""
         payload = message.data()
-        sends = _Sends(lambda: self._acknowledge(message))
+        sends = (
+            _Sends(lambda: self._acknowledge(message), self, message.partition_key())
+            if self.keyed
+            else _Sends(lambda: self._acknowledge(message))
+        )
         token = _SENDS.set(sends if self.transport.settings.pipelined else None)
         try:
             await self.handler(payload)
@@ -261,6 +277,8 @@ class PulsarTransport(Transport):
         self._background: set[asyncio.Task[None]] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.users = 1
+        # the ordering keys of keyed messages (producer.keyBuckets), built once
+        self._buckets = [str(i) for i in range(settings.key_buckets)]
 
     def __repr__(self) -> str:
         s = self.settings
@@ -401,9 +419,15 @@ class PulsarTransport(Transport):
         sends = _SENDS.get()
         if sends is not None and not sends.open:
             sends = None  # sent after its handler returned (a background task): awaited
-        if sends is not None and delay <= 0 and topic in self._local:
-            self._hand_off(self._local[topic], payload, key, sends)
-            return
+        if sends is not None and delay <= 0 and self._local:
+            local = self._local.get(topic)
+            if local is None and key is not None and key == sends.owned_key:
+                owner = sends.owner
+                if owner is not None and owner.topic == topic:
+                    local = owner  # e.g. a workflow task's result, back to its engine
+            if local is not None:
+                self._hand_off(local, payload, key, sends)
+                return
         mode = "delayed" if delay > 0 else "keyed" if key else "plain"
         producer = await self._producer(topic, mode)
         assert self._pending is not None
@@ -412,6 +436,12 @@ class PulsarTransport(Transport):
         kwargs: dict[str, Any] = {}
         if key:
             kwargs["partition_key"] = key
+            if self._buckets:
+                # what Key_Shared routes by and key-based batching groups by: one batch (one
+                # broker entry) carries the messages of many workflows, each still with its key
+                kwargs["ordering_key"] = self._buckets[
+                    zlib.crc32(key.encode()) % len(self._buckets)
+                ]
         if delay > 0:
             kwargs["deliver_after"] = timedelta(seconds=delay)
         if sends is not None:
@@ -552,7 +582,12 @@ class PulsarTransport(Transport):
 
 
 def _ok(result: Any) -> bool:
-    return str(result) in ("Ok", "Result.Ok")
+    """Whether a send receipt says Ok: pulsar's Result, whose Ok is 0 (int() costs a sixth of
+    str() on its enum, once per message), or a name."""
+    try:
+        return int(result) == 0
+    except (TypeError, ValueError):
+        return str(result) in ("Ok", "Result.Ok")
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:
