@@ -17,7 +17,6 @@ construction. `python -m tests.scenarios.async_impls` prints the twins' source.
 """
 
 from __future__ import annotations
-import __future__
 
 import ast
 import asyncio
@@ -76,7 +75,8 @@ def _is_self_call(func: ast.expr, methods: set[str]) -> bool:
 
 
 def _asyncio_sleep(seconds: ast.expr) -> ast.Call:
-    return ast.Call(ast.Attribute(ast.Name("asyncio"), "sleep"), [seconds], [])
+    asyncio_name = ast.Name(id="asyncio", ctx=ast.Load())
+    return ast.Call(ast.Attribute(asyncio_name, "sleep", ast.Load()), [seconds], [])
 
 
 def _rewritten(fn: ast.FunctionDef, workflow: bool) -> bool:
@@ -115,7 +115,9 @@ def build(cls: type) -> type:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     _SOURCES[node.name] = source
     namespace = {**vars(module), "__name__": __name__, "asyncio": asyncio}
-    flags = __future__.annotations.compiler_flag
+    # the twins' annotations stay strings, as in their modules (the name `annotations` is the
+    # __future__ feature imported above)
+    flags = annotations.compiler_flag
     exec(compile(source, filename, "exec", flags=flags, dont_inherit=True), namespace)  # noqa: S102 - our own test classes
     twin: type = namespace[node.name]
     return twin
