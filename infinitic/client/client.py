@@ -481,7 +481,7 @@ class InfiniticClient:
             topic, what = Topics.workflow_tag(name), f"ids of tag {tag}"
         future: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
         self._requests[request.message_id] = future
-        self._post(topic, request, tag)
+        self._post(topic, request, tag, future)  # a failed send ends the wait at once
         return TaskHandle(request.message_id, what, future, timeout)
 
     def _send_signal(self, stub: WorkflowStub, channel: str, payload: bytes) -> None:

@@ -14,11 +14,14 @@ import pytest
 
 from infinitic import (
     ConfigError,
+    InfiniticClient,
     InfiniticWorker,
     TaskFailedError,
     TimeoutError,
     WorkflowFailedError,
 )
+from infinitic.common.runtime import Runtime
+from infinitic.transport.memory import InMemoryTransport
 from tests import sample_workflows as sw
 from tests.async_samples import CallerService
 from tests.helpers import SERVICES, config
@@ -229,3 +232,27 @@ def test_an_async_event_listener_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match=r"AsyncRecorder\.on_events is `async def`"):
         with InfiniticWorker.from_config(cfg):
             pass
+
+
+class _Unreachable(InMemoryTransport):
+    """A transport whose every keyed send fails (a broker gone)."""
+
+    async def send(self, topic: str, payload: bytes, **kw: Any) -> None:  # type: ignore[override]
+        raise ConnectionError("broker gone")
+
+
+def test_a_failed_send_ends_an_ids_request_at_once_blocking_or_awaited() -> None:
+    """Before: the request waited out its whole timeout, then said TimeoutError."""
+    runtime = Runtime.acquire()
+    transport = _Unreachable()
+    runtime.run(transport.start())
+    client = InfiniticClient(transport, runtime)
+    try:
+        with pytest.raises(ConnectionError, match="broker gone"):
+            client.get_ids_by_tag(sw.AsyncBasicWorkflow, "t", timeout=WAIT)
+        with pytest.raises(ConnectionError, match="broker gone"):
+            asyncio.run(client.get_task_ids_by_tag_async(sw.MathService, "t", timeout=WAIT))
+    finally:
+        client.close()
+        runtime.run(transport.close())
+        runtime.release()
