@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 from infinitic import Workflow, name, retry, task
@@ -16,7 +15,8 @@ class CallerService:
     async def awaits_workflow(self, n: int) -> int: ...
     async def blocks(self, n: int) -> int: ...
     async def blocks_on_ids(self, tag: str) -> list[str]: ...
-    async def ids_in_a_thread(self, tag: str) -> list[str]: ...
+    async def awaits_ids(self, tag: str) -> list[str]: ...
+    async def awaits_wait(self, workflow_id: str) -> int: ...
 
 
 class CallerServiceImpl(CallerService):
@@ -38,9 +38,13 @@ class CallerServiceImpl(CallerService):
     async def blocks_on_ids(self, tag: str) -> list[str]:
         return task.client.get_ids_by_tag(AsyncBasicWorkflow, tag)  # type: ignore[no-any-return]
 
-    async def ids_in_a_thread(self, tag: str) -> list[str]:
+    async def awaits_ids(self, tag: str) -> list[str]:
+        return await task.client.get_ids_by_tag_async(AsyncBasicWorkflow, tag)
+
+    async def awaits_wait(self, workflow_id: str) -> int:
         client = task.client
-        return await asyncio.to_thread(client.get_ids_by_tag, AsyncBasicWorkflow, tag)  # type: ignore[no-any-return]
+        stub = client.get_workflow_by_id(AsyncBasicWorkflow, workflow_id)
+        return await client.wait_async(stub, timeout=30)  # type: ignore[no-any-return]
 
 
 @name("Generating")

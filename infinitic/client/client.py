@@ -282,17 +282,23 @@ class InfiniticClient:
 
     def wait(self, stub: Any, timeout: float | None = None) -> Any:
         """The result of an existing instance's main method (also after it ended, within the
-        retention, and from another process)."""
-        return self._wait_handle(stub).result(timeout)
+        retention, and from another process). In async code: `await wait_async(...)`."""
+        return self._wait_handle(stub, timeout).result()
 
-    def _wait_handle(self, stub: Any) -> TaskHandle[Any]:
+    async def wait_async(self, stub: Any, timeout: float | None = None) -> Any:
+        """`wait`, awaited: the event loop runs on while the result comes (so it works in an
+        `async def` task, on the worker's own loop). Raises as `wait` does, and `TimeoutError`
+        after `timeout` seconds (the instance goes on)."""
+        return await self._wait_handle(stub, timeout)
+
+    def _wait_handle(self, stub: Any, timeout: float | None) -> TaskHandle[Any]:
         workflow_id = self._instance_id(stub)
         future = self._expect(workflow_id, workflow_id, stub._spec)
         message = w.WaitWorkflow(
             new_id(), workflow_id, stub._spec.name, None, self._topic, time.time()
         )
         self._post(Topics.workflow_engine(stub._spec.name), message, workflow_id, future)
-        return TaskHandle(workflow_id, f"{stub._spec.name} {workflow_id}", future)
+        return TaskHandle(workflow_id, f"{stub._spec.name} {workflow_id}", future, timeout)
 
     def cancel(self, stub: Any) -> None:
         """Cancels the instance (and its children), or every instance of a tag stub."""
@@ -435,30 +441,48 @@ class InfiniticClient:
         self._post(Topics.service_tag(service_name), done, task_id)
 
     def get_ids_by_tag(self, interface: type, tag: str, timeout: float | None = 30) -> list[str]:
-        """The ids of the instances of `interface` that have `tag` (running ones)."""
-        name = describe(interface).name
-        request = w.TagCommand(
-            new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
-        )
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._requests[request.message_id] = future
-        self._post(Topics.workflow_tag(name), request, tag)
-        return list(TaskHandle(request.message_id, f"ids of tag {tag}", future).result(timeout))
+        """The ids of the instances of `interface` that have `tag` (running ones). In async
+        code: `await get_ids_by_tag_async(...)`."""
+        return list(self._ids_handle(interface, tag, timeout, service=False).result())
+
+    async def get_ids_by_tag_async(
+        self, interface: type, tag: str, timeout: float | None = 30
+    ) -> list[str]:
+        """`get_ids_by_tag`, awaited: the event loop runs on while the answer comes."""
+        return list(await self._ids_handle(interface, tag, timeout, service=False))
 
     def get_task_ids_by_tag(
         self, interface: type, tag: str, timeout: float | None = 30
     ) -> list[str]:
         """The ids of the running tasks of the service `interface` that have `tag`."""
+        return list(self._ids_handle(interface, tag, timeout, service=True).result())
+
+    async def get_task_ids_by_tag_async(
+        self, interface: type, tag: str, timeout: float | None = 30
+    ) -> list[str]:
+        """`get_task_ids_by_tag`, awaited: the event loop runs on while the answer comes."""
+        return list(await self._ids_handle(interface, tag, timeout, service=True))
+
+    def _ids_handle(
+        self, interface: type, tag: str, timeout: float | None, service: bool
+    ) -> TaskHandle[list[str]]:
+        """Asks the tag engine of a workflow (or of a service) for the ids with `tag`."""
         name = describe(interface).name
-        request = w.ServiceTagCommand(
-            new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
-        )
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        request: Any
+        if service:
+            request = w.ServiceTagCommand(
+                new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
+            )
+            topic, what = Topics.service_tag(name), f"task ids of tag {tag}"
+        else:
+            request = w.TagCommand(
+                new_id(), name, tag, "ids", reply_to=self._topic, emitted_at=time.time()
+            )
+            topic, what = Topics.workflow_tag(name), f"ids of tag {tag}"
+        future: concurrent.futures.Future[list[str]] = concurrent.futures.Future()
         self._requests[request.message_id] = future
-        self._post(Topics.service_tag(name), request, tag)
-        return list(
-            TaskHandle(request.message_id, f"task ids of tag {tag}", future).result(timeout)
-        )
+        self._post(topic, request, tag, future)  # a failed send ends the wait at once
+        return TaskHandle(request.message_id, what, future, timeout)
 
     def _send_signal(self, stub: WorkflowStub, channel: str, payload: bytes) -> None:
         name = stub._spec.name

@@ -37,8 +37,9 @@ class TaskHandle(Generic[T]):
         if not self._future.done() and on_a_loop_thread():
             raise RuntimeError(
                 f"waiting for {self.name} here would block the event loop that must deliver "
-                "it (an `async def` task runs on it): `await` the handle instead, or run a "
-                "blocking client call in a thread: `await asyncio.to_thread(client.wait, stub)`"
+                "it (an `async def` task runs on it): `await` the handle instead, and the "
+                "awaitable forms of the other client calls: `await client.wait_async(stub)`, "
+                "`await client.get_ids_by_tag_async(Interface, tag)`"
             )
         try:
             return self._future.result(limit)

@@ -312,11 +312,17 @@ def _class(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> str | None:
 
 
 def _classes(ctx: _Ctx, entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    """`classes:` one implementation per version of a workflow."""
+    """`classes:` one implementation per version of a workflow: a list, or one string of paths
+    separated by commas, so the versions deployed can come from the environment
+    (`classes: ${BOOKING_VERSIONS}`: substitution gives a string, never a list)."""
     classes = entry.get("classes", [])
+    if isinstance(classes, str):
+        classes = [c.strip() for c in classes.split(",")]
     if not isinstance(classes, list) or not all(isinstance(c, str) and c for c in classes):
         raise ctx.error(
-            f"{key}.classes", "expected a list of implementation classes (one per version)"
+            f"{key}.classes",
+            "expected a list of implementation classes (one per version), or one string of "
+            "them separated by commas",
         )
     return tuple(classes)
 

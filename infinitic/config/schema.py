@@ -115,9 +115,12 @@ WORKFLOW = _closed(
             "how long a late copy of an ended instance's start is refused (604800)", minimum=None
         ),
         "classes": {
-            "description": "implementations, one per version (the _N class-name suffix)",
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
+            "description": "implementations, one per version (the _N class-name suffix): a "
+            "list, or one string separated by commas (`classes: ${BOOKING_VERSIONS}`)",
+            "anyOf": [
+                {"type": "array", "items": {"type": "string", "minLength": 1}},
+                {"type": "string", "minLength": 1},
+            ],
         },
         "batch": BATCH,
     },

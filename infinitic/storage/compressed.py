@@ -8,6 +8,7 @@ when the setting changes. Key sets are not compressed.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,12 +26,13 @@ MAX_INFLATED = DEFAULT_MAX_SIZE
 
 
 def _zstd() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
-    try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+    if sys.version_info >= (3, 14):
+        try:
+            from compression import zstd  # novermin: guarded by the version check
 
-        return zstd.compress, zstd.decompress
-    except ImportError:
-        pass
+            return zstd.compress, zstd.decompress
+        except ImportError:  # an interpreter built without zstd
+            pass
     try:
         import zstandard  # type: ignore[import-not-found]
     except ImportError:

@@ -286,7 +286,16 @@ class _EnvironmentClient(InfiniticClient):
         return self._settled(super()._dispatch_workflow_method(*args, **kwargs))
 
     def wait(self, stub: Any, timeout: float | None = None) -> Any:
-        return self._settled(self._wait_handle(stub)).result(timeout)
+        return self._settled(self._wait_handle(stub, timeout)).result()
+
+    async def wait_async(self, stub: Any, timeout: float | None = None) -> Any:
+        handle = self._wait_handle(stub, timeout)
+        await self._idle_off_the_loop()
+        return await _EnvironmentHandle(handle, self._env)
+
+    async def _idle_off_the_loop(self) -> None:
+        # wait_idle blocks: off the caller's loop, on a thread
+        await asyncio.get_running_loop().run_in_executor(None, self._env.wait_idle)
 
     def _send_signal(self, *args: Any, **kwargs: Any) -> None:
         super()._send_signal(*args, **kwargs)
@@ -315,6 +324,14 @@ class _EnvironmentClient(InfiniticClient):
     def get_task_ids_by_tag(self, *args: Any, **kwargs: Any) -> list[str]:
         self._env.wait_idle()
         return super().get_task_ids_by_tag(*args, **kwargs)
+
+    async def get_ids_by_tag_async(self, *args: Any, **kwargs: Any) -> list[str]:
+        await self._idle_off_the_loop()
+        return await super().get_ids_by_tag_async(*args, **kwargs)
+
+    async def get_task_ids_by_tag_async(self, *args: Any, **kwargs: Any) -> list[str]:
+        await self._idle_off_the_loop()
+        return await super().get_task_ids_by_tag_async(*args, **kwargs)
 
 
 def _not_started() -> RuntimeError:

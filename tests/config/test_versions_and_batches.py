@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infinitic import ConfigError, InfiniticWorker, batch, name
-from infinitic.config import BatchConfig, load_config
+from infinitic.config import BatchConfig, load_config, load_config_file
+from tests.scenarios.areas.versioning import VersionedWorkflow
 
 VERSIONED = "tests.scenarios.areas.versioning"
 BATCHES = "tests.scenarios.areas.batches"
@@ -55,10 +57,32 @@ def test_bad_batch_names_the_key(batch: dict[str, Any], fragment: str) -> None:
     assert fragment in str(caught.value)
 
 
-def test_classes_must_be_a_list_of_class_paths() -> None:
+@pytest.mark.parametrize("classes", [["a.B", ""], "a.B,,a.B_1", " ", 3, {"a": "B"}])
+def test_classes_must_be_class_paths(classes: Any) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config({"workflows": [{"name": "W", "classes": "a.B"}]})
-    assert "workflows[0].classes" in str(caught.value)
+        load_config({"workflows": [{"name": "W", "classes": classes}]})
+    assert "workflows[0].classes: expected a list of implementation classes" in str(caught.value)
+
+
+def test_the_versions_deployed_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`classes: ${VAR}` with the paths separated by commas: the environment says which versions
+    a worker runs, so a rollout (or a rollback) changes no file; new instances run the highest
+    listed."""
+    v0, v1 = f"{VERSIONED}.VersionedWorkflowImpl", f"{VERSIONED}.VersionedWorkflowImpl_1"
+    path = tmp_path / "infinitic.yml"
+    path.write_text(
+        "name: versions\n"
+        "workflows:\n"
+        f"  - name: {VERSIONED}.VersionedWorkflow\n"
+        f"    classes: ${{VERSIONS:-{v0}}}\n"
+    )
+    assert load_config_file(path).workflows[0].class_paths == (v0,)
+    monkeypatch.setenv("VERSIONS", f"{v0}, {v1}")
+    assert load_config_file(path).workflows[0].class_paths == (v0, v1)
+    with InfiniticWorker.from_config_file(path) as worker:
+        assert worker.client.new_workflow(VersionedWorkflow).run() == v1
 
 
 def test_two_classes_of_one_version_are_refused() -> None:

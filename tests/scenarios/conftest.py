@@ -5,6 +5,9 @@ Homes: `embedded` (the default: in-memory transport, SQLite state) and `pulsar` 
 broker, Redis state; tests/pulsar_server.py and tests/storage/redis_server.py provide them).
 The worker registers `tests.scenarios.shared` and every `tests.scenarios.areas.*` module's
 `SERVICES` and `WORKFLOWS`.
+
+Each home also runs every scenario on the `async def` twins of those implementations
+(`async_impls.py`): `embedded-async` in every run, `pulsar-async` marked slow.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 
 from infinitic import InfiniticClient, InfiniticWorker
 from infinitic.common.workflow_messages import WorkflowState
-from tests.scenarios import areas, shared
+from tests.scenarios import areas, async_impls, shared
 from tests.workflow_probe import Predicate, StateProbe, is_waiting, probe_for
 
 # Infinitic gives each test 30 s; the Pulsar home's first test also pays the topic creation
@@ -44,11 +47,18 @@ def register() -> dict[str, list[dict[str, Any]]]:
 
 @dataclass
 class Home:
-    """A running worker, its client, and a probe of the states its engines save."""
+    """A running worker, its client, and a probe of the states its engines save; `flavor`
+    says which implementations it runs: "sync" or "async" (their `async def` twins)."""
 
     name: str
     worker: InfiniticWorker
     probe: StateProbe
+    flavor: str = "sync"
+
+    def implementation(self, cls: type) -> str:
+        """The path of the class this home runs for the implementation `cls`."""
+        path = f"{cls.__module__}.{cls.__qualname__}"
+        return async_impls.twin_path(path) if self.flavor == "async" else path
 
     @property
     def client(self) -> InfiniticClient:
@@ -87,9 +97,17 @@ def _ended(state: WorkflowState) -> bool:
     )
 
 
+PULSAR_MARKS = [pytest.mark.pulsar, pytest.mark.redis]
 HOMES = [
     pytest.param("embedded", id="embedded"),
-    pytest.param("pulsar", id="pulsar", marks=[pytest.mark.pulsar, pytest.mark.redis]),
+    pytest.param("pulsar", id="pulsar", marks=PULSAR_MARKS),
+]
+# (home, flavor) of the session workers: every scenario runs on each
+FLAVORED_HOMES = [
+    pytest.param(("embedded", "sync"), id="embedded"),
+    pytest.param(("pulsar", "sync"), id="pulsar", marks=PULSAR_MARKS),
+    pytest.param(("embedded", "async"), id="embedded-async"),
+    pytest.param(("pulsar", "async"), id="pulsar-async", marks=[*PULSAR_MARKS, pytest.mark.slow]),
 ]
 
 
@@ -118,24 +136,24 @@ def storage_and_transport(
     return storage, transport
 
 
-@pytest.fixture(scope="session", params=HOMES)
+@pytest.fixture(scope="session", params=FLAVORED_HOMES)
 def home(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Home]:
+    where, flavor = request.param
+    label = where if flavor == "sync" else f"{where}-{flavor}"
     storage, transport = storage_and_transport(
-        request, request.param, tmp_path_factory.mktemp(f"home-{request.param}")
+        request, where, tmp_path_factory.mktemp(f"home-{label}"), bus=f"scenarios-{label}"
     )
-    config = {
-        "name": f"scenarios-{request.param}",
-        "transport": transport,
-        "storage": storage,
-        **register(),
-    }
+    entries = register()
+    if flavor == "async":
+        entries = {kind: async_impls.twin_entries(e) for kind, e in entries.items()}
+    config = {"name": f"scenarios-{label}", "transport": transport, "storage": storage, **entries}
     worker = InfiniticWorker.from_config(config)
     probe = probe_for(worker)  # before start: it sees every state from the first one
     worker.start()
     try:
-        yield Home(request.param, worker, probe)
+        yield Home(where, worker, probe, flavor)
     finally:
         worker.close()
 

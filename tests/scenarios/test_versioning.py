@@ -14,14 +14,16 @@ from tests.scenarios.areas.versioning import (
     VersionedWorkflowImpl_1,
     _name,
 )
+from tests.scenarios.conftest import Home
 
 RESULT_TIMEOUT = 30
 
 
-def test_dispatch_uses_the_last_version(client: InfiniticClient) -> None:
+def test_dispatch_uses_the_last_version(home: Home, client: InfiniticClient) -> None:
     """N1 `Dispatch workflow should use last version`: with `classes: [Impl, Impl_1]`, a new
-    instance runs version 1."""
-    assert client.new_workflow(VersionedWorkflow).run() == _name(VersionedWorkflowImpl_1)
+    instance runs version 1 (on the async home, the twin of version 1)."""
+    expected = home.implementation(VersionedWorkflowImpl_1)
+    assert client.new_workflow(VersionedWorkflow).run() == expected
 
 
 def _task(meta: dict[str, bytes]) -> w.ExecuteWorkflowTask:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import unittest
 import uuid
@@ -160,3 +161,21 @@ def test_the_sample_workflows_run_with_default_retries_skipped() -> None:
         assert wf.catching() == "caught ValueError: expected"
         assert env.now() - before > timedelta(minutes=10)
         assert wf.with_timer(3600) == "fired True"
+
+
+def test_awaited_wait_and_ids_skip_virtual_time_too() -> None:
+    """`wait_async` and `get_ids_by_tag_async` in a test's own asyncio code: the 30-day timer
+    is skipped as for `wait`, and a tagged instance is listed right after its dispatch."""
+    with WorkflowEnvironment(workflows=[StampsImpl]) as env:
+        handle = env.client.dispatch(env.client.new_workflow(Stamps, tags={"t"}).stamp)
+        stub = env.client.get_workflow_by_id(Stamps, handle.id)
+
+        async def main() -> tuple[list[str], list[str]]:
+            ids = await env.client.get_ids_by_tag_async(Stamps, "t")
+            return ids, await env.client.wait_async(stub)
+
+        ids, stamps = asyncio.run(main())
+        assert ids == [handle.id]
+        assert datetime.fromisoformat(stamps[3]) - datetime.fromisoformat(stamps[0]) >= timedelta(
+            days=30
+        )

@@ -152,6 +152,10 @@ async def async_client(client: InfiniticClient) -> None:
     reveal_type(await checkout.run(["sku-1"]))  # revealed: str
     started = client.dispatch(checkout.run, ["sku-1"])
     reveal_type(started)  # revealed: infinitic.client.handles.TaskHandle[str]
+    existing = client.get_workflow_by_id(Checkout, started.id)
+    reveal_type(await client.wait_async(existing, timeout=30))  # revealed: Any
+    ids = await client.get_ids_by_tag_async(Checkout, "user:42")
+    reveal_type(ids)  # revealed: list[str]
 
 
 def service_in_20_lines() -> None:

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from infinitic import ConfigError, InfiniticWorker, TaskFailedError, WorkflowFailedError
+from infinitic import (
+    ConfigError,
+    InfiniticClient,
+    InfiniticWorker,
+    TaskFailedError,
+    TimeoutError,
+    WorkflowFailedError,
+)
+from infinitic.common.runtime import Runtime
+from infinitic.transport.memory import InMemoryTransport
 from tests import sample_workflows as sw
 from tests.async_samples import CallerService
 from tests.helpers import SERVICES, config
@@ -149,7 +159,7 @@ def test_a_refused_task_closes_its_coroutine_and_sleep_zero_is_refused_too() -> 
     assert asyncio.events._get_running_loop() is None  # the thread's loop is restored
 
 
-def test_any_blocking_client_wait_on_the_workers_loop_is_refused_and_a_thread_works(
+def test_a_blocking_client_wait_on_the_workers_loop_is_refused_naming_the_awaitable_form(
     worker: InfiniticWorker,
 ) -> None:
     client = worker.client
@@ -158,8 +168,62 @@ def test_any_blocking_client_wait_on_the_workers_loop_is_refused_and_a_thread_wo
         client.dispatch(caller.blocks_on_ids, "nobody").result(timeout=WAIT)
     message = info.value.last_error.message
     assert "would block the event loop that must deliver it" in message
-    assert "asyncio.to_thread" in message
-    assert client.dispatch(caller.ids_in_a_thread, "nobody").result(timeout=WAIT) == []
+    assert "await client.get_ids_by_tag_async(Interface, tag)" in message
+
+
+def test_an_async_task_awaits_ids_by_tag_and_a_workflows_result_on_the_workers_loop(
+    worker: InfiniticWorker,
+) -> None:
+    client = worker.client
+    caller = client.new_service(CallerService)
+    tag = f"pinged-{uuid.uuid4().hex}"
+    done = client.dispatch(client.new_workflow(sw.AsyncBasicWorkflow).sequential, 4)
+    assert client.dispatch(caller.awaits_wait, done.id).result(timeout=WAIT) == 6
+    pinged = client.dispatch(
+        client.new_workflow(sw.AsyncBasicWorkflow, tags={tag}).waiting_for_ping, 1
+    )
+    assert client.dispatch(caller.awaits_ids, tag).result(timeout=WAIT) == [pinged.id]
+    client.cancel(client.get_workflow_by_id(sw.AsyncBasicWorkflow, pinged.id))
+
+
+def test_awaiting_wait_lets_the_loop_run_until_the_result_comes(worker: InfiniticWorker) -> None:
+    """In the caller's own asyncio code: while `wait_async` waits, the loop runs the coroutine
+    that sends the signal the workflow needs to end (a blocking wait would never let it run,
+    and would end in the wait's timeout)."""
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.AsyncBasicWorkflow).waiting_for_ping, 1)
+    stub = client.get_workflow_by_id(sw.AsyncBasicWorkflow, handle.id)
+
+    async def main() -> Any:
+        waiting = asyncio.ensure_future(client.wait_async(stub, timeout=WAIT))
+        while not waiting.done():  # a signal before the receive is recorded is dropped
+            stub.ping.send("pong")
+            await asyncio.wait({waiting}, timeout=0.05)
+        return waiting.result()
+
+    assert asyncio.run(main()) == ["pong"]
+
+
+def test_awaited_client_calls_time_out_and_raise_like_the_sync_ones(
+    worker: InfiniticWorker,
+) -> None:
+    client = worker.client
+    handle = client.dispatch(client.new_workflow(sw.AsyncBasicWorkflow).waiting_for_ping, 1)
+    stub = client.get_workflow_by_id(sw.AsyncBasicWorkflow, handle.id)
+    failing = client.get_workflow_by_id(
+        sw.AsyncBasicWorkflow,
+        client.dispatch(client.new_workflow(sw.AsyncBasicWorkflow).failing).id,
+    )
+
+    async def main() -> None:
+        with pytest.raises(TimeoutError, match=handle.id):
+            await client.wait_async(stub, timeout=0.2)
+        with pytest.raises(WorkflowFailedError, match="boom"):
+            await client.wait_async(failing, timeout=WAIT)
+        assert await client.get_task_ids_by_tag_async(sw.MathService, "nobody") == []
+
+    asyncio.run(main())
+    client.cancel(stub)
 
 
 def test_an_async_event_listener_is_refused_at_start() -> None:
@@ -168,3 +232,27 @@ def test_an_async_event_listener_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match=r"AsyncRecorder\.on_events is `async def`"):
         with InfiniticWorker.from_config(cfg):
             pass
+
+
+class _Unreachable(InMemoryTransport):
+    """A transport whose every keyed send fails (a broker gone)."""
+
+    async def send(self, topic: str, payload: bytes, **kw: Any) -> None:  # type: ignore[override]
+        raise ConnectionError("broker gone")
+
+
+def test_a_failed_send_ends_an_ids_request_at_once_blocking_or_awaited() -> None:
+    """Before: the request waited out its whole timeout, then said TimeoutError."""
+    runtime = Runtime.acquire()
+    transport = _Unreachable()
+    runtime.run(transport.start())
+    client = InfiniticClient(transport, runtime)
+    try:
+        with pytest.raises(ConnectionError, match="broker gone"):
+            client.get_ids_by_tag(sw.AsyncBasicWorkflow, "t", timeout=WAIT)
+        with pytest.raises(ConnectionError, match="broker gone"):
+            asyncio.run(client.get_task_ids_by_tag_async(sw.MathService, "t", timeout=WAIT))
+    finally:
+        client.close()
+        runtime.run(transport.close())
+        runtime.release()
