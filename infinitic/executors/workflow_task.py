@@ -20,9 +20,9 @@ from ..common.ids import new_id
 from ..common.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport, decode_or_dead_letter
 from ..workflow.aio import check_method
-from ..workflow.replay import WorkflowRun
 from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
 from .threads import TaskThreads
+from .workflow_run import WorkflowRun
 
 log = logging.getLogger("infinitic.executors.workflow_task")
 

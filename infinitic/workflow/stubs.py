@@ -8,9 +8,9 @@ from typing import Any
 from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..common.spec import EntitySpec, MethodSpec, declared_async, describe
+from ._context import current_run
 from .channel import Channel, channels_of
 from .deferred import Deferred
-from .replay import current_run
 
 
 class _Stub:
