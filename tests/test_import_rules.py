@@ -75,20 +75,12 @@ DESIGNED: dict[tuple[str, str], str] = {
 
 # TEMPORARY (#11): violations of DESIGN still in the tree. Each one goes when its code moves;
 # do not add to this list, fix the import.
-TEMPORARY: set[tuple[str, str]] = {
-    # TaskFailedError / WorkflowFailedError.last_error are typed ErrorInfo (TYPE_CHECKING only):
-    # ErrorInfo is registered with the envelope codec in common/messages.py
-    ("infinitic.errors", "infinitic.common.messages"),
-}
+TEMPORARY: set[tuple[str, str]] = set()
 
 # TEMPORARY (#11): import cycles still in the tree (module-level, TYPE_CHECKING included)
 TEMPORARY_CYCLES: list[set[str]] = [
     # each reads the others' private attributes; one send path in the client breaks it
     {"infinitic.client.client", "infinitic.client.stubs", "infinitic.client.workflows"},
-    # broken at run time by an import at the bottom of messages.py
-    {"infinitic.common.messages", "infinitic.common.workflow_messages"},
-    # broken at run time by the lazy _IS_STUB hack; goes with workflow/_context.py
-    {"infinitic.workflow.channel", "infinitic.workflow.deferred", "infinitic.workflow.replay"},
 ]
 
 

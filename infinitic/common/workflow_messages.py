@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .messages import ErrorInfo
+from ..errors import ErrorInfo
 
 # the workflow meta entry recording the version (`_N` class-name suffix) an instance runs; its
 # first workflow task reports it in `WorkflowTaskCompleted.props_store` under the same name
