@@ -111,15 +111,8 @@ class MethodRun:
     created_at: float = 0.0
 
 
-class _Indexed:
-    # a slot for the engine's in-memory lookups over a state (engines/workflow_engine/waiting.py):
-    # not a field, so it is never encoded, compared or shown; a decoded state has it unset
-    __slots__ = ("index",)
-    index: Any
-
-
 @dataclass(slots=True)
-class WorkflowState(_Indexed):
+class WorkflowState:
     """Everything the engine keeps about one workflow instance: its method runs, properties,
     the workflow task in flight and the messages buffered while it runs."""
 

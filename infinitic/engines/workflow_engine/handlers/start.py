@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ....common import workflow_messages as w
 from ....common.ids import new_id
-from ..outbox import Outbox
+from ..context import StepContext
 from ..state_ops import RUN_ENDED, TERMINAL, find_run
 
 
 def dispatch_workflow(
-    state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: Outbox
+    state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: StepContext
 ) -> w.WorkflowState:
     if state is not None and (state.status not in TERMINAL or msg.message_id == state.dispatch_id):
         # a duplicate, or a start reusing the custom id of a running (or failed) instance
@@ -52,12 +52,12 @@ def dispatch_workflow(
                 emitted_at=out.now,
             ),
         )
-    out.storage_ops.append(("add", pending_key(msg.workflow_name), msg.workflow_id))
+    out.set_ops.append(("add", pending_key(msg.workflow_name), msg.workflow_id))
     return state
 
 
 def dispatch_method(
-    state: w.WorkflowState | None, msg: w.DispatchMethod, out: Outbox
+    state: w.WorkflowState | None, msg: w.DispatchMethod, out: StepContext
 ) -> w.WorkflowState | None:
     if state is None or state.status != "running":
         probe = w.MethodRun(
@@ -92,7 +92,7 @@ def dispatch_method(
 
 
 def wait_workflow(
-    state: w.WorkflowState | None, msg: w.WaitWorkflow, out: Outbox
+    state: w.WorkflowState | None, msg: w.WaitWorkflow, out: StepContext
 ) -> w.WorkflowState | None:
     run_id = msg.method_run_id or msg.workflow_id
     run = find_run(state, run_id) if state is not None else None
@@ -111,7 +111,7 @@ def _wait(
     run: w.MethodRun,
     reply_to: str | None,
     parent_id: str | None,
-    out: Outbox,
+    out: StepContext,
     dispatch: w.DispatchWorkflow | None,
 ) -> None:
     if run.status in RUN_ENDED:
@@ -140,7 +140,7 @@ def tombstone_key(workflow_name: str, workflow_id: str, dispatch_id: str) -> str
     return f"workflow.ended:{workflow_name}:{workflow_id}:{dispatch_id}"
 
 
-def refuse_late_start(msg: w.DispatchWorkflow, out: Outbox) -> None:
+def refuse_late_start(msg: w.DispatchWorkflow, out: StepContext) -> None:
     """A copy of the start of an instance that ended and is forgotten: it starts nothing, and
     whoever waits on it is told the instance is unknown."""
     probe = w.MethodRun(
