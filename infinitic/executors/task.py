@@ -23,7 +23,7 @@ from ..common import serialization
 from ..common.errors import error_info
 from ..common.ids import new_id
 from ..common.spec import EntitySpec, MethodSpec, describe
-from ..common.workflow_messages import ServiceTagCommand
+from ..common.workflow_messages import ServiceTagAction, ServiceTagCommand
 from ..service.context import _CURRENT, TaskContext
 from ..service.decorators import DELEGATED_ATTR
 from ..service.policies import WithRetry, WithTimeout, grace_period
@@ -157,7 +157,7 @@ class TaskExecutor:
             return
         await self.execute(msg)
 
-    async def _tags(self, msg: m.ExecuteTask, action: str) -> None:
+    async def _tags(self, msg: m.ExecuteTask, action: ServiceTagAction) -> None:
         for tag in sorted(msg.tags):
             command = ServiceTagCommand(
                 new_id(), msg.service_name, tag, action, msg.task_id, emitted_at=time.time()

@@ -29,7 +29,14 @@ from ..common import messages, serialization
 from ..common.hashing import args_hash, props_hash
 from ..common.ids import deterministic_id
 from ..common.messages import ErrorInfo
-from ..common.workflow_messages import PREVIOUS_OUTCOMES_META, Command, ExecuteWorkflowTask, Step
+from ..common.workflow_messages import (
+    PREVIOUS_OUTCOMES_META,
+    Command,
+    CommandKind,
+    CommandStatus,
+    ExecuteWorkflowTask,
+    Step,
+)
 from ..workflow import aio
 from ..workflow._context import Pending, bind
 from ..workflow.deferred import Deferred
@@ -75,7 +82,7 @@ class WorkflowRun:
         self._command_at: dict[int, int] = {}  # position -> index in self.commands
         self._receive_values: dict[int, list[Any]] = {}
         # commands retried after the workflow caught their failure: their earlier outcomes
-        self._rewound: dict[int, list[tuple[str, int, ErrorInfo | None]]] = {}
+        self._rewound: dict[int, list[tuple[CommandStatus, int, ErrorInfo | None]]] = {}
         for command in self.run.commands:
             self._append(command)
             if PREVIOUS_OUTCOMES_META in command.meta:
@@ -132,7 +139,13 @@ class WorkflowRun:
     # -- commands ---------------------------------------------------------------------------
 
     def command(
-        self, kind: str, name: str, method: str, args: bytes, result_type: Any = Any, **extra: Any
+        self,
+        kind: CommandKind,
+        name: str,
+        method: str,
+        args: bytes,
+        result_type: Any = Any,
+        **extra: Any,
     ) -> int:
         """Records (or matches) a command at the next position; returns its index."""
         if self.inline_depth:
@@ -433,11 +446,13 @@ class WorkflowRun:
         )
 
 
-def _previous_outcomes(command: Command) -> list[tuple[str, int, ErrorInfo | None]]:
+def _previous_outcomes(command: Command) -> list[tuple[CommandStatus, int, ErrorInfo | None]]:
     outcomes = []
     for status, at, error in orjson.loads(command.meta[PREVIOUS_OUTCOMES_META]):
         info = messages.decode(bytes.fromhex(error)) if error else None
-        outcomes.append((str(status), int(at), info if isinstance(info, ErrorInfo) else None))
+        # written by the engine from a command's status (handlers/client_commands.py)
+        recorded = typing.cast(CommandStatus, str(status))
+        outcomes.append((recorded, int(at), info if isinstance(info, ErrorInfo) else None))
     return outcomes
 
 

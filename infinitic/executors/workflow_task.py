@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,8 +195,10 @@ class WorkflowTaskExecutor:
         else:
             replay = live.replay
             step = lambda: live.resume(msg)  # noqa: E731
+        outcome: w.TaskOutcome
         try:
-            outcome, value = step()
+            kind, value = step()
+            outcome = typing.cast(w.TaskOutcome, kind)  # a run answers completed or waiting
             result = (
                 serialization.dumps(
                     value,
@@ -272,7 +275,7 @@ class WorkflowTaskExecutor:
         return self._report(msg, "failed", error=error_info(problem, self.worker_name))
 
     def _report(
-        self, msg: w.ExecuteWorkflowTask, outcome: str, error: m.ErrorInfo
+        self, msg: w.ExecuteWorkflowTask, outcome: w.TaskOutcome, error: m.ErrorInfo
     ) -> w.WorkflowTaskCompleted:
         return w.WorkflowTaskCompleted(
             message_id=new_id(),

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Protocol
 
-from ..common.workflow_messages import Command, ExecuteWorkflowTask, MethodRun
+from ..common.workflow_messages import Command, CommandKind, ExecuteWorkflowTask, MethodRun
 
 
 class Pending(Protocol):
@@ -37,7 +37,13 @@ class WorkflowRuntime(Protocol):
     now_index: int  # the event index the run is at
 
     def command(
-        self, kind: str, name: str, method: str, args: bytes, result_type: Any = Any, **extra: Any
+        self,
+        kind: CommandKind,
+        name: str,
+        method: str,
+        args: bytes,
+        result_type: Any = Any,
+        **extra: Any,
     ) -> int:
         """Records (or matches) a command at the next position; returns its index."""
         ...

@@ -8,6 +8,7 @@ from typing import Any
 from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..common.spec import EntitySpec, MethodSpec, declared_async, describe
+from ..common.workflow_messages import CommandKind
 from ._context import current_run
 from .channel import Channel, channels_of
 from .deferred import Deferred
@@ -135,7 +136,7 @@ class WorkflowStub(_Stub):
                 "methods cannot be dispatched by tag from a workflow (their results would be "
                 "many); use get_workflow_by_id, or send a signal to the tag's channel"
             )
-        kind = "method" if self._target_id is not None else "workflow"
+        kind: CommandKind = "method" if self._target_id is not None else "workflow"
         target_id = self._target_id
         if target_id is None:
             target_id = custom_workflow_id(self._spec.name, self._tags)

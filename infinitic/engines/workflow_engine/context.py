@@ -99,7 +99,7 @@ class StepContext:
         self,
         state: w.WorkflowState,
         run: w.MethodRun,
-        status: str,
+        status: w.OutcomeStatus,
         result: bytes = b"",
         error: m.ErrorInfo | None = None,
     ) -> None:

@@ -32,7 +32,7 @@ def complete_command(
     out: StepContext,
     state: w.WorkflowState,
     command: w.Command,
-    status: str,
+    status: w.CommandStatus,
     result: bytes = b"",
     error: object = None,
 ) -> bool:

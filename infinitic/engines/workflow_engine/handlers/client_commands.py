@@ -120,7 +120,11 @@ def _remember_outcome(cmd: w.Command) -> None:
 
 
 def late_outcome(
-    out: StepContext, state: w.WorkflowState, cmd: w.Command, status: str, result: bytes
+    out: StepContext,
+    state: w.WorkflowState,
+    cmd: w.Command,
+    status: w.CommandStatus,
+    result: bytes,
 ) -> bool:
     """A command that timed out ends after all (a child completing after its deadline): when
     the run failed on that timeout, it takes the outcome and goes on (Infinitic's behaviour);

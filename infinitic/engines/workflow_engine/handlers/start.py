@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 from ....common import workflow_messages as w
 from ....common.ids import new_id
 from ..context import StepContext
@@ -125,7 +127,8 @@ def _wait(
             probe.parent_workflow_id = dispatch.parent_workflow_id
             probe.parent_workflow_name = dispatch.parent_workflow_name
             probe.parent_method_run_id = dispatch.parent_method_run_id
-        out.method_outcome(state, probe, run.status, run.result, run.error)
+        ended = typing.cast(w.OutcomeStatus, run.status)  # one of RUN_ENDED
+        out.method_outcome(state, probe, ended, run.result, run.error)
         return
     if reply_to and reply_to not in run.waiting_clients:
         run.waiting_clients.append(reply_to)
