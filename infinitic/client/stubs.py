@@ -16,6 +16,7 @@ class ServiceClient(Protocol):
     and the client are told apart by this, so neither module imports the other."""
 
     _runtime: Runtime
+    _max_payload_bytes: int
 
     def _dispatch_task(
         self, stub: ServiceStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]

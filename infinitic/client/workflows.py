@@ -98,6 +98,7 @@ class ChannelSender:
         payload = serialization.dumps(
             value,
             f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            self.stub._client._max_payload_bytes,
             declared=self.channel.value_type,
         )
         self.stub._client._send_signal(self.stub, self.channel.name, payload)

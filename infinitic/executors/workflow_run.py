@@ -58,9 +58,16 @@ class WorkflowRun:
     """Replays one method run (a `workflow._context.WorkflowRuntime`); `execute()` returns
     how it ended."""
 
-    def __init__(self, task: ExecuteWorkflowTask, instance: object | None, check_mode: str) -> None:
+    def __init__(
+        self,
+        task: ExecuteWorkflowTask,
+        instance: object | None,
+        check_mode: str,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
         """`instance` None: give one with `instantiate` before `execute`."""
         self.instance = instance
+        self.max_payload_bytes = max_payload_bytes
         self.mode = CHECK_MODES[check_mode]
         self.position = -1
         self.hints = _property_hints(type(instance)) if instance is not None else {}
@@ -416,7 +423,10 @@ class WorkflowRun:
 
     def send_signal_to_self(self, channel: str, value_type: Any, value: Any) -> None:
         payload = serialization.dumps(
-            value, f"the signal sent to channel {channel}", declared=value_type
+            value,
+            f"the signal sent to channel {channel}",
+            self.max_payload_bytes,
+            declared=value_type,
         )
         index = self.command(
             "signal",

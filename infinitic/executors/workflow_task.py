@@ -97,11 +97,17 @@ class WorkflowTaskExecutor:
     method run over its history and sends the engine what it found (new commands, result)."""
 
     def __init__(
-        self, transport: Transport, workflow: WorkflowRegistration, *, worker_name: str
+        self,
+        transport: Transport,
+        workflow: WorkflowRegistration,
+        *,
+        worker_name: str,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.transport = transport
         self.workflow = workflow
         self.worker_name = worker_name
+        self.max_payload_bytes = max_payload_bytes  # of what it reads, and what workflows send
         self.topic = Topics.workflow_task_executor(workflow.name)
         self.threads = TaskThreads(workflow.concurrency, f"infinitic-wf-{workflow.name}")
         self.live_runs = LiveRuns()
@@ -170,11 +176,13 @@ class WorkflowTaskExecutor:
             live.evict()  # not the history it left: replay from the start
             live = None
         if live is None:
-            replay = WorkflowRun(msg, None, self.workflow.check_mode)
+            replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
             try:
                 instance = replay.instantiate(implementation)
                 raw = serialization.loads(
-                    msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
+                    msg.method_run.args,
+                    f"the arguments of {self.workflow.name}.{method_name}",
+                    self.max_payload_bytes,
                 )
                 args = [
                     serialization.convert(
@@ -203,6 +211,7 @@ class WorkflowTaskExecutor:
                 serialization.dumps(
                     value,
                     f"the result of {self.workflow.name}.{method_name}",
+                    self.max_payload_bytes,
                     declared=spec.return_type,
                 )
                 if outcome == "completed"
@@ -251,9 +260,9 @@ class WorkflowTaskExecutor:
     ) -> w.WorkflowTaskCompleted:
         """`live` if a replay from the start finds the same, else a failure saying so."""
         spec = self.workflow.spec.methods[msg.method_run.method_name]
-        replay = WorkflowRun(msg, None, self.workflow.check_mode)
+        replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
         instance = replay.instantiate(implementation)
-        raw = serialization.loads(msg.method_run.args, "the arguments")
+        raw = serialization.loads(msg.method_run.args, "the arguments", self.max_payload_bytes)
         args = [
             serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")
             for i, v in enumerate(raw)
@@ -261,7 +270,7 @@ class WorkflowTaskExecutor:
         try:
             outcome, value = replay.execute(getattr(instance, spec.attribute), args)
             result = (
-                serialization.dumps(value, "", declared=spec.return_type)
+                serialization.dumps(value, "", self.max_payload_bytes, declared=spec.return_type)
                 if outcome == "completed"
                 else b""
             )

@@ -35,6 +35,7 @@ class WorkflowRuntime(Protocol):
     inline_depth: int  # > 0 while an inline step runs: no commands, no awaits there
     in_coroutine: bool  # running an `async def` method
     now_index: int  # the event index the run is at
+    max_payload_bytes: int  # the largest payload it records (the worker's maxPayloadBytes)
 
     def command(
         self,

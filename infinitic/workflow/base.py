@@ -54,7 +54,7 @@ def _recorded(name: str, fn: Callable[[], T], result_type: Any) -> T:
         finally:
             run.inline_depth -= 1
         what = f"the result of {name or 'an inline step'}"
-        run.complete_now(index, serialization.dumps(value, what))
+        run.complete_now(index, serialization.dumps(value, what, run.max_payload_bytes))
     return run.value_of(index)  # type: ignore[no-any-return]
 
 

@@ -9,7 +9,7 @@ from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..common.spec import EntitySpec, MethodSpec, declared_async, describe
 from ..common.workflow_messages import CommandKind
-from ._context import current_run
+from ._context import WorkflowRuntime, current_run
 from .channel import Channel, channels_of
 from .deferred import Deferred
 
@@ -69,10 +69,17 @@ class StubMethod:
         return self.stub._dispatch(self.spec, args, kwargs)
 
 
-def _encode(owner: str, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def _encode(
+    run: WorkflowRuntime,
+    owner: str,
+    spec: MethodSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> bytes:
     values = spec.bind(owner, args, kwargs)
+    where = f"{owner}.{spec.name}"
     return serialization.encode_args(
-        values, spec.param_names, f"{owner}.{spec.name}", declared=spec.param_types
+        values, spec.param_names, where, run.max_payload_bytes, declared=spec.param_types
     )
 
 
@@ -88,7 +95,7 @@ class ServiceStub(_Stub):
         self, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Deferred[Any]:
         run = current_run()
-        payload = _encode(self._spec.name, spec, args, kwargs)
+        payload = _encode(run, self._spec.name, spec, args, kwargs)
         index = run.command(
             "task",
             self._spec.name,
@@ -130,7 +137,7 @@ class WorkflowStub(_Stub):
         self, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Deferred[Any]:
         run = current_run()
-        payload = _encode(self._spec.name, spec, args, kwargs)
+        payload = _encode(run, self._spec.name, spec, args, kwargs)
         if self._target_tag is not None:
             raise TypeError(
                 "methods cannot be dispatched by tag from a workflow (their results would be "
@@ -168,6 +175,7 @@ class ChannelSender:
         payload = serialization.dumps(
             value,
             f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            run.max_payload_bytes,
             declared=self.channel.value_type,
         )
         index = run.command(
