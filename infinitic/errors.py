@@ -16,6 +16,11 @@ __all__ = [
     "ErrorInfo",
     "InfiniticError",
     "InvalidInlineError",
+    "PulsarAdminError",
+    "PulsarAuthenticationError",
+    "PulsarConnectionError",
+    "PulsarTlsError",
+    "PulsarTransportError",
     "SerializationError",
     "StorageError",
     "TaskFailedError",
@@ -174,3 +179,28 @@ class StorageError(InfiniticError):
 
 class VersionConflictError(StorageError):
     """A compare-and-set write found another version than the one it expected."""
+
+
+# The Pulsar transport's errors (`infinitic.transport.pulsar` raises them): here, so that code
+# catching them imports neither the transport nor the `pulsar` extra. Each names the URL and
+# the setting to check, never a credential.
+
+
+class PulsarTransportError(InfiniticError):
+    """Pulsar refused an operation (the message names which, never a credential)."""
+
+
+class PulsarConnectionError(PulsarTransportError):
+    """The broker (binary protocol or admin REST API) could not be reached or talked to."""
+
+
+class PulsarAuthenticationError(PulsarConnectionError):
+    """The broker refused the configured credentials ("authentication failed")."""
+
+
+class PulsarTlsError(PulsarConnectionError):
+    """The TLS handshake failed: the broker's certificate is not trusted, or TLS is misconfigured."""
+
+
+class PulsarAdminError(PulsarConnectionError):
+    """The admin REST API refused a request or could not be reached."""
