@@ -38,8 +38,8 @@ def still_owed(
     """The items of `items` to send again after `state` was saved over the one they came with.
 
     `running_before`: the workflow task that state was running; `index`: the state's readiness
-    index (waiting.py). `redriving`: a re-drive sends
-    what the state awaits on its own, so only what it cannot derive is kept.
+    index (waiting.py). `redriving`: a re-drive sends what the state awaits on its own, so only
+    what it cannot derive is kept.
     """
     owed = []
     for item in items:
