@@ -104,38 +104,32 @@ class StepContext:
         error: m.ErrorInfo | None = None,
     ) -> None:
         """Tells the run's waiting clients and its parent how it ended."""
-        for client in run.waiting_clients:
-            self.send(
-                client,
-                w.MethodOutcome(
-                    new_id(),
-                    state.workflow_id,
-                    state.workflow_name,
-                    run.method_run_id,
-                    run.method_name,
-                    status,
-                    result,
-                    error,
-                    emitted_at=self.now,
-                ),
+
+        def outcome(to_parent: bool = False) -> w.MethodOutcome:  # each message its own id
+            parent = (
+                (run.parent_workflow_id, run.parent_workflow_name, run.parent_method_run_id)
+                if to_parent
+                else (None, None, None)
             )
+            return w.MethodOutcome(
+                new_id(),
+                state.workflow_id,
+                state.workflow_name,
+                run.method_run_id,
+                run.method_name,
+                status,
+                result,
+                error,
+                *parent,
+                emitted_at=self.now,
+            )
+
+        for client in run.waiting_clients:
+            self.send(client, outcome())
         run.waiting_clients = []
         if run.parent_workflow_id and run.parent_workflow_name:
             self.to_engine(
                 run.parent_workflow_name,
                 run.parent_workflow_id,
-                w.MethodOutcome(
-                    new_id(),
-                    state.workflow_id,
-                    state.workflow_name,
-                    run.method_run_id,
-                    run.method_name,
-                    status,
-                    result,
-                    error,
-                    run.parent_workflow_id,
-                    run.parent_workflow_name,
-                    run.parent_method_run_id,
-                    emitted_at=self.now,
-                ),
+                outcome(to_parent=True),
             )
