@@ -38,7 +38,7 @@ from ..common.workflow_messages import (
     Step,
 )
 from ..workflow import aio
-from ..workflow._context import Pending, bind
+from ..workflow._context import Pending, enter, leave
 from ..workflow.deferred import Deferred
 from ..workflow.stubs import is_stub
 
@@ -108,8 +108,11 @@ class WorkflowRun:
     def instantiate(self, factory: Callable[[], object]) -> object:
         """`factory()` with this run's context readable, so the implementation's `__init__`
         can read `self.workflow_id`, `workflow_name`, `tags` and `meta`."""
-        with bind(self):
+        token = enter(self)
+        try:
             self.instance = factory()
+        finally:
+            leave(token)
         self.hints = _property_hints(type(self.instance))
         return self.instance
 
@@ -386,14 +389,16 @@ class WorkflowRun:
         initial = self.task.props_store[start] if start else self.task.properties
         if initial:
             self._restore(initial)
+        token = enter(self)
         try:
-            with bind(self):
-                value = method(*args)
-                if aio.is_coroutine(value):  # an `async def` method: its awaits are steps too
-                    self.in_coroutine = True
-                    value = aio.run_coroutine(value)
+            value = method(*args)
+            if aio.is_coroutine(value):  # an `async def` method: its awaits are steps too
+                self.in_coroutine = True
+                value = aio.run_coroutine(value)
         except _Suspend:
             return "waiting", None
+        finally:
+            leave(token)
         return "completed", value
 
     # -- used by the workflow API -----------------------------------------------------------

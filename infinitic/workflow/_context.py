@@ -2,16 +2,14 @@
 
 The API (`Workflow`, stubs, `Deferred`, channels) records commands and awaits steps through the
 run bound to the current context, `current_run()`; the runtime (`executors/workflow_run.py`)
-binds it while a method runs (`bind`) and does the recording and the replay. The API sees only
+makes it the current run while a method runs (`enter` / `leave`) and does the recording and the replay. The API sees only
 `WorkflowRuntime`, so this package never imports its runtime: it hands it plain data (command
 fields, the step a Deferred stands for) and gets back command indices and values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -95,11 +93,11 @@ def current_run() -> WorkflowRuntime:
     return run
 
 
-@contextmanager
-def bind(run: WorkflowRuntime) -> Iterator[None]:
-    """Makes `run` the current run of the code inside the block."""
-    token = _CURRENT.set(run)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+def enter(run: WorkflowRuntime) -> Token[WorkflowRuntime | None]:
+    """Makes `run` the current run, until `leave` with the token this returns (a pair of calls
+    rather than a context manager: it wraps every workflow task)."""
+    return _CURRENT.set(run)
+
+
+def leave(token: Token[WorkflowRuntime | None]) -> None:
+    _CURRENT.reset(token)
