@@ -16,7 +16,7 @@ import pytest
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.config.observability import MetricsConfig
-from infinitic.engines.workflow_engine.outbox import Outbox
+from infinitic.engines.workflow_engine.context import StepContext
 from infinitic.events.pipeline import to_cloud_event
 from infinitic.events.record import Record
 from infinitic.events.tap import TaskTap
@@ -62,7 +62,7 @@ def test_workflow_tap_task_completed(benchmark: Any) -> None:
     tap = WorkflowTap("w", records.append, everything, None)
     run_ = w.MethodRun("wf", "run", b"[]")
     state = w.WorkflowState("wf", "W", method_runs=[run_])
-    out = Outbox(now=time.time())
+    out = StepContext(now=time.time())
     tap(w.DispatchWorkflow("d", "wf", "W", "run", b"[]"), state, out)  # known from its start
     done = [m.TaskCompleted(f"r{i}", f"t{i}", "S", "step", b"2", workflow_id="wf",
                             workflow_name="W", method_run_id="wf") for i in range(N)]  # fmt: skip

@@ -1,21 +1,26 @@
-"""Every public exception of infinitic."""
+"""Every public exception of infinitic, and ErrorInfo: the remote failure chain they carry."""
 
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+import sys
+from dataclasses import dataclass
+from typing import Any
 
 from ._core._errors import EnvelopeError
-
-if TYPE_CHECKING:
-    from .common.messages import ErrorInfo
 
 __all__ = [
     "CanceledError",
     "ConfigError",
     "EnvelopeError",
+    "ErrorInfo",
     "InfiniticError",
     "InvalidInlineError",
+    "PulsarAdminError",
+    "PulsarAuthenticationError",
+    "PulsarConnectionError",
+    "PulsarTlsError",
+    "PulsarTransportError",
     "SerializationError",
     "StorageError",
     "TaskFailedError",
@@ -26,6 +31,53 @@ __all__ = [
     "WorkflowFailedError",
     "WorkflowUpdatedError",
 ]
+
+
+def resolve_exception(name: str) -> type[BaseException] | None:
+    """The exception class of a qualified name ("pkg.module.Outer.Error", builtins bare) if
+    its module is in sys.modules, else None."""
+    parts = name.split(".")
+    for split in range(len(parts) - 1, -1, -1):
+        module = sys.modules.get(".".join(parts[:split])) if split else builtins
+        if module is None:
+            continue
+        found: object = module
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        if isinstance(found, type) and issubclass(found, BaseException):
+            return found
+        return None
+    return None
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """An exception as seen by the other side: Infinitic's ExecutionError / TaskFailure.
+
+    The `last_error` of TaskFailedError and WorkflowFailedError; it travels in messages too
+    (common/messages.py registers it with the envelope codec)."""
+
+    worker_name: str
+    name: str
+    message: str
+    stack_trace: str
+    cause: ErrorInfo | None = None
+
+    @property
+    def exception_type(self) -> type[BaseException] | None:
+        """The class named `name`, when this process has imported its module already (else
+        None): `issubclass(err.last_error.exception_type, CardDeclined)` matches a remote
+        exception by type, subclasses included. Nothing is imported on behalf of a message."""
+        return resolve_exception(self.name)
+
+    def get_custom_property(self, name: str) -> Any:
+        """The remote exception's public attribute `name` (as JSON data), None if it had none."""
+        return None
+
+    @property
+    def previous_error(self) -> ErrorInfo | None:
+        """The failure of the attempt before this one (a task retried automatically), if any."""
+        return None
 
 
 class InfiniticError(Exception):
@@ -127,3 +179,28 @@ class StorageError(InfiniticError):
 
 class VersionConflictError(StorageError):
     """A compare-and-set write found another version than the one it expected."""
+
+
+# The Pulsar transport's errors (`infinitic.transport.pulsar` raises them): here, so that code
+# catching them imports neither the transport nor the `pulsar` extra. Each names the URL and
+# the setting to check, never a credential.
+
+
+class PulsarTransportError(InfiniticError):
+    """Pulsar refused an operation (the message names which, never a credential)."""
+
+
+class PulsarConnectionError(PulsarTransportError):
+    """The broker (binary protocol or admin REST API) could not be reached or talked to."""
+
+
+class PulsarAuthenticationError(PulsarConnectionError):
+    """The broker refused the configured credentials ("authentication failed")."""
+
+
+class PulsarTlsError(PulsarConnectionError):
+    """The TLS handshake failed: the broker's certificate is not trusted, or TLS is misconfigured."""
+
+
+class PulsarAdminError(PulsarConnectionError):
+    """The admin REST API refused a request or could not be reached."""

@@ -73,24 +73,6 @@ DESIGNED: dict[tuple[str, str], str] = {
     ("infinitic.client.client", "infinitic.storage.factory"): "_read_storage",
 }
 
-# TEMPORARY (#11): violations of DESIGN still in the tree. Each one goes when its code moves;
-# do not add to this list, fix the import.
-TEMPORARY: set[tuple[str, str]] = {
-    # TaskFailedError / WorkflowFailedError.last_error are typed ErrorInfo (TYPE_CHECKING only):
-    # ErrorInfo is registered with the envelope codec in common/messages.py
-    ("infinitic.errors", "infinitic.common.messages"),
-}
-
-# TEMPORARY (#11): import cycles still in the tree (module-level, TYPE_CHECKING included)
-TEMPORARY_CYCLES: list[set[str]] = [
-    # each reads the others' private attributes; one send path in the client breaks it
-    {"infinitic.client.client", "infinitic.client.stubs", "infinitic.client.workflows"},
-    # broken at run time by an import at the bottom of messages.py
-    {"infinitic.common.messages", "infinitic.common.workflow_messages"},
-    # broken at run time by the lazy _IS_STUB hack; goes with workflow/_context.py
-    {"infinitic.workflow.channel", "infinitic.workflow.deferred", "infinitic.workflow.replay"},
-]
-
 
 @dataclass(frozen=True)
 class Import:
@@ -173,14 +155,13 @@ def layer_violations(
     imports: Iterable[Import],
     allowed: Mapping[str, set[str]] = ALLOWED,
     designed: Mapping[tuple[str, str], str] = DESIGNED,
-    temporary: set[tuple[str, str]] = TEMPORARY,
 ) -> list[str]:
     bad = []
     for imp in imports:
         source, target = layer_of(imp.importer), layer_of(imp.imported)
         if source is None or target is None or source == target:
             continue
-        if target in allowed[source] or (imp.importer, imp.imported) in temporary:
+        if target in allowed[source]:
             continue
         where = designed.get((imp.importer, imp.imported))
         if where is not None and imp.function in where.split("|"):
@@ -252,24 +233,9 @@ def test_dependency_direction(layer: str) -> None:
     assert not bad, "\n".join(bad)
 
 
-def test_temporary_exceptions_are_still_needed() -> None:
-    # a fixed violation leaves the list, so the list never hides a new one
-    stale = [
-        pair
-        for pair in TEMPORARY
-        if not layer_violations(
-            [imp for imp in IMPORTS if (imp.importer, imp.imported) == pair], temporary=set()
-        )
-    ]
-    assert not stale, stale
-
-
 def test_no_import_cycles() -> None:
     cycles = import_cycles(IMPORTS)
-    new = [c for c in cycles if not any(c <= known for known in TEMPORARY_CYCLES)]
-    assert not new, "\n".join(" <-> ".join(sorted(c)) for c in new)
-    stale = [known for known in TEMPORARY_CYCLES if not any(c & known for c in cycles)]
-    assert not stale, stale
+    assert not cycles, "\n".join(" <-> ".join(sorted(c)) for c in cycles)
 
 
 def test_core_imports_only_the_standard_library() -> None:
@@ -340,7 +306,7 @@ _TREE = [
 
 
 def _planted(name: str, source: str) -> list[str]:
-    return layer_violations(imports_of(name, source, _TREE), temporary=set())
+    return layer_violations(imports_of(name, source, _TREE))
 
 
 @pytest.mark.parametrize(

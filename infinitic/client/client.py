@@ -38,10 +38,19 @@ SEEN_OUTCOMES = 10_000
 class InfiniticClient:
     """Start tasks, wait for results. Thread-safe; also usable from asyncio code (`await handle`)."""
 
-    def __init__(self, transport: Transport, runtime: Runtime, name: str = "client") -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        runtime: Runtime,
+        name: str = "client",
+        *,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        """`max_payload_bytes`: the largest payload it sends or reads (`maxPayloadBytes`)."""
         self.name = f"{name}-{new_id()[:8]}"
         self._transport = transport
         self._runtime = runtime
+        self._max_payload_bytes = max_payload_bytes
         self._topic = Topics.client_response(self.name)
         self._pending: dict[str, tuple[concurrent.futures.Future[Any], MethodSpec]] = {}
         # (workflow id, method run id) -> futures waiting for that method run's outcome
@@ -72,7 +81,7 @@ class InfiniticClient:
         runtime = Runtime.acquire()
         transport = create_transport(cfg.transport, cfg.transport_options)
         runtime.run(transport.start())
-        client = cls(transport, runtime, name=cfg.name)
+        client = cls(transport, runtime, name=cfg.name, max_payload_bytes=cfg.max_payload_bytes)
         client._owned = [transport, runtime]
         client._storage_config = (
             {cfg.storage: cfg.storage_options} if cfg.storage_options else cfg.storage
@@ -149,7 +158,7 @@ class InfiniticClient:
         where = f"{stub._spec.name}.{spec.name}"
         values = spec.bind(stub._spec.name, args, kwargs)
         payload = serialization.encode_args(
-            values, spec.param_names, where, declared=spec.param_types
+            values, spec.param_names, where, self._max_payload_bytes, declared=spec.param_types
         )
         task_id = new_id()
         message = m.ExecuteTask(
@@ -205,7 +214,11 @@ class InfiniticClient:
         name = stub._spec.name
         where = f"{name}.{spec.name}"
         payload = serialization.encode_args(
-            spec.bind(name, args, kwargs), spec.param_names, where, declared=spec.param_types
+            spec.bind(name, args, kwargs),
+            spec.param_names,
+            where,
+            self._max_payload_bytes,
+            declared=spec.param_types,
         )
         message: Any
         if stub._tag is not None:
@@ -436,7 +449,9 @@ class InfiniticClient:
             raise TypeError(f"a service name is a non-empty string, got {service_name!r}")
         if not isinstance(task_id, str) or not task_id:
             raise TypeError(f"a task id is a non-empty string, got {task_id!r}")
-        payload = serialization.dumps(result, f"the result of delegated task {task_id}")
+        payload = serialization.dumps(
+            result, f"the result of delegated task {task_id}", self._max_payload_bytes
+        )
         done = m.TaskCompleted(new_id(), task_id, service_name, "", payload, emitted_at=time.time())
         self._post(Topics.service_tag(service_name), done, task_id)
 
@@ -605,7 +620,9 @@ class InfiniticClient:
                     tp = method.return_type if method is not None else Any
                 try:
                     value = serialization.convert(
-                        serialization.loads(msg.result, "a workflow result"),
+                        serialization.loads(
+                            msg.result, "a workflow result", self._max_payload_bytes
+                        ),
                         tp,
                         f"the result of {msg.workflow_name}.{msg.method_name}",
                     )
@@ -667,7 +684,7 @@ class InfiniticClient:
             return
         try:
             value = serialization.convert(
-                serialization.loads(msg.result, "a task result"),
+                serialization.loads(msg.result, "a task result", self._max_payload_bytes),
                 spec.return_type,
                 f"the result of {msg.service_name}.{msg.task_name}",
             )

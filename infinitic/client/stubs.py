@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..common.runtime import Runtime
 from ..common.spec import EntitySpec, MethodSpec, declared_async
+from .handles import TaskHandle
 
-if TYPE_CHECKING:
-    from .client import InfiniticClient
+
+class ServiceClient(Protocol):
+    """What a service stub calls on the client that made it (an InfiniticClient): the stubs
+    and the client are told apart by this, so neither module imports the other."""
+
+    _runtime: Runtime
+    _max_payload_bytes: int
+
+    def _dispatch_task(
+        self, stub: ServiceStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> TaskHandle[Any]: ...
 
 
 class StubMethod:
@@ -35,7 +46,7 @@ class ServiceStub:
 
     def __init__(
         self,
-        client: InfiniticClient,
+        client: ServiceClient,
         spec: EntitySpec,
         tags: frozenset[str],
         meta: Mapping[str, bytes],
@@ -54,7 +65,7 @@ class ServiceStub:
         return f"<service stub {self._spec.name} tags={sorted(self._tags)}>"
 
 
-def awaits(client: InfiniticClient, entity: EntitySpec, spec: MethodSpec) -> bool:
+def awaits(client: ServiceClient, entity: EntitySpec, spec: MethodSpec) -> bool:
     """How a stub call answers: True, an awaitable handle (an `async def` method called from
     async code); False, the value, waited for on this thread. A wait that would block the very
     loop the answer comes through (a sync call in an `async def` task of this worker) is refused:

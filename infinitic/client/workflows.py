@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..common import serialization
 from ..common.spec import DeclaredChannel, EntitySpec, MethodSpec, channels_of
-from .stubs import awaits
+from .handles import TaskHandle
+from .stubs import ServiceClient, awaits
 
-if TYPE_CHECKING:
-    from .client import InfiniticClient
+
+class WorkflowClient(ServiceClient, Protocol):
+    """What a workflow stub calls on the client that made it (an InfiniticClient)."""
+
+    def _dispatch_workflow_method(
+        self, stub: WorkflowStub, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> TaskHandle[Any]: ...
+
+    def _send_signal(self, stub: WorkflowStub, channel: str, payload: bytes) -> None: ...
 
 
 class WorkflowStubMethod:
@@ -43,7 +51,7 @@ class WorkflowStub:
 
     def __init__(
         self,
-        client: InfiniticClient,
+        client: WorkflowClient,
         spec: EntitySpec,
         tags: frozenset[str] = frozenset(),
         meta: Mapping[str, bytes] | None = None,
@@ -90,6 +98,7 @@ class ChannelSender:
         payload = serialization.dumps(
             value,
             f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            self.stub._client._max_payload_bytes,
             declared=self.channel.value_type,
         )
         self.stub._client._send_signal(self.stub, self.channel.name, payload)

@@ -1,6 +1,6 @@
 """What the workflow runtime and the engines must compute alike: history hashes, channel filters.
 
-The replay (workflow/replay.py) records `args_hash` of each command and `props_hash` of the
+The replay (executors/workflow_run.py) records `args_hash` of each command and `props_hash` of the
 properties at each step; the engine (engines/workflow_engine/scheduler.py) keys the properties
 it stores by the same `props_hash`. A signal sent to a channel with a filter is delivered by the
 engine only if `filter_matches` the filter the workflow gave `receive`.

@@ -7,63 +7,19 @@ Each class is a slotted dataclass whose field order is its wire order: the envel
 
 from __future__ import annotations
 
-import builtins
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from .._core import envelope
+from ..errors import ErrorInfo as ErrorInfo  # defined with the errors that carry it
+from .workflow_messages import WORKFLOW_TYPES
 
 # Field kinds understood by the envelope codec (docs/envelope.md):
 #   s str, S optional str, b bytes, i int (signed 64-bit), f float,
 #   t frozenset[str] (tags), m dict[str, bytes] (meta), n optional nested message,
 #   L list[str], N list of nested messages
-
-
-def resolve_exception(name: str) -> type[BaseException] | None:
-    """The exception class of a qualified name ("pkg.module.Outer.Error", builtins bare) if
-    its module is in sys.modules, else None."""
-    parts = name.split(".")
-    for split in range(len(parts) - 1, -1, -1):
-        module = sys.modules.get(".".join(parts[:split])) if split else builtins
-        if module is None:
-            continue
-        found: object = module
-        for attribute in parts[split:]:
-            found = getattr(found, attribute, None)
-        if isinstance(found, type) and issubclass(found, BaseException):
-            return found
-        return None
-    return None
-
-
-@dataclass(slots=True)
-class ErrorInfo:
-    """An exception as seen by the other side: Infinitic's ExecutionError / TaskFailure."""
-
-    worker_name: str
-    name: str
-    message: str
-    stack_trace: str
-    cause: ErrorInfo | None = None
-
-    @property
-    def exception_type(self) -> type[BaseException] | None:
-        """The class named `name`, when this process has imported its module already (else
-        None): `issubclass(err.last_error.exception_type, CardDeclined)` matches a remote
-        exception by type, subclasses included. Nothing is imported on behalf of a message."""
-        return resolve_exception(self.name)
-
-    def get_custom_property(self, name: str) -> Any:
-        """The remote exception's public attribute `name` (as JSON data), None if it had none."""
-        return None
-
-    @property
-    def previous_error(self) -> ErrorInfo | None:
-        """The failure of the attempt before this one (a task retried automatically), if any."""
-        return None
 
 
 @dataclass(slots=True)
@@ -220,8 +176,6 @@ MESSAGE_TYPES: tuple[tuple[int, type, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
-
-from .workflow_messages import WORKFLOW_TYPES  # noqa: E402 - they import ErrorInfo from here
 
 ALL_TYPES = MESSAGE_TYPES + WORKFLOW_TYPES
 CODEC = envelope.Codec(ALL_TYPES)

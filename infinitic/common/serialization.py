@@ -33,21 +33,8 @@ from ..errors import SerializationError
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
-"""The largest encoded payload (arguments, a result, a signal) by default: `maxPayloadBytes`."""
-_limit = DEFAULT_MAX_PAYLOAD_BYTES
-
-
-def set_max_payload_bytes(limit: int) -> None:
-    """Sets the payload limit of this process (what `maxPayloadBytes` in a config does)."""
-    global _limit
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"the payload limit must be an int >= 1, not {limit!r}")
-    _limit = limit
-
-
-def max_payload_bytes() -> int:
-    """The payload limit of this process: larger payloads are refused when encoded and decoded."""
-    return _limit
+"""The largest encoded payload (arguments, a result, a signal) by default. A worker's own limit
+(`maxPayloadBytes` in its config) is passed by its client and executors as `max_bytes`."""
 
 
 def _too_large(what: str, size: int, limit: int) -> SerializationError:
@@ -127,7 +114,7 @@ def _may_tag(declared: Sequence[Any]) -> bool:
 
 
 def dumps(
-    value: Any, what: str = "value", max_bytes: int | None = None, declared: Any = Any
+    value: Any, what: str = "value", max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES, declared: Any = Any
 ) -> bytes:
     """Encodes one value; `what` names it in the error ("argument 'who' of HelloService.greet").
     Larger than the payload limit is a SerializationError, so nothing oversized is sent. A
@@ -135,9 +122,8 @@ def dumps(
     if declared is not Any:
         value = tagged(value, declared)
     data = _encode(value, what)
-    limit = _limit if max_bytes is None else max_bytes
-    if len(data) > limit:
-        raise _too_large(f"cannot serialize {what}: it", len(data), limit)
+    if len(data) > max_bytes:
+        raise _too_large(f"cannot serialize {what}: it", len(data), max_bytes)
     return data
 
 
@@ -145,7 +131,7 @@ def encode_args(
     values: Sequence[Any],
     names: Sequence[str],
     where: str,
-    max_bytes: int | None = None,
+    max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     declared: Sequence[Any] = (),
 ) -> bytes:
     """Encodes positional arguments as a JSON array, naming the faulty argument on error;
@@ -165,8 +151,7 @@ def encode_args(
             label = names[i] if i < len(names) else str(i)
             _encode(value, f"argument '{label}' of {where}")
         raise
-    limit = _limit if max_bytes is None else max_bytes
-    if len(data) > limit:
+    if len(data) > max_bytes:
         sizes = [len(_encode(v, "")) for v in values]
         i = max(range(len(sizes)), key=sizes.__getitem__)
         label = names[i] if i < len(names) else str(i)
@@ -174,16 +159,15 @@ def encode_args(
             f"cannot serialize the arguments of {where}: they are {len(data)} bytes (argument "
             f"'{label}': {sizes[i]} bytes); the call",
             len(data),
-            limit,
+            max_bytes,
         )
     return data
 
 
-def loads(data: bytes, what: str = "payload", max_bytes: int | None = None) -> Any:
+def loads(data: bytes, what: str = "payload", max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Any:
     """Decodes a payload; one over the payload limit is refused before it is parsed."""
-    limit = _limit if max_bytes is None else max_bytes
-    if len(data) > limit:
-        raise _too_large(f"cannot decode {what}: it", len(data), limit)
+    if len(data) > max_bytes:
+        raise _too_large(f"cannot decode {what}: it", len(data), max_bytes)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from .messages import ErrorInfo
+from ..errors import ErrorInfo
 
 # the workflow meta entry recording the version (`_N` class-name suffix) an instance runs; its
 # first workflow task reports it in `WorkflowTaskCompleted.props_store` under the same name
@@ -24,13 +24,25 @@ VERSION_META = "infinitic.workflowVersion"
 PREVIOUS_OUTCOMES_META = "infinitic.previousOutcomes"
 
 
+# The values of the messages' enumerated fields. The envelope carries them as strings (a value
+# from a newer release decodes as that string): the engines only compare them.
+CommandKind = Literal["task", "workflow", "method", "timer", "receive", "signal", "inline"]
+# a command's outcome, by _core.replay's STATUS_NAMES
+CommandStatus = Literal["ongoing", "unknown", "canceled", "failed", "timed_out", "completed"]
+RunStatus = Literal["running", "completed", "failed", "canceled"]  # a method run, an instance
+OutcomeStatus = Literal["completed", "failed", "canceled", "unknown"]  # a method run's end
+TaskOutcome = Literal["waiting", "completed", "failed", "updated"]  # a workflow task's
+TagAction = Literal["add", "remove", "signal", "cancel", "ids", "complete_timers", "dispatch"]
+ServiceTagAction = Literal["add", "remove", "ids"]
+
+
 @dataclass(slots=True)
 class Command:
     """A command of a method run: what the workflow asked for, and what became of it."""
 
     command_id: str
     position: int
-    kind: str  # task | workflow | method | timer | receive | signal | inline
+    kind: CommandKind
     name: str  # service / workflow name, channel name ("" for timers and inline)
     method: str  # task or method name ("" otherwise)
     args: bytes = b""  # JSON array for task/workflow/method, JSON value for signal/inline
@@ -39,7 +51,7 @@ class Command:
     meta: dict[str, bytes] = field(default_factory=dict)
     target_id: str | None = None  # method/signal on an existing workflow: its id
     target_tag: str | None = None  # ... or its tag
-    status: str = "ongoing"
+    status: CommandStatus = "ongoing"
     result: bytes = b""  # JSON; for receive: JSON array of [event index, signal] pairs
     error: ErrorInfo | None = None
     completed_at: int = -1  # event index when it reached its status
@@ -97,7 +109,7 @@ class MethodRun:
     method_run_id: str
     method_name: str
     args: bytes
-    status: str = "running"  # running | completed | failed | canceled
+    status: RunStatus = "running"
     result: bytes = b""
     error: ErrorInfo | None = None
     parent_workflow_id: str | None = None
@@ -111,15 +123,8 @@ class MethodRun:
     created_at: float = 0.0
 
 
-class _Indexed:
-    # a slot for the engine's in-memory lookups over a state (engines/workflow_engine/waiting.py):
-    # not a field, so it is never encoded, compared or shown; a decoded state has it unset
-    __slots__ = ("index",)
-    index: Any
-
-
 @dataclass(slots=True)
-class WorkflowState(_Indexed):
+class WorkflowState:
     """Everything the engine keeps about one workflow instance: its method runs, properties,
     the workflow task in flight and the messages buffered while it runs."""
 
@@ -127,7 +132,7 @@ class WorkflowState(_Indexed):
     workflow_name: str
     tags: frozenset[str] = frozenset()
     meta: dict[str, bytes] = field(default_factory=dict)
-    status: str = "running"  # running | completed | failed | canceled
+    status: RunStatus = "running"
     properties: bytes = b""  # empty until a workflow task saved some
     props_store: dict[str, bytes] = field(default_factory=dict)
     method_runs: list[MethodRun] = field(default_factory=list)
@@ -332,7 +337,7 @@ class MethodOutcome:
     workflow_name: str
     method_run_id: str
     method_name: str
-    status: str
+    status: OutcomeStatus
     result: bytes = b""
     error: ErrorInfo | None = None
     parent_workflow_id: str | None = None
@@ -348,7 +353,7 @@ class WorkflowTaskCompleted:
     workflow_name: str
     method_run_id: str
     workflow_task_id: str
-    outcome: str  # waiting | completed | failed | updated (non-determinism: state untouched)
+    outcome: TaskOutcome  # updated: a non-deterministic change (the state is left untouched)
     new_commands: list[Command] = field(default_factory=list)
     new_steps: list[Step] = field(default_factory=list)
     properties: bytes = b""
@@ -406,7 +411,7 @@ class TagCommand:
     message_id: str
     workflow_name: str
     tag: str
-    action: str
+    action: TagAction
     workflow_id: str | None = None
     channel: str = ""
     signal: bytes = b""
@@ -431,7 +436,7 @@ class ServiceTagCommand:
     message_id: str
     service_name: str
     tag: str
-    action: str
+    action: ServiceTagAction
     task_id: str | None = None
     reply_to: str | None = None
     emitted_at: float = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from collections.abc import Callable, Mapping
@@ -10,7 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import yaml
 
-from ..common import serialization
+from .._core.backoff import ExponentialBackoff
+from ..common.serialization import DEFAULT_MAX_PAYLOAD_BYTES
 from ..errors import ConfigError
 from . import observability
 from .model import BatchConfig, RetryConfig, ServiceConfig, WorkerConfig, WorkflowConfig
@@ -197,8 +199,12 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         positive=False,
     )
     limit = top.get("maxPayloadBytes")
-    if limit is not None:
-        ctx.check(None, ctx.number, limit, "maxPayloadBytes", integer=True)
+    if limit is None:
+        limit = DEFAULT_MAX_PAYLOAD_BYTES
+    else:
+        limit = ctx.check(
+            DEFAULT_MAX_PAYLOAD_BYTES, ctx.number, limit, "maxPayloadBytes", integer=True
+        )
     event_listener = (
         ctx.check(None, observability.event_listener, ctx, top["eventListener"])
         if top.get("eventListener") is not None
@@ -224,15 +230,12 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         services=tuple(s for s in services if s is not None),
         workflows=tuple(w for w in workflows if w is not None),
         shutdown_grace_period_seconds=float(grace),
+        max_payload_bytes=int(limit),
         event_listener=event_listener,
         metrics=metrics,
         dashboard=dashboard,
         source=source,
     )
-    if limit is not None:
-        # process-wide, set once the whole config is valid: the clients and executors of one
-        # process share the serialization layer
-        serialization.set_max_payload_bytes(limit)
     return config
 
 
@@ -400,7 +403,8 @@ def _retry(ctx: _Ctx, value: Any, key: str) -> RetryConfig:
         kwargs["maximum_seconds"] = 1000 * kwargs["minimum_seconds"]
     config = RetryConfig(**kwargs)
     try:
-        config.policy()
+        # the kernel's own checks, which name the key; the worker builds the policy it keeps
+        ExponentialBackoff(**dataclasses.asdict(config))
     except ValueError as exc:
         raise ctx.error(key, str(exc)) from None
     return config

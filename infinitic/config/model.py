@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .._core.backoff import ExponentialBackoff
+from ..common.serialization import DEFAULT_MAX_PAYLOAD_BYTES
 from .observability import DashboardConfig, EventListenerConfig, MetricsConfig
 from .secrets import masked
 
 
 @dataclass(frozen=True)
 class RetryConfig:
-    """`retry:` block: Infinitic's truncated randomized exponential backoff, in its keys."""
+    """`retry:` block: Infinitic's truncated randomized exponential backoff, in its keys (the
+    parameters of `_core.backoff.ExponentialBackoff`, which the worker builds from them)."""
 
     minimum_seconds: float = 1.0
     maximum_seconds: float = 1000.0
@@ -20,16 +21,6 @@ class RetryConfig:
     random_factor: float = 0.5
     maximum_retries: int = 11
     ignored_exceptions: tuple[str, ...] = ()
-
-    def policy(self) -> ExponentialBackoff:
-        return ExponentialBackoff(
-            minimum_seconds=self.minimum_seconds,
-            maximum_seconds=self.maximum_seconds,
-            backoff_coefficient=self.backoff_coefficient,
-            random_factor=self.random_factor,
-            maximum_retries=self.maximum_retries,
-            ignored_exceptions=self.ignored_exceptions,
-        )
 
 
 @dataclass(frozen=True)
@@ -82,6 +73,8 @@ class WorkerConfig:
     services: tuple[ServiceConfig, ...] = ()
     workflows: tuple[WorkflowConfig, ...] = ()
     shutdown_grace_period_seconds: float = 5.0
+    # the largest payload this worker's client and executors encode or decode
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     event_listener: EventListenerConfig | None = None
     metrics: MetricsConfig | None = None
     dashboard: DashboardConfig | None = None

@@ -78,7 +78,7 @@ class WorkflowTap:
             if state.workflow_id in self._pending:
                 self._resolve(state, now, msg.message_id)
             self._message(msg, state, now)
-            for item in out.items:
+            for item in out.sends:
                 self._sent(item.message, item.delay, state, now)
         self._transitions(msg, state, now)
 

@@ -85,7 +85,10 @@ class Batcher:
         batching: Batching,
         threads: TaskThreads,
         report: Callable[[Outcome], Awaitable[None]],
+        *,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
+        self._max_payload_bytes = max_payload_bytes
         self._fn: Callable[..., Any] = getattr(instance, batch_attribute)
         self._method = method
         self._batching = batching
@@ -172,7 +175,10 @@ class Batcher:
         named = dict(zip(names, args, strict=True))
         if self._value_type is None:
             return types.SimpleNamespace(**named)
-        encoded = serialization.loads(serialization.dumps(named, "batch arguments"), "")
+        limit = self._max_payload_bytes
+        encoded = serialization.loads(
+            serialization.dumps(named, "batch arguments", limit), "", limit
+        )
         return serialization.convert(
             encoded, self._value_type, f"the arguments of a {self._method.name} batch"
         )

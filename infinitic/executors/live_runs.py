@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..common import workflow_messages as w
-from ..workflow.replay import WorkflowRun
+from .workflow_run import WorkflowRun
 
 LIVE_MIN_COMMANDS = 16
 DEFAULT_CAPACITY = 256

@@ -23,7 +23,7 @@ from ..common import serialization
 from ..common.errors import error_info
 from ..common.ids import new_id
 from ..common.spec import EntitySpec, MethodSpec, describe
-from ..common.workflow_messages import ServiceTagCommand
+from ..common.workflow_messages import ServiceTagAction, ServiceTagCommand
 from ..service.context import _CURRENT, TaskContext
 from ..service.decorators import DELEGATED_ATTR
 from ..service.policies import WithRetry, WithTimeout, grace_period
@@ -112,11 +112,13 @@ class TaskExecutor:
         *,
         worker_name: str,
         client: Any = None,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.transport = transport
         self.service = service
         self.worker_name = worker_name
         self.client = client
+        self.max_payload_bytes = max_payload_bytes  # of the arguments it reads, results it sends
         self.topic = Topics.task_executor(service.name)
         self.threads = TaskThreads(service.concurrency, f"infinitic-{service.name}")
         self._policies: dict[str, tuple[WithTimeout | None, WithRetry]] = {}
@@ -134,6 +136,7 @@ class TaskExecutor:
                     batching,
                     self.threads,
                     self._batch_outcome,
+                    max_payload_bytes=max_payload_bytes,
                 )
 
     async def start(self) -> None:
@@ -157,7 +160,7 @@ class TaskExecutor:
             return
         await self.execute(msg)
 
-    async def _tags(self, msg: m.ExecuteTask, action: str) -> None:
+    async def _tags(self, msg: m.ExecuteTask, action: ServiceTagAction) -> None:
         for tag in sorted(msg.tags):
             command = ServiceTagCommand(
                 new_id(), msg.service_name, tag, action, msg.task_id, emitted_at=time.time()
@@ -209,6 +212,7 @@ class TaskExecutor:
                 else serialization.dumps(
                     result,
                     f"the result of {self.service.name}.{method.name}",
+                    self.max_payload_bytes,
                     declared=method.return_type,
                 )
             )
@@ -263,6 +267,7 @@ class TaskExecutor:
             payload = serialization.dumps(
                 result,
                 f"the result of {self.service.name}.{method.name}",
+                self.max_payload_bytes,
                 declared=method.return_type,
             )
         except Exception as exc:  # noqa: BLE001 - a task's exception is a technical failure
@@ -282,7 +287,7 @@ class TaskExecutor:
             )
         where = f"{self.service.name}.{method.name}"
         try:
-            raw = serialization.loads(msg.args, f"the arguments of {where}")
+            raw = serialization.loads(msg.args, f"the arguments of {where}", self.max_payload_bytes)
         except errors.SerializationError as exc:
             raise _Unrunnable(str(exc), _SERIALIZATION) from None
         if not isinstance(raw, list):

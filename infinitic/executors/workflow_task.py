@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,9 @@ from ..common.ids import new_id
 from ..common.spec import EntitySpec, describe
 from ..transport.base import Topics, Transport, decode_or_dead_letter
 from ..workflow.aio import check_method
-from ..workflow.replay import WorkflowRun
 from .live_runs import LIVE_MIN_COMMANDS, LiveRun, LiveRuns
 from .threads import TaskThreads
+from .workflow_run import WorkflowRun
 
 log = logging.getLogger("infinitic.executors.workflow_task")
 
@@ -96,11 +97,17 @@ class WorkflowTaskExecutor:
     method run over its history and sends the engine what it found (new commands, result)."""
 
     def __init__(
-        self, transport: Transport, workflow: WorkflowRegistration, *, worker_name: str
+        self,
+        transport: Transport,
+        workflow: WorkflowRegistration,
+        *,
+        worker_name: str,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.transport = transport
         self.workflow = workflow
         self.worker_name = worker_name
+        self.max_payload_bytes = max_payload_bytes  # of what it reads, and what workflows send
         self.topic = Topics.workflow_task_executor(workflow.name)
         self.threads = TaskThreads(workflow.concurrency, f"infinitic-wf-{workflow.name}")
         self.live_runs = LiveRuns()
@@ -169,11 +176,13 @@ class WorkflowTaskExecutor:
             live.evict()  # not the history it left: replay from the start
             live = None
         if live is None:
-            replay = WorkflowRun(msg, None, self.workflow.check_mode)
+            replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
             try:
                 instance = replay.instantiate(implementation)
                 raw = serialization.loads(
-                    msg.method_run.args, f"the arguments of {self.workflow.name}.{method_name}"
+                    msg.method_run.args,
+                    f"the arguments of {self.workflow.name}.{method_name}",
+                    self.max_payload_bytes,
                 )
                 args = [
                     serialization.convert(
@@ -194,12 +203,15 @@ class WorkflowTaskExecutor:
         else:
             replay = live.replay
             step = lambda: live.resume(msg)  # noqa: E731
+        outcome: w.TaskOutcome
         try:
-            outcome, value = step()
+            kind, value = step()
+            outcome = typing.cast(w.TaskOutcome, kind)  # a run answers completed or waiting
             result = (
                 serialization.dumps(
                     value,
                     f"the result of {self.workflow.name}.{method_name}",
+                    self.max_payload_bytes,
                     declared=spec.return_type,
                 )
                 if outcome == "completed"
@@ -248,9 +260,9 @@ class WorkflowTaskExecutor:
     ) -> w.WorkflowTaskCompleted:
         """`live` if a replay from the start finds the same, else a failure saying so."""
         spec = self.workflow.spec.methods[msg.method_run.method_name]
-        replay = WorkflowRun(msg, None, self.workflow.check_mode)
+        replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
         instance = replay.instantiate(implementation)
-        raw = serialization.loads(msg.method_run.args, "the arguments")
+        raw = serialization.loads(msg.method_run.args, "the arguments", self.max_payload_bytes)
         args = [
             serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")
             for i, v in enumerate(raw)
@@ -258,7 +270,7 @@ class WorkflowTaskExecutor:
         try:
             outcome, value = replay.execute(getattr(instance, spec.attribute), args)
             result = (
-                serialization.dumps(value, "", declared=spec.return_type)
+                serialization.dumps(value, "", self.max_payload_bytes, declared=spec.return_type)
                 if outcome == "completed"
                 else b""
             )
@@ -272,7 +284,7 @@ class WorkflowTaskExecutor:
         return self._report(msg, "failed", error=error_info(problem, self.worker_name))
 
     def _report(
-        self, msg: w.ExecuteWorkflowTask, outcome: str, error: m.ErrorInfo
+        self, msg: w.ExecuteWorkflowTask, outcome: w.TaskOutcome, error: m.ErrorInfo
     ) -> w.WorkflowTaskCompleted:
         return w.WorkflowTaskCompleted(
             message_id=new_id(),

@@ -14,8 +14,8 @@ from ..common import serialization
 from ..common import workflow_messages as w
 from ..common.history import HistoryError, state_of
 from ..common.spec import describe
+from ..executors.workflow_run import CHECK_MODES, WorkflowRun
 from ..workflow import Workflow
-from ..workflow.replay import CHECK_MODES, WorkflowRun
 
 
 class HasHistory(Protocol):

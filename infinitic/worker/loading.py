@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from .._core.backoff import ExponentialBackoff
 from ..common.spec import describe
 from ..config.classes import check_implementation, implementations, import_class, is_interface
 from ..config.loader import raise_all
@@ -74,7 +77,7 @@ def service_registration(
             name=entry.name,
             concurrency=entry.concurrency,
             timeout=FixedTimeout(entry.timeout_seconds) if entry.timeout_seconds else None,
-            retry=entry.retry.policy() if entry.retry else None,
+            retry=ExponentialBackoff(**dataclasses.asdict(entry.retry)) if entry.retry else None,
             batching=Batching(entry.batch.max_messages, entry.batch.max_seconds)
             if entry.batch
             else None,

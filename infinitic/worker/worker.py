@@ -123,12 +123,19 @@ class InfiniticWorker:
         runtime.run(transport.start())
         transport = self.observability.transport(transport)  # tapped, when observed
         runtime.run(self.observability.start())
-        self._client = InfiniticClient(transport, runtime, name=self.config.name)
+        limit = self.config.max_payload_bytes
+        self._client = InfiniticClient(
+            transport, runtime, name=self.config.name, max_payload_bytes=limit
+        )
         if self._workflows or self._registrations:
             self._start_workflows(runtime, transport)
         for registration in self._registrations:
             executor = TaskExecutor(
-                transport, registration, worker_name=self.config.name, client=self._client
+                transport,
+                registration,
+                worker_name=self.config.name,
+                client=self._client,
+                max_payload_bytes=limit,
             )
             self.observability.executor(executor)
             self._executors.append(executor)
@@ -214,7 +221,10 @@ class InfiniticWorker:
             )
             if registration is not None:
                 executor = WorkflowTaskExecutor(
-                    transport, registration, worker_name=self.config.name
+                    transport,
+                    registration,
+                    worker_name=self.config.name,
+                    max_payload_bytes=self.config.max_payload_bytes,
                 )
                 self._executors.append(executor)
                 runtime.run(executor.start())

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ..common import clock, serialization
+from ._context import current_run
 from .aio import is_coroutine
 from .deferred import Deferred
-from .replay import current_run
 from .stubs import ServiceStub, StubMethod, WorkflowStub
 
 T = TypeVar("T")
@@ -54,8 +54,8 @@ def _recorded(name: str, fn: Callable[[], T], result_type: Any) -> T:
         finally:
             run.inline_depth -= 1
         what = f"the result of {name or 'an inline step'}"
-        run.complete_now(index, serialization.dumps(value, what))
-    return run._node_value(("c", index), run.now_index)  # type: ignore[no-any-return]
+        run.complete_now(index, serialization.dumps(value, what, run.max_payload_bytes))
+    return run.value_of(index)  # type: ignore[no-any-return]
 
 
 class Workflow:
@@ -122,12 +122,14 @@ class Workflow:
     def timer(self, duration: timedelta | float) -> Deferred[datetime]:
         """A durable timer; its result is the time it fired for."""
         delta = duration if isinstance(duration, timedelta) else timedelta(seconds=duration)
-        return current_run().timer_for(delta)
+        run = current_run()
+        return Deferred(run, ("c", run.timer_for(delta)), datetime)
 
     def timer_until(self, instant: datetime) -> Deferred[datetime]:
         if instant.tzinfo is None:
             raise ValueError("timer_until needs an aware datetime (with a tzinfo)")
-        return current_run().timer_at(instant.timestamp())
+        run = current_run()
+        return Deferred(run, ("c", run.timer_at(instant.timestamp())), datetime)
 
     def inline(self, fn: Callable[[], T]) -> T:
         """Runs `fn` once, the first time, and records its result for every replay. `fn` may

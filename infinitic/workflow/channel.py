@@ -5,13 +5,12 @@ from __future__ import annotations
 import builtins
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 from ..common import spec
 from ..common.serialization import CLASS_KEY
-
-if TYPE_CHECKING:
-    from .deferred import Deferred
+from ._context import WorkflowRuntime, current_run
+from .deferred import Deferred
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -53,8 +52,6 @@ class Channel(Generic[T]):
     def __get__(self, instance: object, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        from .replay import current_run
-
         return BoundChannel(self, current_run())
 
     def __repr__(self) -> str:
@@ -66,7 +63,7 @@ class BoundChannel(Generic[T]):
 
     __slots__ = ("channel", "run")
 
-    def __init__(self, channel: Channel[T], run: Any) -> None:
+    def __init__(self, channel: Channel[T], run: WorkflowRuntime) -> None:
         self.channel = channel
         self.run = run
 
@@ -112,12 +109,12 @@ class BoundChannel(Generic[T]):
             if type is not value_type:  # a value of the declared type itself carries no class
                 criteria[CLASS_KEY] = f"{type.__module__}.{type.__qualname__}"
             value_type = type
-        deferred: Deferred[Any] = self.run.receive(self.channel, limit or 0, criteria, value_type)
-        return deferred
+        index = self.run.receive(self.channel.name, limit or 0, criteria, value_type)
+        return Deferred(self.run, ("r", index, 0), value_type)
 
     def send(self, value: T) -> None:
         """Sends to this very workflow's channel (rarely useful; here for symmetry)."""
-        self.run.send_signal_to_self(self.channel, value)
+        self.run.send_signal_to_self(self.channel.name, self.channel.value_type, value)
 
 
 def channels_of(interface: type) -> dict[str, Channel[Any]]:

@@ -7,7 +7,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
-    from .replay import WorkflowRun
+    from ._context import WorkflowRuntime
 
 # covariant: a Deferred[bool] is a Deferred[int], so all_of/any_of of mixed members type-check
 T_co = TypeVar("T_co", covariant=True)
@@ -39,7 +39,7 @@ class Deferred(Generic[T_co]):
 
     __slots__ = ("_run", "_leaf", "_return_type", "_receives")
 
-    def __init__(self, run: WorkflowRun, leaf: Any, return_type: Any = Any) -> None:
+    def __init__(self, run: WorkflowRuntime, leaf: Any, return_type: Any = Any) -> None:
         self._run = run
         self._leaf = leaf  # ("c", command index) for a command; a tree for all_of / any_of
         self._return_type = return_type
@@ -59,7 +59,7 @@ class Deferred(Generic[T_co]):
         return value
 
     def status(self) -> DeferredStatus:
-        return self._run.deferred_status(self)
+        return DeferredStatus(self._run.deferred_status(self))
 
     def __await__(self) -> Generator[Any, None, T_co]:
         """`await deferred` in an `async def` workflow method: the same step as `result()`.

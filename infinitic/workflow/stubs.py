@@ -8,9 +8,10 @@ from typing import Any
 from ..common import serialization
 from ..common.ids import custom_workflow_id
 from ..common.spec import EntitySpec, MethodSpec, declared_async, describe
+from ..common.workflow_messages import CommandKind
+from ._context import WorkflowRuntime, current_run
 from .channel import Channel, channels_of
 from .deferred import Deferred
-from .replay import current_run
 
 
 class _Stub:
@@ -68,10 +69,17 @@ class StubMethod:
         return self.stub._dispatch(self.spec, args, kwargs)
 
 
-def _encode(owner: str, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+def _encode(
+    run: WorkflowRuntime,
+    owner: str,
+    spec: MethodSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> bytes:
     values = spec.bind(owner, args, kwargs)
+    where = f"{owner}.{spec.name}"
     return serialization.encode_args(
-        values, spec.param_names, f"{owner}.{spec.name}", declared=spec.param_types
+        values, spec.param_names, where, run.max_payload_bytes, declared=spec.param_types
     )
 
 
@@ -87,7 +95,7 @@ class ServiceStub(_Stub):
         self, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Deferred[Any]:
         run = current_run()
-        payload = _encode(self._spec.name, spec, args, kwargs)
+        payload = _encode(run, self._spec.name, spec, args, kwargs)
         index = run.command(
             "task",
             self._spec.name,
@@ -129,13 +137,13 @@ class WorkflowStub(_Stub):
         self, spec: MethodSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Deferred[Any]:
         run = current_run()
-        payload = _encode(self._spec.name, spec, args, kwargs)
+        payload = _encode(run, self._spec.name, spec, args, kwargs)
         if self._target_tag is not None:
             raise TypeError(
                 "methods cannot be dispatched by tag from a workflow (their results would be "
                 "many); use get_workflow_by_id, or send a signal to the tag's channel"
             )
-        kind = "method" if self._target_id is not None else "workflow"
+        kind: CommandKind = "method" if self._target_id is not None else "workflow"
         target_id = self._target_id
         if target_id is None:
             target_id = custom_workflow_id(self._spec.name, self._tags)
@@ -167,6 +175,7 @@ class ChannelSender:
         payload = serialization.dumps(
             value,
             f"the signal sent to {self.stub._spec.name}.{self.channel.name}",
+            run.max_payload_bytes,
             declared=self.channel.value_type,
         )
         index = run.command(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infinitic import ConfigError, InfiniticWorker
+from infinitic._core.backoff import ExponentialBackoff
 from infinitic.config import load_config, load_config_file
 
 GOOD = {
@@ -37,7 +39,7 @@ def test_good_config_is_parsed() -> None:
     )
     assert (svc.concurrency, svc.timeout_seconds) == (3, 2.5)
     assert svc.retry is not None
-    policy = svc.retry.policy()
+    policy = ExponentialBackoff(**dataclasses.asdict(svc.retry))  # as the worker builds it
     assert (policy.maximum_retries, policy.minimum_seconds, policy.maximum_seconds) == (
         4,
         2.0,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infinitic.common import workflow_messages as w
-from infinitic.engines.workflow_engine.outbox import Outbox
+from infinitic.engines.workflow_engine.context import StepContext
 from infinitic.engines.workflow_engine.process import process
 
 NOW = 1_767_600_000.0  # a fixed clock: the engine reads no other
@@ -37,7 +37,7 @@ class Step:
 
 
 def step(state: w.WorkflowState | None, msg: Any, now: float = NOW) -> Step:
-    out = Outbox(now=now)
+    out = StepContext(now=now)
     new = process(state, msg, out)
-    sent = [Sent(item.topic, item.message, item.key, item.delay) for item in out.items]
-    return Step(new, sent, list(out.storage_ops))
+    sent = [Sent(item.topic, item.message, item.key, item.delay) for item in out.sends]
+    return Step(new, sent, list(out.set_ops))

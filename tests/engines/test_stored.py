@@ -10,7 +10,8 @@ import pytest
 
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
-from infinitic.engines.workflow_engine import stored, waiting
+from infinitic.engines.workflow_engine import stored
+from infinitic.engines.workflow_engine.context import StepContext
 from infinitic.engines.workflow_engine.state_ops import complete_command
 from infinitic.storage.memory import MemoryStorage
 
@@ -31,11 +32,16 @@ def _state() -> w.WorkflowState:
 
 
 async def _save(
-    storage: MemoryStorage, state: w.WorkflowState, version: int, layout: stored.Layout
+    storage: MemoryStorage,
+    state: w.WorkflowState,
+    version: int,
+    layout: stored.Layout,
+    changed: stored.Dirty | None = None,
 ) -> tuple[int, stored.Layout, list[Any]]:
-    writes, layout = stored.writes(KEY, state, version, layout, waiting.changed_segments(state))
+    """Saves `state` with what `changed` marked (None: a state just read, nothing changed)."""
+    slots = changed.slots if changed is not None else set()
+    writes, layout = stored.writes(KEY, state, version, layout, slots)
     versions = await storage.put_many(writes)
-    waiting.saved(state)
     return versions[0], layout, writes
 
 
@@ -52,10 +58,11 @@ def test_a_save_rewrites_the_head_and_the_changed_segment_only() -> None:
         assert head.state.method_runs[1].commands == state.method_runs[1].commands
 
         run = state.method_runs[0]
-        command = waiting.find_command(state, run, f"c{stored.SEGMENT + 3}")
+        out = StepContext()
+        command = out.find_command(run, f"c{stored.SEGMENT + 3}")
         assert command is not None
-        complete_command(state, command, "completed", b"2")
-        version, layout, second = await _save(storage, state, version, layout)
+        complete_command(out, state, command, "completed", b"2")
+        version, layout, second = await _save(storage, state, version, layout, out.dirty)
         written = [(key.rsplit("#", 1)[-1], value is None) for key, value, _ in second[1:]]
         assert written == [("0c1.2", False), ("0c1.1", True)]  # the new segment, the old deleted
 
@@ -65,8 +72,9 @@ def test_a_save_rewrites_the_head_and_the_changed_segment_only() -> None:
         assert loaded[2].keys == layout.keys
 
         # a state whose changes are not known is written whole; old segments are all deleted
-        waiting.reset(state)
-        _, _, third = await _save(storage, state, version, layout)
+        out = StepContext()
+        out.state_changed()
+        _, _, third = await _save(storage, state, version, layout, out.dirty)
         assert sum(value is None for _, value, _ in third) == 4
         assert sum(value is not None for _, value, _ in third) == 5
         assert len(await storage.get_many([k for k, _, _ in third])) == 5

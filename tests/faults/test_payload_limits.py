@@ -1,6 +1,6 @@
 """Payloads that would make the JSON layer build an unbounded structure are refused, clearly.
 
-The limit is `maxPayloadBytes` (default 16 MiB, process-wide): a client refuses an oversized or
+The limit is `maxPayloadBytes` (default 16 MiB, per worker config): a client refuses an oversized or
 too deeply nested argument at the call, before anything is sent; a worker that receives one
 fails the task with a SerializationError instead of decoding it.
 """
@@ -10,13 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from infinitic import ConfigError, InfiniticWorker, SerializationError, WorkflowFailedError
+from infinitic import (
+    ConfigError,
+    InfiniticWorker,
+    SerializationError,
+    TaskFailedError,
+    WorkflowFailedError,
+)
 from infinitic.common import messages as m
 from infinitic.common import serialization
 from infinitic.common import workflow_messages as w
@@ -35,24 +41,19 @@ class Tree:
     children: list[Tree] = field(default_factory=list)
 
 
-@pytest.fixture
-def small_limit() -> Iterator[None]:
-    # the limit is process-wide: set by the config, put back for the other tests
-    before = serialization.max_payload_bytes()
-    yield
-    serialization.set_max_payload_bytes(before)
-
-
-@pytest.fixture
-def worker(small_limit: None) -> Iterator[InfiniticWorker]:
-    config = {
-        "name": "limits",
-        "maxPayloadBytes": LIMIT,
+def _config(name: str, limit: int | None) -> Mapping[str, Any]:
+    return {
+        "name": name,
+        **({"maxPayloadBytes": limit} if limit is not None else {}),
         "services": [{"name": "Echo", "class": "tests.sample_services.EchoServiceImpl"}]
         + [{"name": "Math", "class": "tests.sample_workflows.MathServiceImpl"}],
         "workflows": [{"name": "Basic", "class": "tests.sample_workflows.BasicWorkflowImpl"}],
     }
-    with InfiniticWorker.from_config(config) as started:
+
+
+@pytest.fixture
+def worker() -> Iterator[InfiniticWorker]:
+    with InfiniticWorker.from_config(_config("limits", LIMIT)) as started:
         yield started
 
 
@@ -78,14 +79,26 @@ def _sent_to(worker: InfiniticWorker, topic: str) -> list[bytes]:
     return sent
 
 
-def test_the_config_sets_the_limit(small_limit: None) -> None:
-    load_config({"maxPayloadBytes": 12345})
-    assert serialization.max_payload_bytes() == 12345
+def test_the_config_sets_the_limit() -> None:
+    assert load_config({"maxPayloadBytes": 12345}).max_payload_bytes == 12345
+    assert load_config({}).max_payload_bytes == serialization.DEFAULT_MAX_PAYLOAD_BYTES
     with pytest.raises(ConfigError, match="maxPayloadBytes: must be greater than 0"):
         load_config({"maxPayloadBytes": 0}, source="infinitic.yml")
     with pytest.raises(ConfigError, match="maxPayloadBytes: expected an integer, got '16MiB'"):
         load_config({"maxPayloadBytes": "16MiB"})
-    assert serialization.max_payload_bytes() == 12345  # a refused config changes nothing
+
+
+def test_each_worker_of_a_process_keeps_its_own_limit(worker: InfiniticWorker) -> None:
+    # a second worker in the same process, with the default limit, and no services: its
+    # client sends what the first worker's client refuses, and the first worker's executor
+    # refuses to decode it
+    with InfiniticWorker.from_config({"name": "roomy"}) as roomy:
+        big = "x" * (LIMIT + 1)
+        handle = roomy.client.dispatch(roomy.client.new_service(s.EchoService).echo, big)
+        with pytest.raises(TaskFailedError, match=f"over the limit of {LIMIT} bytes"):
+            handle.result(timeout=WAIT)
+        with pytest.raises(SerializationError, match=f"over the limit of {LIMIT} bytes"):
+            worker.client.new_service(s.EchoService).echo(big)
 
 
 def test_default_limit_is_16_mib() -> None:

@@ -13,7 +13,7 @@ import pytest
 from infinitic import Channel, Workflow, name
 from infinitic.common import workflow_messages as w
 from infinitic.errors import WorkflowUpdatedError
-from infinitic.workflow.replay import WorkflowRun
+from infinitic.executors.workflow_run import WorkflowRun
 
 KINDS = ("task", "child", "timer", "timer_until", "receive", "signal", "inline")
 

@@ -16,8 +16,8 @@ import pytest
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.engines.workflow_engine import WorkflowEngine, stored
+from infinitic.engines.workflow_engine.context import StepContext
 from infinitic.engines.workflow_engine.engine import state_key
-from infinitic.engines.workflow_engine.outbox import Outbox
 from infinitic.engines.workflow_engine.process import process
 from infinitic.storage import create_storage
 from infinitic.storage.base import Storage
@@ -139,7 +139,7 @@ async def race(storage: Storage, transport: Transport, case: str) -> None:
     }
     # the result of a workflow task built from the stale history is recognized and dropped
     stale = copy.deepcopy(before)
-    process(stale, m.decode(stale_msg), Outbox())
+    process(stale, m.decode(stale_msg), StepContext())
     assert stale.running_task_id is not None and stale.running_task_id != final.running_task_id
     await first.handle(
         m.encode(

@@ -24,16 +24,17 @@ from ...errors import VersionConflictError
 from ...storage.base import IndexEntry, Storage
 from ...storage.workflow_state import state_key
 from ...transport.base import Topics, Transport, decode_or_dead_letter
-from . import progress, stored, waiting
+from . import progress, stored
+from .context import StepContext
 from .handlers import start
 from .handlers.dispatching import redrive
 from .handlers.start import pending_key
-from .outbox import Outbox
 from .owed import still_owed
 from .owners import Owners
 from .process import HANDLED, process
 from .scheduler import schedule, workflow_task
 from .state_ops import TERMINAL
+from .waiting import StateIndex
 
 log = logging.getLogger("infinitic.engines.workflow")
 
@@ -51,8 +52,12 @@ _ACCEPTED = (*HANDLED, w.ConfirmStart)
 REDRIVE_READ_CHUNK = 256
 
 
+Cached = tuple[w.WorkflowState, int, stored.Layout, StateIndex]
+
+
 class StateCache:
-    """The last state this engine saved, and its version, per workflow (bounded, LRU).
+    """The last state this engine saved, its version, storage layout and readiness index, per
+    workflow (bounded, LRU).
 
     `take` removes the entry: the handler mutates the state in place, so a handler that fails
     half-way must not leave a half-updated state behind; a successful save puts it back.
@@ -60,15 +65,22 @@ class StateCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[w.WorkflowState, int, stored.Layout]] = OrderedDict()
+        self._entries: OrderedDict[str, Cached] = OrderedDict()
 
-    def take(self, key: str) -> tuple[w.WorkflowState, int, stored.Layout] | None:
+    def take(self, key: str) -> Cached | None:
         return self._entries.pop(key, None)
 
-    def put(self, key: str, state: w.WorkflowState, version: int, layout: stored.Layout) -> None:
+    def put(
+        self,
+        key: str,
+        state: w.WorkflowState,
+        version: int,
+        layout: stored.Layout,
+        index: StateIndex,
+    ) -> None:
         if self.size <= 0:
             return
-        self._entries[key] = (state, version, layout)
+        self._entries[key] = (state, version, layout, index)
         self._entries.move_to_end(key)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -122,7 +134,7 @@ class WorkflowEngine:
         self.listeners: list[Callable[[w.WorkflowState], None]] = []
         # called with (message, saved state or None, outbox) once a message's effects are
         # saved: the event listener and the metrics read what happened there (infinitic/events)
-        self.taps: list[Callable[[Any, w.WorkflowState | None, Outbox], None]] = []
+        self.taps: list[Callable[[Any, w.WorkflowState | None, StepContext], None]] = []
 
     async def start(self) -> None:
         await self.transport.subscribe(
@@ -149,9 +161,11 @@ class WorkflowEngine:
             cached = self._cache.take(key) if attempt == 0 else None
             state: w.WorkflowState | None
             if cached is not None:
-                state, version, layout = cached  # saved by this engine, and its outbox sent
+                # saved by this engine, and its outbox sent
+                state, version, layout, index = cached
                 owed: list[w.OutboxItem] = []
             else:
+                index = StateIndex()
                 try:
                     loaded = await stored.load(self.storage, key)
                 except stored.NotAState as exc:
@@ -169,7 +183,7 @@ class WorkflowEngine:
                     owed = []  # a key moved from a live process: sent again, tasks run twice
             running_before = _running(state)
             status_before = state.status if state is not None else None
-            out = Outbox(now=clock.now())
+            out = StepContext(now=clock.now(), index=index)
             if (
                 state is None
                 and isinstance(msg, w.DispatchWorkflow)
@@ -180,7 +194,7 @@ class WorkflowEngine:
                 return
             new_state = process(state, msg, out)
             if owed:
-                owed = still_owed(owed, running_before, new_state)
+                owed = still_owed(owed, running_before, new_state, out.index)
             try:
                 await self._commit(key, new_state, version, layout, out, owed, status_before)
                 for tap in self.taps:
@@ -227,7 +241,7 @@ class WorkflowEngine:
         state: w.WorkflowState | None,
         version: int,
         layout: stored.Layout,
-        out: Outbox,
+        out: StepContext,
         owed: list[w.OutboxItem],
         status_before: str | None = None,
     ) -> None:
@@ -236,7 +250,7 @@ class WorkflowEngine:
         items = out.saved()
         # an instance joins the pending set before its state is saved, and leaves it after:
         # a crash in between leaves an id that re-driving checks, never a state it misses
-        for op, set_key, member in out.storage_ops:
+        for op, set_key, member in out.set_ops:
             if op == "add":
                 await self.storage.add_to_set(set_key, member)
         if state is None:
@@ -244,10 +258,10 @@ class WorkflowEngine:
         else:
             index = stored.index_entry(state) if state.status != status_before else None
             try:
-                version, layout = await self._save(key, state, version, layout, items, index)
+                version, layout = await self._save(key, state, version, layout, out, items, index)
                 # the workflow task, saved as a mark: built once, sent, and shown to the taps
                 task = None
-                for item in out.items:
+                for item in out.sends:
                     if item.message is None:
                         item.message = task = task or workflow_task(state, out.now)
                 # the save is what decides: only now is anything sent (and what an earlier
@@ -261,12 +275,12 @@ class WorkflowEngine:
                 raise
             if state.status not in TERMINAL:
                 # cached only once sent: a cached state's outbox is known to be out
-                self._cache.put(key, state, version, layout)
+                self._cache.put(key, state, version, layout, out.index)
             # an ended one is not cached: reads go to the storage, which knows the retention
             for listener in self.listeners:
                 listener(state)
         after = []
-        for op, set_key, member in out.storage_ops:
+        for op, set_key, member in out.set_ops:
             if op == "remove":
                 after.append(self.storage.remove_from_set(set_key, member))
             elif op == "tombstone" and self.tombstone_seconds > 0:
@@ -289,6 +303,7 @@ class WorkflowEngine:
         state: w.WorkflowState,
         version: int,
         layout: stored.Layout,
+        out: StepContext,
         outbox: list[w.OutboxItem],
         index: IndexEntry | None = None,
     ) -> tuple[int, stored.Layout]:
@@ -296,7 +311,7 @@ class WorkflowEngine:
         with the state's workflow index entry when it changed (in the same atomic write)."""
         ttl = self.retention_seconds if state.status in TERMINAL else None
         # an ended state is written whole, so every segment gets the retention
-        changed = waiting.changed_segments(state) if ttl is None else None
+        changed = out.dirty.slots if ttl is None else None
         writes, layout = stored.writes(key, state, version, layout, changed, outbox, self.owners.id)
         if len(writes) == 1:
             new_version = await self.storage.put(
@@ -304,7 +319,6 @@ class WorkflowEngine:
             )
         else:
             new_version = (await self.storage.put_many(writes, ttl_seconds=ttl, index=index))[0]
-        waiting.saved(state)
         return new_version, layout
 
     async def _send(
@@ -365,7 +379,7 @@ class WorkflowEngine:
             if loaded is not None and loaded[0].status in TERMINAL:
                 # it ended, and its engine died before its id left the set: maybe before it
                 # sent how it ended, too (to waiting clients, a parent, tag engines)
-                owed = still_owed(loaded[2].outbox, None, loaded[0], redriving=True)
+                owed = still_owed(loaded[2].outbox, None, loaded[0], StateIndex(), redriving=True)
                 if owed and not await self.owners.alive(loaded[2].owner):
                     await self._send(loaded[0], owed, clock.now())
             if loaded is None or loaded[0].status in TERMINAL:
@@ -379,12 +393,13 @@ class WorkflowEngine:
                     alive[layout.owner] = await self.owners.alive(layout.owner)
                 if alive[layout.owner]:
                     continue
-            out = Outbox(now=now)
+            out = StepContext(now=now)
+            out.dirty.everything()  # a re-drive may touch any command: the state is written whole
             redrive(state, out)
             if state.running_task_id is not None:
                 out.workflow_task(state.workflow_name, state.workflow_id)
             schedule(state, out)
-            owed = still_owed(layout.outbox, None, state, redriving=True)
+            owed = still_owed(layout.outbox, None, state, out.index, redriving=True)
             try:
                 await self._commit(key, state, version, layout, out, owed, state.status)
                 driven += 1

@@ -13,15 +13,17 @@ from __future__ import annotations
 from ...common import messages as m
 from ...common import workflow_messages as w
 from .state_ops import find_run
-from .waiting import find_command
+from .waiting import StateIndex
 
 # re-derived from the state by a re-drive (handlers/dispatching.redrive and the running task)
 _DERIVED = (m.ExecuteTask, w.TimerCompleted, w.CommandTimedOut, w.DispatchWorkflow)
 
 
-def _ongoing(state: w.WorkflowState, method_run_id: str | None, command_id: str) -> bool:
+def _ongoing(
+    index: StateIndex, state: w.WorkflowState, method_run_id: str | None, command_id: str
+) -> bool:
     run = find_run(state, method_run_id or "")
-    cmd = find_command(state, run, command_id) if run is not None else None
+    cmd = index.find_command(run, command_id) if run is not None else None
     return cmd is not None and cmd.status == "ongoing"
 
 
@@ -29,13 +31,15 @@ def still_owed(
     items: list[w.OutboxItem],
     running_before: str | None,
     state: w.WorkflowState | None,
+    index: StateIndex,
     *,
     redriving: bool = False,
 ) -> list[w.OutboxItem]:
     """The items of `items` to send again after `state` was saved over the one they came with.
 
-    `running_before`: the workflow task that state was running. `redriving`: a re-drive sends
-    what the state awaits on its own, so only what it cannot derive is kept.
+    `running_before`: the workflow task that state was running; `index`: the state's readiness
+    index (waiting.py). `redriving`: a re-drive sends what the state awaits on its own, so only
+    what it cannot derive is kept.
     """
     owed = []
     for item in items:
@@ -50,15 +54,15 @@ def still_owed(
                 continue
             if isinstance(msg, m.ExecuteTask):
                 run = find_run(state, msg.method_run_id or "")
-                cmd = find_command(state, run, msg.task_id) if run is not None else None
+                cmd = index.find_command(run, msg.task_id) if run is not None else None
                 if cmd is None or cmd.status != "ongoing":
                     continue
                 if cmd.retry_sequence != msg.retry_sequence:
                     continue
             elif isinstance(msg, w.DispatchWorkflow):
-                if not _ongoing(state, msg.parent_method_run_id, msg.message_id):
+                if not _ongoing(index, state, msg.parent_method_run_id, msg.message_id):
                     continue
-            elif not _ongoing(state, msg.method_run_id, msg.command_id):
+            elif not _ongoing(index, state, msg.method_run_id, msg.command_id):
                 continue
         owed.append(item)
     return owed

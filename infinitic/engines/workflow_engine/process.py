@@ -8,16 +8,15 @@ from typing import Any
 from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.ids import new_id
-from . import waiting
+from .context import StepContext
 from .handlers import client_commands, results, start
 from .handlers.start import pending_key, tombstone_key
 from .handlers.workflow_task import workflow_task_completed
-from .outbox import Outbox
 from .scheduler import schedule
 from .state_ops import TERMINAL, gc_properties, refresh_status
 
 # messages applied to an existing, running state; buffered while a workflow task runs
-_ON_STATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
+_ON_STATE: dict[type, Callable[[w.WorkflowState, Any, StepContext], None]] = {
     m.TaskCompleted: results.task_completed,
     m.TaskFailed: results.task_failed,
     w.TimerCompleted: results.timer_completed,
@@ -30,12 +29,12 @@ _ON_STATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
     w.RetryTasksWhere: client_commands.retry_tasks,
 }
 # messages that act at once, even while a workflow task runs
-_IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, Outbox], None]] = {
+_IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, StepContext], None]] = {
     w.CancelWorkflow: client_commands.cancel,
     w.RetryWorkflowTask: client_commands.retry_workflow_task,
 }
 
-# messages that only record outcomes: the state's waiting index follows them (waiting.py)
+# messages that only record outcomes: the state's readiness index follows them (waiting.py)
 _OUTCOMES = frozenset(
     (
         m.TaskCompleted,
@@ -54,12 +53,12 @@ HANDLED = (
 )
 
 
-def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowState | None:
+def process(state: w.WorkflowState | None, msg: Any, out: StepContext) -> w.WorkflowState | None:
     """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
     kind = type(msg)
     if state is not None and kind not in _OUTCOMES and kind is not w.WorkflowTaskCompleted:
         # (a workflow task's result tells the index what it adds: handlers/workflow_task.py)
-        waiting.reset(state)  # it may change the state in other ways than outcomes
+        out.state_changed()  # it may change the state in other ways than outcomes
     # (a failed instance has not ended: it may be retried or canceled)
     was_running = state is not None and state.status not in TERMINAL
     if kind is w.DispatchWorkflow:
@@ -93,7 +92,7 @@ def process(state: w.WorkflowState | None, msg: Any, out: Outbox) -> w.WorkflowS
     return state
 
 
-def _drain_buffer(state: w.WorkflowState, out: Outbox) -> None:
+def _drain_buffer(state: w.WorkflowState, out: StepContext) -> None:
     buffered, state.buffer = state.buffer, []
     for msg in buffered:
         if state.status in TERMINAL:
@@ -104,7 +103,7 @@ def _drain_buffer(state: w.WorkflowState, out: Outbox) -> None:
             _ON_STATE[type(msg)](state, msg, out)
 
 
-def _finish(state: w.WorkflowState, out: Outbox, was_running: bool, gc: bool = True) -> None:
+def _finish(state: w.WorkflowState, out: StepContext, was_running: bool, gc: bool = True) -> None:
     # `gc`: an outcome changes no step and no run's status, so it leaves no property snapshot
     # unused (and the collection walks every step: O(n) for a long run)
     refresh_status(state)
@@ -112,10 +111,10 @@ def _finish(state: w.WorkflowState, out: Outbox, was_running: bool, gc: bool = T
     state.updated_at = out.now
     if was_running and state.status in TERMINAL:
         gc_properties(state)
-        out.storage_ops.append(("remove", pending_key(state.workflow_name), state.workflow_id))
+        out.set_ops.append(("remove", pending_key(state.workflow_name), state.workflow_id))
         if state.dispatch_id:  # a late copy of its start must not start it again
             key = tombstone_key(state.workflow_name, state.workflow_id, state.dispatch_id)
-            out.storage_ops.append(("tombstone", key, ""))
+            out.set_ops.append(("tombstone", key, ""))
         for tag in sorted(state.tags):
             out.to_tag_engine(
                 state.workflow_name,
@@ -133,4 +132,4 @@ def _finish(state: w.WorkflowState, out: Outbox, was_running: bool, gc: bool = T
         if gc:
             gc_properties(state)
         if not was_running:  # re-opened by a retry
-            out.storage_ops.append(("add", pending_key(state.workflow_name), state.workflow_id))
+            out.set_ops.append(("add", pending_key(state.workflow_name), state.workflow_id))

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...common import messages as m
 from ...common import workflow_messages as w
-from .outbox import Outbox
+from .context import StepContext
 
 log = logging.getLogger("infinitic.engines.workflow")
 
@@ -40,7 +40,7 @@ def handled(
     msg: Any,
     state: w.WorkflowState | None,
     status_before: str | None,
-    out: Outbox,
+    out: StepContext,
 ) -> None:
     """Logs what handling `msg` did (called once its state is saved)."""
     status = state.status if state is not None else None
@@ -55,7 +55,7 @@ def handled(
     if not log.isEnabledFor(logging.DEBUG):
         return
     log.debug("workflow %s %s: handled %s -> %s", name, workflow_id, _what(msg), status)
-    for item in out.items:
+    for item in out.sends:
         log.debug(
             "workflow %s %s: sent %s to %s", name, workflow_id, _what(item.message), item.topic
         )

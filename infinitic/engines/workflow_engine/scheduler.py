@@ -8,21 +8,21 @@ from ...common import messages as m
 from ...common import workflow_messages as w
 from ...common.hashing import props_hash
 from ...common.ids import new_id, uuid_shaped
-from .outbox import Outbox
+from .context import StepContext
 from .waiting import needs_task
 
 
-def schedule(state: w.WorkflowState, out: Outbox) -> None:
+def schedule(state: w.WorkflowState, out: StepContext) -> None:
     """Sends the next workflow task, if none runs and a method run can go on."""
     if state.running_task_id is not None or state.status != "running":
         return
     for run in state.method_runs:
-        if needs_task(state, run):
+        if needs_task(out.index, state, run):
             dispatch_task(state, run, out)
             return
 
 
-def dispatch_task(state: w.WorkflowState, run: w.MethodRun, out: Outbox) -> None:
+def dispatch_task(state: w.WorkflowState, run: w.MethodRun, out: StepContext) -> None:
     state.task_index += 1
     if run.start_index < 0:
         run.start_index = state.event_index

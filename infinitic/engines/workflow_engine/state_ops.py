@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...common import workflow_messages as w
-from .waiting import note_outcome
+from .context import StepContext
 
 # an instance has ended once completed or canceled; a failed one stays until it is canceled or
 # retried (Infinitic: it waits for a fix), with its state, tags and pending work, no retention
@@ -29,24 +29,23 @@ def next_event(state: w.WorkflowState) -> int:
 
 
 def complete_command(
+    out: StepContext,
     state: w.WorkflowState,
     command: w.Command,
-    status: str,
+    status: w.CommandStatus,
     result: bytes = b"",
     error: object = None,
-    now: float = 0.0,
 ) -> bool:
-    """Sets a command's outcome once; False if it had one already (a duplicate message).
-    `now`: when (the outbox's time), kept with the command's dispatch time."""
+    """Sets a command's outcome once; False if it had one already (a duplicate message). The
+    step's time is kept with the command's dispatch time."""
     if command.status != "ongoing":
         return False
-    if now:
-        w.set_command_times(command, w.command_times(command)[0], now)
+    w.set_command_times(command, w.command_times(command)[0], out.now)
     command.status = status
     command.result = result
     command.error = error  # type: ignore[assignment]
     command.completed_at = next_event(state)
-    note_outcome(state, command)
+    out.outcome(command)
     return True
 
 

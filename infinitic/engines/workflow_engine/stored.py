@@ -14,9 +14,8 @@ it (the messages that save sends, written in the same compare-and-set: see engin
 written before the outbox (a bare `WorkflowState`, or a `StoredState`) are still read, with an
 empty outbox.
 
-What changed is told by the state's waiting index (waiting.py): outcomes mark the segment of
-their command, a workflow task's result the segments it extends; any other message replaces the
-index with one that marks everything changed.
+What changed is told by the step (`Dirty`, in its context): outcomes mark the segment of their
+command, a workflow task's result the segments it extends; any other message marks everything.
 """
 
 from __future__ import annotations
@@ -28,11 +27,40 @@ from ...common import messages as m
 from ...common import workflow_messages as w
 from ...storage.base import IndexEntry, Storage, Write
 from ...storage.workflow_state import NotAState, read_state
-from .waiting import SEGMENT
 
-__all__ = ["Layout", "NotAState", "index_entry", "load", "writes"]
+__all__ = ["SEGMENT", "Dirty", "Layout", "NotAState", "index_entry", "load", "writes"]
+
+# commands (or steps) per storage segment
+SEGMENT = 128
 
 Slot = tuple[str, str, int]  # (method run id, "commands" | "steps", segment number)
+
+
+class Dirty:
+    """The segments a step changed (`slots`); None: any may have (the state is written whole)."""
+
+    __slots__ = ("slots",)
+
+    def __init__(self) -> None:
+        self.slots: set[Slot] | None = set()
+
+    def everything(self) -> None:
+        self.slots = None
+
+    def command(self, method_run_id: str, position: int) -> None:
+        if self.slots is not None:
+            self.slots.add((method_run_id, "commands", position // SEGMENT))
+
+    def extended(self, run: w.MethodRun, commands_from: int, steps_from: int) -> None:
+        """`run` got commands from index `commands_from` and steps from `steps_from` on."""
+        if self.slots is None:
+            return
+        for kind, start, size in (
+            ("commands", commands_from, len(run.commands)),
+            ("steps", steps_from, len(run.steps)),
+        ):
+            for number in range(start // SEGMENT, (size + SEGMENT - 1) // SEGMENT):
+                self.slots.add((run.method_run_id, kind, number))
 
 
 @dataclass

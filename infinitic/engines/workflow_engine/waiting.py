@@ -3,12 +3,12 @@
 Re-evaluating a run's waiting step over its whole history at every outcome made a fan-out of n
 tasks cost O(n²). The index maps command ids to commands and keeps, for the step each run waits
 on, how many members of each all/any node are decided; an outcome updates only the nodes above
-its leaf. It lives in `WorkflowState.index`, only in memory: a state decoded from storage has
-none and builds it on first use, and the engine replaces it before any message that may change
-a state in other ways than recording outcomes or adding a workflow task's commands and steps
-(see `process`). It also tracks which storage segments changed since the last save (stored.py). `_core.replay`'s full evaluation
-stays the reference: with `VERIFY` set (the tests set it) every answer of the index is checked
-against it (INFINITIC_VERIFY_WAITING=1).
+its leaf. It is only in memory, in the step's context (context.py): the engine keeps it with
+the state it caches, a state read from storage gets a new one (built on first use), and a step
+starts a new one before any message that may change a state in other ways than recording
+outcomes or adding a workflow task's commands and steps (see `process`). `_core.replay`'s full
+evaluation stays the reference: with `VERIFY` set (the tests set it) every answer of the index is
+checked against it (INFINITIC_VERIFY_WAITING=1).
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ import orjson
 
 from ..._core import replay as kernel
 from ...common import workflow_messages as w
-
-# commands per storage segment (stored.py keeps its own name for it)
-SEGMENT = 128
 
 # a debugging aid, set by the test suite: check every answer against the full evaluation
 VERIFY = os.environ.get("INFINITIC_VERIFY_WAITING", "") not in ("", "0")
@@ -138,12 +135,9 @@ def _decide(node: _Node, status: int) -> None:
 class StateIndex:
     """Commands by id and each run's waiting step, for one in-memory state."""
 
-    __slots__ = ("runs", "waits", "counted", "changed")
+    __slots__ = ("runs", "waits", "counted")
 
-    def __init__(self, *, everything_changed: bool = False) -> None:
-        # the storage segments (stored.py) whose commands changed since the state was last read
-        # or written; None: any may have
-        self.changed: set[tuple[str, str, int]] | None = None if everything_changed else set()
+    def __init__(self) -> None:
         # command id -> (run, position); extended as runs grow (commands are only appended)
         self.runs: dict[str, tuple[w.MethodRun, int]] = {}
         self.waits: dict[str, _Wait] = {}
@@ -166,19 +160,15 @@ class StateIndex:
                 return None
         return run.commands[found[1]]
 
-    def outcome(self, command: w.Command) -> None:
-        """Records that `command` got (part of) its outcome."""
+    def outcome(self, command: w.Command) -> tuple[w.MethodRun, int] | None:
+        """Records that `command` got (part of) its outcome; returns its run and position, None
+        if it was not looked up through the index (its run's wait, if any, sees it when built)."""
         found = self.runs.get(command.command_id)
-        if found is None:
-            # not looked up through the index: its run's wait, if any, sees it when built, but
-            # which segment changed is not known
-            self.changed = None
-            return
-        if self.changed is not None:
-            self.changed.add((found[0].method_run_id, "commands", found[1] // SEGMENT))
-        wait = self.waits.get(found[0].method_run_id)
-        if wait is not None:
-            wait.update(found[1], command)
+        if found is not None:
+            wait = self.waits.get(found[0].method_run_id)
+            if wait is not None:
+                wait.update(found[1], command)
+        return found
 
     def decided(self, run: w.MethodRun) -> bool:
         """Whether the step `run` waits on (its last, not terminated) is decided."""
@@ -194,59 +184,7 @@ class StateIndex:
         return wait.root.status != kernel.ONGOING
 
 
-def index_of(state: w.WorkflowState) -> StateIndex:
-    index = getattr(state, "index", None)
-    if index is None:
-        index = state.index = StateIndex()
-    return index
-
-
-def reset(state: w.WorkflowState) -> None:
-    """Before a message that may change `state` in other ways than recording outcomes."""
-    state.index = StateIndex(everything_changed=True)
-
-
-def changed_segments(state: w.WorkflowState) -> set[tuple[str, str, int]] | None:
-    """What changed since the state was last read or written (None: anything may have)."""
-    index = getattr(state, "index", None)
-    return None if index is None else index.changed
-
-
-def saved(state: w.WorkflowState) -> None:
-    """The state was just written: nothing has changed since."""
-    index = getattr(state, "index", None)
-    if index is None:
-        state.index = StateIndex()
-    else:
-        index.changed = set()
-
-
-def extended(state: w.WorkflowState, run: w.MethodRun, commands_from: int, steps_from: int) -> None:
-    """`run` got commands from index `commands_from` and steps from index `steps_from` on."""
-    index = getattr(state, "index", None)
-    if index is None:
-        index = state.index = StateIndex()
-    if index.changed is None:
-        return
-    for kind, start, size in (
-        ("commands", commands_from, len(run.commands)),
-        ("steps", steps_from, len(run.steps)),
-    ):
-        for number in range(start // SEGMENT, (size + SEGMENT - 1) // SEGMENT):
-            index.changed.add((run.method_run_id, kind, number))
-
-
-def find_command(state: w.WorkflowState, run: w.MethodRun, command_id: str) -> w.Command | None:
-    return index_of(state).find_command(run, command_id)
-
-
-def note_outcome(state: w.WorkflowState, command: w.Command) -> None:
-    index = getattr(state, "index", None)
-    if index is not None:
-        index.outcome(command)
-
-
-def needs_task(state: w.WorkflowState, run: w.MethodRun) -> bool:
+def needs_task(index: StateIndex, state: w.WorkflowState, run: w.MethodRun) -> bool:
     """Whether `run` can go on: it never ran, is to run again, or its waiting step is decided."""
     if run.status != "running":
         return False
@@ -254,7 +192,7 @@ def needs_task(state: w.WorkflowState, run: w.MethodRun) -> bool:
         # after a workflow task a running run waits at its last step; without one it has
         # never run, or it is to run again (retry_workflow_task)
         return True
-    decided = index_of(state).decided(run)
+    decided = index.decided(run)
     if VERIFY and decided != (evaluate(run, state.event_index) != kernel.ONGOING):
         raise AssertionError(
             f"the waiting index of {state.workflow_id}/{run.method_run_id} finds its step "

@@ -1,25 +1,10 @@
-"""The Pulsar transport's errors: each names the URL and the setting to check, never a credential."""
+"""The Pulsar transport's errors, defined in `infinitic.errors` with every public exception
+(catching them needs neither this transport nor the `pulsar` extra); importable from here too."""
 
 from __future__ import annotations
 
-from ...errors import InfiniticError
-
-
-class PulsarTransportError(InfiniticError):
-    """Pulsar refused an operation (the message names which, never a credential)."""
-
-
-class PulsarConnectionError(PulsarTransportError):
-    """The broker (binary protocol or admin REST API) could not be reached or talked to."""
-
-
-class PulsarAuthenticationError(PulsarConnectionError):
-    """The broker refused the configured credentials ("authentication failed")."""
-
-
-class PulsarTlsError(PulsarConnectionError):
-    """The TLS handshake failed: the broker's certificate is not trusted, or TLS is misconfigured."""
-
-
-class PulsarAdminError(PulsarConnectionError):
-    """The admin REST API refused a request or could not be reached."""
+from ...errors import PulsarAdminError as PulsarAdminError
+from ...errors import PulsarAuthenticationError as PulsarAuthenticationError
+from ...errors import PulsarConnectionError as PulsarConnectionError
+from ...errors import PulsarTlsError as PulsarTlsError
+from ...errors import PulsarTransportError as PulsarTransportError

@@ -9,8 +9,7 @@ import orjson
 from ....common import messages as m
 from ....common import workflow_messages as w
 from ....common.ids import new_id
-from .. import waiting
-from ..outbox import Outbox
+from ..context import StepContext
 from ..state_ops import TERMINAL, complete_command, next_event
 from ..waiting import as_tree
 from .dispatching import send_task
@@ -18,7 +17,7 @@ from .dispatching import send_task
 log = logging.getLogger("infinitic.engines.workflow")
 
 
-def cancel(state: w.WorkflowState, msg: w.CancelWorkflow, out: Outbox) -> None:
+def cancel(state: w.WorkflowState, msg: w.CancelWorkflow, out: StepContext) -> None:
     """Cancels a running or failed instance: its unfinished (or failed) runs and children."""
     if state.status in TERMINAL:
         return
@@ -45,7 +44,7 @@ def cancel(state: w.WorkflowState, msg: w.CancelWorkflow, out: Outbox) -> None:
     state.buffer = []
 
 
-def retry_workflow_task(state: w.WorkflowState, msg: w.RetryWorkflowTask, out: Outbox) -> None:
+def retry_workflow_task(state: w.WorkflowState, msg: w.RetryWorkflowTask, out: StepContext) -> None:
     """Re-opens method runs whose workflow task failed (code error or non-determinism)."""
     reopened = False
     for run in state.method_runs:
@@ -60,7 +59,7 @@ def retry_workflow_task(state: w.WorkflowState, msg: w.RetryWorkflowTask, out: O
 
 
 def complete_timers(
-    state: w.WorkflowState, msg: w.CompleteTimers | w.CompleteMethodTimers, out: Outbox
+    state: w.WorkflowState, msg: w.CompleteTimers | w.CompleteMethodTimers, out: StepContext
 ) -> None:
     """Completes the running timers of the method run `msg` names (of every run: none named);
     an unknown method run completes nothing."""
@@ -70,10 +69,12 @@ def complete_timers(
             continue
         for cmd in run.commands:
             if cmd.kind == "timer":
-                complete_command(state, cmd, "completed", now=out.now)
+                complete_command(out, state, cmd, "completed")
 
 
-def retry_tasks(state: w.WorkflowState, msg: w.RetryTasks | w.RetryTasksWhere, out: Outbox) -> None:
+def retry_tasks(
+    state: w.WorkflowState, msg: w.RetryTasks | w.RetryTasksWhere, out: StepContext
+) -> None:
     """Re-runs failed or timed-out tasks (those matching the filters of `msg`).
 
     A task whose failure the workflow caught and went on from is retried too: its earlier
@@ -118,7 +119,13 @@ def _remember_outcome(cmd: w.Command) -> None:
     cmd.meta[w.PREVIOUS_OUTCOMES_META] = orjson.dumps(past)
 
 
-def late_outcome(state: w.WorkflowState, cmd: w.Command, status: str, result: bytes) -> bool:
+def late_outcome(
+    out: StepContext,
+    state: w.WorkflowState,
+    cmd: w.Command,
+    status: w.CommandStatus,
+    result: bytes,
+) -> bool:
     """A command that timed out ends after all (a child completing after its deadline): when
     the run failed on that timeout, it takes the outcome and goes on (Infinitic's behaviour);
     when the workflow went on past the timeout, replays must keep seeing it: nothing changes."""
@@ -135,7 +142,7 @@ def late_outcome(state: w.WorkflowState, cmd: w.Command, status: str, result: by
         cmd.result = result
         cmd.completed_at = next_event(state)
         reopen(state, run, index)
-        waiting.reset(state)
+        out.state_changed()
         return True
     return False
 

@@ -6,10 +6,12 @@ from ....common import messages as m
 from ....common import workflow_messages as w
 from ....common.ids import new_id
 from ....transport.base import Topics
-from ..outbox import Outbox
+from ..context import StepContext
 
 
-def dispatch_command(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Outbox) -> None:
+def dispatch_command(
+    state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: StepContext
+) -> None:
     kind = cmd.kind
     if kind == "task":
         send_task(state, run, cmd, out)
@@ -100,7 +102,7 @@ def dispatch_command(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, o
         )
 
 
-def send_task(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Outbox) -> None:
+def send_task(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: StepContext) -> None:
     out.send(
         Topics.task_executor(cmd.name),
         m.ExecuteTask(
@@ -120,7 +122,7 @@ def send_task(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Out
     )
 
 
-def arm_timer(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Outbox) -> None:
+def arm_timer(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: StepContext) -> None:
     out.to_engine(
         state.workflow_name,
         state.workflow_id,
@@ -136,7 +138,7 @@ def arm_timer(state: w.WorkflowState, run: w.MethodRun, cmd: w.Command, out: Out
     )
 
 
-def redrive(state: w.WorkflowState, out: Outbox) -> None:
+def redrive(state: w.WorkflowState, out: StepContext) -> None:
     """After a restart: re-send what the state says is pending. Ids are deterministic, so a
     duplicate of something that did go out is recognized and ignored downstream."""
     for run in state.method_runs:

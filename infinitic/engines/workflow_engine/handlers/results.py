@@ -9,23 +9,24 @@ import orjson
 from ....common import messages as m
 from ....common import workflow_messages as w
 from ....common.hashing import filter_matches
-from ..outbox import Outbox
+from ..context import StepContext
 from ..state_ops import complete_command, find_run, next_event
-from ..waiting import find_command, note_outcome
 from .client_commands import late_outcome
 
 log = logging.getLogger("infinitic.engines.workflow")
 
 
 def _command(
-    state: w.WorkflowState, method_run_id: str | None, command_id: str
+    out: StepContext, state: w.WorkflowState, method_run_id: str | None, command_id: str
 ) -> w.Command | None:
     run = find_run(state, method_run_id or "")
-    return find_command(state, run, command_id) if run is not None else None
+    return out.find_command(run, command_id) if run is not None else None
 
 
-def _task_command(state: w.WorkflowState, msg: m.TaskCompleted | m.TaskFailed) -> w.Command | None:
-    cmd = _command(state, msg.method_run_id, msg.task_id)
+def _task_command(
+    out: StepContext, state: w.WorkflowState, msg: m.TaskCompleted | m.TaskFailed
+) -> w.Command | None:
+    cmd = _command(out, state, msg.method_run_id, msg.task_id)
     if cmd is not None and m.result_retry_sequence(msg) != cmd.retry_sequence:
         # a late copy of the result of an attempt before a manual retry (or after: impossible)
         log.info(
@@ -39,32 +40,32 @@ def _task_command(state: w.WorkflowState, msg: m.TaskCompleted | m.TaskFailed) -
     return cmd
 
 
-def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: Outbox) -> None:
-    cmd = _task_command(state, msg)
+def task_completed(state: w.WorkflowState, msg: m.TaskCompleted, out: StepContext) -> None:
+    cmd = _task_command(out, state, msg)
     if cmd is not None:
-        complete_command(state, cmd, "completed", msg.result, now=out.now)
+        complete_command(out, state, cmd, "completed", msg.result)
 
 
-def task_failed(state: w.WorkflowState, msg: m.TaskFailed, out: Outbox) -> None:
-    cmd = _task_command(state, msg)
+def task_failed(state: w.WorkflowState, msg: m.TaskFailed, out: StepContext) -> None:
+    cmd = _task_command(out, state, msg)
     if cmd is not None:
-        complete_command(state, cmd, "failed", error=msg.error, now=out.now)
+        complete_command(out, state, cmd, "failed", error=msg.error)
 
 
-def timer_completed(state: w.WorkflowState, msg: w.TimerCompleted, out: Outbox) -> None:
-    cmd = _command(state, msg.method_run_id, msg.command_id)
+def timer_completed(state: w.WorkflowState, msg: w.TimerCompleted, out: StepContext) -> None:
+    cmd = _command(out, state, msg.method_run_id, msg.command_id)
     if cmd is not None and cmd.kind == "timer":
-        complete_command(state, cmd, "completed", now=out.now)
+        complete_command(out, state, cmd, "completed")
 
 
-def command_timed_out(state: w.WorkflowState, msg: w.CommandTimedOut, out: Outbox) -> None:
-    cmd = _command(state, msg.method_run_id, msg.command_id)
+def command_timed_out(state: w.WorkflowState, msg: w.CommandTimedOut, out: StepContext) -> None:
+    cmd = _command(out, state, msg.method_run_id, msg.command_id)
     if cmd is not None:
-        complete_command(state, cmd, "timed_out", now=out.now)
+        complete_command(out, state, cmd, "timed_out")
 
 
-def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> None:
-    cmd = _command(state, msg.parent_method_run_id, msg.method_run_id)
+def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: StepContext) -> None:
+    cmd = _command(out, state, msg.parent_method_run_id, msg.method_run_id)
     if cmd is None and msg.method_run_id == msg.workflow_id:
         # a child started with a custom id: its id is not the command's
         run = find_run(state, msg.parent_method_run_id or "")
@@ -75,12 +76,12 @@ def child_outcome(state: w.WorkflowState, msg: w.MethodOutcome, out: Outbox) -> 
     if cmd is None:
         return
     if cmd.status == "timed_out" and msg.status == "completed":
-        late_outcome(state, cmd, msg.status, msg.result)
+        late_outcome(out, state, cmd, msg.status, msg.result)
         return
-    complete_command(state, cmd, msg.status, msg.result, msg.error, now=out.now)
+    complete_command(out, state, cmd, msg.status, msg.result, msg.error)
 
 
-def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
+def signal(state: w.WorkflowState, msg: w.SendSignal, out: StepContext) -> None:
     """Delivered to every waiting receive of the channel whose filter matches; else discarded.
 
     Each delivery records the signal's message id next to it ([event index, signal, id]), so a
@@ -116,7 +117,7 @@ def signal(state: w.WorkflowState, msg: w.SendSignal, out: Outbox) -> None:
                 cmd.status = "completed"
                 cmd.completed_at = index
                 w.set_command_times(cmd, w.command_times(cmd)[0], out.now)
-            note_outcome(state, cmd)
+            out.outcome(cmd)
             delivered = True
     if not delivered:
         log.info(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import typing
+
 from ....common import workflow_messages as w
 from ....common.ids import new_id
-from ..outbox import Outbox
+from ..context import StepContext
 from ..state_ops import RUN_ENDED, TERMINAL, find_run
 
 
 def dispatch_workflow(
-    state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: Outbox
+    state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: StepContext
 ) -> w.WorkflowState:
     if state is not None and (state.status not in TERMINAL or msg.message_id == state.dispatch_id):
         # a duplicate, or a start reusing the custom id of a running (or failed) instance
@@ -52,12 +54,12 @@ def dispatch_workflow(
                 emitted_at=out.now,
             ),
         )
-    out.storage_ops.append(("add", pending_key(msg.workflow_name), msg.workflow_id))
+    out.set_ops.append(("add", pending_key(msg.workflow_name), msg.workflow_id))
     return state
 
 
 def dispatch_method(
-    state: w.WorkflowState | None, msg: w.DispatchMethod, out: Outbox
+    state: w.WorkflowState | None, msg: w.DispatchMethod, out: StepContext
 ) -> w.WorkflowState | None:
     if state is None or state.status != "running":
         probe = w.MethodRun(
@@ -92,7 +94,7 @@ def dispatch_method(
 
 
 def wait_workflow(
-    state: w.WorkflowState | None, msg: w.WaitWorkflow, out: Outbox
+    state: w.WorkflowState | None, msg: w.WaitWorkflow, out: StepContext
 ) -> w.WorkflowState | None:
     run_id = msg.method_run_id or msg.workflow_id
     run = find_run(state, run_id) if state is not None else None
@@ -111,7 +113,7 @@ def _wait(
     run: w.MethodRun,
     reply_to: str | None,
     parent_id: str | None,
-    out: Outbox,
+    out: StepContext,
     dispatch: w.DispatchWorkflow | None,
 ) -> None:
     if run.status in RUN_ENDED:
@@ -125,7 +127,8 @@ def _wait(
             probe.parent_workflow_id = dispatch.parent_workflow_id
             probe.parent_workflow_name = dispatch.parent_workflow_name
             probe.parent_method_run_id = dispatch.parent_method_run_id
-        out.method_outcome(state, probe, run.status, run.result, run.error)
+        ended = typing.cast(w.OutcomeStatus, run.status)  # one of RUN_ENDED
+        out.method_outcome(state, probe, ended, run.result, run.error)
         return
     if reply_to and reply_to not in run.waiting_clients:
         run.waiting_clients.append(reply_to)
@@ -140,7 +143,7 @@ def tombstone_key(workflow_name: str, workflow_id: str, dispatch_id: str) -> str
     return f"workflow.ended:{workflow_name}:{workflow_id}:{dispatch_id}"
 
 
-def refuse_late_start(msg: w.DispatchWorkflow, out: Outbox) -> None:
+def refuse_late_start(msg: w.DispatchWorkflow, out: StepContext) -> None:
     """A copy of the start of an instance that ended and is forgotten: it starts nothing, and
     whoever waits on it is told the instance is unknown."""
     probe = w.MethodRun(

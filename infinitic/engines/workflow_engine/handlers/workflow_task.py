@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from ....common import workflow_messages as w
-from .. import waiting
-from ..outbox import Outbox
+from ..context import StepContext
 from ..state_ops import find_run
 from .dispatching import dispatch_command
 
 
 def workflow_task_completed(
-    state: w.WorkflowState, msg: w.WorkflowTaskCompleted, out: Outbox
+    state: w.WorkflowState, msg: w.WorkflowTaskCompleted, out: StepContext
 ) -> None:
     if msg.workflow_task_id != state.running_task_id:
         return  # a duplicate, or the result of a task superseded by a cancel or a retry
@@ -38,7 +37,7 @@ def workflow_task_completed(
         run.steps = sorted(by_position.values(), key=lambda s: s.position)
         first = min(step.position for step in msg.new_steps)
         steps_from = next(i for i, step in enumerate(run.steps) if step.position >= first)
-    waiting.extended(state, run, len(run.commands), steps_from)
+    out.extended(run, len(run.commands), steps_from)
     for cmd in msg.new_commands:
         run.commands.append(cmd)
         # inline steps and sent signals are done as soon as they are recorded

@@ -1,4 +1,8 @@
-"""One workflow task: re-runs a method run from its start over its history.
+"""The workflow runtime: one workflow task re-runs a method run from its start over its history.
+
+The workflow API (`infinitic.workflow`) reaches it through `workflow/_context.py`: `execute`
+binds the run as the current one while the method runs, and the API's commands and awaits are
+the methods of `WorkflowRuntime` implemented here.
 
 Every command (dispatch, timer, receive, signal, inline) and every await takes the next
 position. A command at a known position must match the recorded one (by the check mode) and
@@ -14,7 +18,6 @@ import dataclasses
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -26,12 +29,18 @@ from ..common import messages, serialization
 from ..common.hashing import args_hash, props_hash
 from ..common.ids import deterministic_id
 from ..common.messages import ErrorInfo
-from ..common.workflow_messages import PREVIOUS_OUTCOMES_META, Command, ExecuteWorkflowTask, Step
-from . import aio
-from .channel import Channel
-from .deferred import Deferred, DeferredStatus
-
-_CURRENT: ContextVar[WorkflowRun | None] = ContextVar("infinitic_workflow_run", default=None)
+from ..common.workflow_messages import (
+    PREVIOUS_OUTCOMES_META,
+    Command,
+    CommandKind,
+    CommandStatus,
+    ExecuteWorkflowTask,
+    Step,
+)
+from ..workflow import aio
+from ..workflow._context import Pending, enter, leave
+from ..workflow.deferred import Deferred
+from ..workflow.stubs import is_stub
 
 CHECK_MODES = {
     "none": kernel.CHECK_NONE,
@@ -45,22 +54,20 @@ class _Suspend(BaseException):
     """Ends the replay at a step that is not decided yet."""
 
 
-def current_run() -> WorkflowRun:
-    run = _CURRENT.get()
-    if run is None:
-        raise RuntimeError(
-            "this can only be used inside a workflow method run by an infinitic worker "
-            "(dispatch, timers, channels and stubs are commands recorded by the replay)"
-        )
-    return run
-
-
 class WorkflowRun:
-    """Replays one method run; the result is in `outcome` once `execute()` returns."""
+    """Replays one method run (a `workflow._context.WorkflowRuntime`); `execute()` returns
+    how it ended."""
 
-    def __init__(self, task: ExecuteWorkflowTask, instance: object | None, check_mode: str) -> None:
+    def __init__(
+        self,
+        task: ExecuteWorkflowTask,
+        instance: object | None,
+        check_mode: str,
+        max_payload_bytes: int = serialization.DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
         """`instance` None: give one with `instantiate` before `execute`."""
         self.instance = instance
+        self.max_payload_bytes = max_payload_bytes
         self.mode = CHECK_MODES[check_mode]
         self.position = -1
         self.hints = _property_hints(type(instance)) if instance is not None else {}
@@ -82,7 +89,7 @@ class WorkflowRun:
         self._command_at: dict[int, int] = {}  # position -> index in self.commands
         self._receive_values: dict[int, list[Any]] = {}
         # commands retried after the workflow caught their failure: their earlier outcomes
-        self._rewound: dict[int, list[tuple[str, int, ErrorInfo | None]]] = {}
+        self._rewound: dict[int, list[tuple[CommandStatus, int, ErrorInfo | None]]] = {}
         for command in self.run.commands:
             self._append(command)
             if PREVIOUS_OUTCOMES_META in command.meta:
@@ -101,11 +108,11 @@ class WorkflowRun:
     def instantiate(self, factory: Callable[[], object]) -> object:
         """`factory()` with this run's context readable, so the implementation's `__init__`
         can read `self.workflow_id`, `workflow_name`, `tags` and `meta`."""
-        token = _CURRENT.set(self)
+        token = enter(self)
         try:
             self.instance = factory()
         finally:
-            _CURRENT.reset(token)
+            leave(token)
         self.hints = _property_hints(type(self.instance))
         return self.instance
 
@@ -142,7 +149,13 @@ class WorkflowRun:
     # -- commands ---------------------------------------------------------------------------
 
     def command(
-        self, kind: str, name: str, method: str, args: bytes, result_type: Any = Any, **extra: Any
+        self,
+        kind: CommandKind,
+        name: str,
+        method: str,
+        args: bytes,
+        result_type: Any = Any,
+        **extra: Any,
     ) -> int:
         """Records (or matches) a command at the next position; returns its index."""
         if self.inline_depth:
@@ -197,7 +210,7 @@ class WorkflowRun:
             "or await: do that in the workflow method, around the inline step"
         )
 
-    def await_deferred(self, deferred: Deferred[Any]) -> Any:
+    def await_deferred(self, deferred: Pending) -> Any:
         if self.inline_depth:
             raise self._in_inline("an await")
         tree = deferred._leaf
@@ -220,9 +233,9 @@ class WorkflowRun:
                 )
                 self.now_index = past.terminated_at
                 if not self._rewound:
-                    return self._outcome(deferred, tree, past.terminated_at)
+                    return self._outcome(tree, past.terminated_at)
                 with self._as_of(past.terminated_at):
-                    return self._outcome(deferred, tree, past.terminated_at)
+                    return self._outcome(tree, past.terminated_at)
             status, _, _ = self.history.evaluate(tree, self.task.as_of)
             if status != kernel.ONGOING:
                 break
@@ -241,9 +254,9 @@ class WorkflowRun:
         digest = props_hash(snapshot)
         self.props_store[digest] = snapshot
         self.new_steps.append(Step(position, signature, _tree_json(tree), self.task.as_of, digest))
-        return self._outcome(deferred, tree, self.task.as_of)
+        return self._outcome(tree, self.task.as_of)
 
-    def deferred_status(self, deferred: Deferred[Any]) -> DeferredStatus:
+    def deferred_status(self, deferred: Pending) -> str:
         tree = deferred._leaf
         if tree[0] == "r":
             tree = self._receive_tree(deferred)
@@ -252,7 +265,7 @@ class WorkflowRun:
         else:
             with self._as_of(self.now_index):
                 status, _, _ = self.history.evaluate(tree, self.now_index)
-        return DeferredStatus(kernel.STATUS_NAMES[status])
+        return kernel.STATUS_NAMES[status]
 
     @contextmanager
     def _as_of(self, as_of: int) -> Iterator[None]:
@@ -284,7 +297,7 @@ class WorkflowRun:
         finally:
             self.history, self.commands = saved
 
-    def _outcome(self, deferred: Deferred[Any], tree: Any, as_of: int) -> Any:
+    def _outcome(self, tree: Any, as_of: int) -> Any:
         status, leaf, _ = self.history.evaluate(tree, as_of)
         if status == kernel.COMPLETED:
             return self._node_value(tree, as_of)
@@ -376,7 +389,7 @@ class WorkflowRun:
         initial = self.task.props_store[start] if start else self.task.properties
         if initial:
             self._restore(initial)
-        token = _CURRENT.set(self)
+        token = enter(self)
         try:
             value = method(*args)
             if aio.is_coroutine(value):  # an `async def` method: its awaits are steps too
@@ -385,58 +398,60 @@ class WorkflowRun:
         except _Suspend:
             return "waiting", None
         finally:
-            _CURRENT.reset(token)
+            leave(token)
         return "completed", value
 
     # -- used by the workflow API -----------------------------------------------------------
 
-    def receive(
-        self, channel: Channel[Any], limit: int, criteria: dict[str, Any], value_type: Any
-    ) -> Deferred[Any]:
+    def value_of(self, index: int) -> Any:
+        return self._node_value(("c", index), self.now_index)
+
+    def receive(self, channel: str, limit: int, criteria: dict[str, Any], value_type: Any) -> int:
         """`limit` 0: no limit."""
         filter_bytes = orjson.dumps(criteria, option=orjson.OPT_SORT_KEYS) if criteria else b""
-        index = self.command(
+        return self.command(
             "receive",
-            channel.name,
+            channel,
             "",
             filter_bytes,
             value_type,
             limit=limit,
             filter=filter_bytes,
         )
-        return Deferred(self, ("r", index, 0), value_type)
 
-    def _receive_tree(self, deferred: Deferred[Any]) -> Any:
+    def _receive_tree(self, deferred: Pending) -> Any:
         """The step of the next signal of a receive: after its limit, its last signal again."""
         index = deferred._leaf[1]
         limit = self.commands[index].limit
         nth = deferred._receives if not limit else min(deferred._receives, limit - 1)
         return ("r", index, nth)
 
-    def send_signal_to_self(self, channel: Channel[Any], value: Any) -> None:
+    def send_signal_to_self(self, channel: str, value_type: Any, value: Any) -> None:
         payload = serialization.dumps(
-            value, f"the signal sent to channel {channel.name}", declared=channel.value_type
+            value,
+            f"the signal sent to channel {channel}",
+            self.max_payload_bytes,
+            declared=value_type,
         )
         index = self.command(
             "signal",
             self.task.workflow_name,
-            channel.name,
+            channel,
             payload,
             target_id=self.task.workflow_id,
         )
         self.complete_now(index, b"null")
 
-    def timer_at(self, due_at: float) -> Deferred[datetime]:
+    def timer_at(self, due_at: float) -> int:
         # what the user wrote is the instant: it is the argument checked by `strict`
-        index = self.command("timer", "", "", orjson.dumps(due_at), datetime, due_at=due_at)
-        return Deferred(self, ("c", index), datetime)
+        return self.command("timer", "", "", orjson.dumps(due_at), datetime, due_at=due_at)
 
-    def timer_for(self, delta: timedelta) -> Deferred[datetime]:
+    def timer_for(self, delta: timedelta) -> int:
         # what the user wrote is the duration: it is the argument checked by `strict`; the due
         # time depends on when the workflow task that first reached the timer ran, so it is
         # kept in the recorded command (a replay reads it there, never computes it again)
         seconds = delta.total_seconds()
-        index = self.command(
+        return self.command(
             "timer",
             "",
             "",
@@ -444,14 +459,15 @@ class WorkflowRun:
             datetime,
             due_at=self.task.emitted_at + seconds,
         )
-        return Deferred(self, ("c", index), datetime)
 
 
-def _previous_outcomes(command: Command) -> list[tuple[str, int, ErrorInfo | None]]:
+def _previous_outcomes(command: Command) -> list[tuple[CommandStatus, int, ErrorInfo | None]]:
     outcomes = []
     for status, at, error in orjson.loads(command.meta[PREVIOUS_OUTCOMES_META]):
         info = messages.decode(bytes.fromhex(error)) if error else None
-        outcomes.append((str(status), int(at), info if isinstance(info, ErrorInfo) else None))
+        # written by the engine from a command's status (handlers/client_commands.py)
+        recorded = typing.cast(CommandStatus, str(status))
+        outcomes.append((recorded, int(at), info if isinstance(info, ErrorInfo) else None))
     return outcomes
 
 
@@ -467,16 +483,9 @@ def _tree_json(tree: Any) -> bytes:
     return orjson.dumps(tree)
 
 
-_IS_STUB: list[Callable[[Any], bool]] = []
-
-
 def _is_property(value: Any) -> bool:
-    if not _IS_STUB:
-        # stubs are callables' holders and never properties; they import this module, hence late
-        from .stubs import is_stub
-
-        _IS_STUB.append(is_stub)
-    return not (callable(value) or _IS_STUB[0](value))
+    # stubs are callables' holders and never properties
+    return not (callable(value) or is_stub(value))
 
 
 def _holds_deferred(value: Any) -> bool:
