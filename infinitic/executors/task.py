@@ -285,27 +285,12 @@ class TaskExecutor:
             raise _Unrunnable(
                 f"service {self.service.name!r} has no task {msg.task_name!r}", _UNKNOWN
             )
-        where = f"{self.service.name}.{method.name}"
         try:
-            raw = serialization.loads(msg.args, f"the arguments of {where}", self.max_payload_bytes)
+            return method, method.decode_args(msg.args, self.service.name, self.max_payload_bytes)
         except errors.SerializationError as exc:
             raise _Unrunnable(str(exc), _SERIALIZATION) from None
-        if not isinstance(raw, list):
-            raise _Unrunnable(f"the arguments of {where} are not a JSON array")
-        try:
-            if len(raw) != method.positional_count:  # else it binds: skip inspect's machinery
-                method.signature.bind(None, *raw)
         except TypeError as exc:
-            raise _Unrunnable(f"{where} called with {len(raw)} arguments: {exc}") from None
-        args = []
-        for i, value in enumerate(raw):
-            tp = method.param_types[i] if i < len(method.param_types) else Any
-            label = method.param_names[i] if i < len(method.param_names) else str(i)
-            try:
-                args.append(serialization.convert(value, tp, f"argument {label!r} of {where}"))
-            except errors.SerializationError as exc:
-                raise _Unrunnable(str(exc), _SERIALIZATION) from None
-        return method, args
+            raise _Unrunnable(str(exc)) from None
 
     def _delegated(self, method: MethodSpec) -> bool:
         fn = getattr(type(self.service.instance), method.attribute, None)
