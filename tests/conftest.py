@@ -52,6 +52,7 @@ def _fresh_sample_state() -> None:
     sample_services.BARRIER.clear()
     sample_services.GATE.clear()
     sample_workflows.GATES.clear()
+    sample_workflows.FOREVER.clear()
 
 
 # each kernel once per flavour for the whole session (a module is stateless: nothing to reset)

@@ -121,6 +121,7 @@ class EchoServiceImpl(EchoService):
         return a + b
 
     def block(self) -> str:
+        record()
         return "released" if GATE.wait(60) else "gave up"
 
 

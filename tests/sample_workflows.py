@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta, timezone
 
 from infinitic import (
@@ -19,6 +20,7 @@ from infinitic import (
 from infinitic.workflow import DeferredStatus
 
 GATES: dict[str, bool] = {}  # flipped by tests to change workflow code between runs
+FOREVER = threading.Event()  # Math.slow("forever") runs until the test sets it (or 60s)
 
 
 @name("Math")
@@ -36,9 +38,8 @@ class MathServiceImpl(MathService):
         raise ValueError(why)
 
     def slow(self, key: str) -> int:
-        import threading
-
-        threading.Event().wait(60 if key == "forever" else 0)
+        if key == "forever":
+            FOREVER.wait(60)
         return 1
 
 

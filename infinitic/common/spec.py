@@ -11,11 +11,12 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import SerializationError
 from .declarations import has_no_body
-from .serialization import check_annotations
+from .serialization import Converter, check_annotations, convert, converter_for, loads
 
 NAME_ATTR = "__infinitic_name__"
 TIMEOUT_ATTR = "__infinitic_timeout__"
@@ -117,6 +118,40 @@ class MethodSpec:
             raise TypeError(f"{owner}.{self.name}: {exc}") from None
         bound.apply_defaults()
         return list(bound.args[1:])
+
+    def decode_args(self, payload: bytes, owner: str, max_bytes: int) -> list[Any]:
+        """The arguments of a call from its JSON array `payload`, as the declared types.
+
+        Raises SerializationError (a payload or an argument that does not decode) or TypeError
+        (not an array, or arguments the signature refuses); messages name `owner`.method."""
+        where = f"{owner}.{self.name}"
+        raw = loads(payload, f"the arguments of {where}", max_bytes)
+        if not isinstance(raw, list):
+            raise TypeError(f"the arguments of {where} are not a JSON array")
+        if len(raw) != self.positional_count:  # else it binds: skip inspect's machinery
+            try:
+                self.signature.bind(None, *raw)
+            except TypeError as exc:
+                raise TypeError(f"{where} called with {len(raw)} arguments: {exc}") from None
+        try:
+            converters = self._converters
+            if len(raw) <= len(converters):
+                return [conv(value) for conv, value in zip(converters, raw, strict=False)]
+        except (SerializationError, RecursionError, ValueError, TypeError):
+            pass  # converted again below, to name the argument at fault
+        names, types = self.param_names, self.param_types
+        return [
+            convert(
+                value,
+                types[i] if i < len(types) else Any,
+                f"argument {names[i] if i < len(names) else str(i)!r} of {where}",
+            )
+            for i, value in enumerate(raw)
+        ]
+
+    @cached_property
+    def _converters(self) -> tuple[Converter, ...]:
+        return tuple(converter_for(tp) for tp in self.param_types)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,9 @@ class TaskExecutor:
         # msg, TaskCompleted | TaskFailed): the event listener and the metrics (infinitic/events)
         self.taps: list[Callable[[str, m.ExecuteTask, Any], None]] = []
         self._batchers: dict[str, Batcher] = {}
+        self._running = 0  # messages being handled: a closing worker waits for them (drain)
+        self._idle = asyncio.Event()
+        self._idle.set()
         batching = service.batching
         for task_attribute, batch_attribute in service.batch_methods.items():
             if batching is not None:
@@ -152,13 +155,33 @@ class TaskExecutor:
     def close(self) -> None:
         self.threads.close()
 
+    @property
+    def running(self) -> int:
+        """The messages this executor is handling now."""
+        return self._running
+
+    async def drain(self, seconds: float) -> bool:
+        """Waits up to `seconds` for the messages being handled to end; False if some still run."""
+        if self._running:
+            try:
+                await asyncio.wait_for(self._idle.wait(), seconds)
+            except TimeoutError:
+                return False
+        return True
+
     async def handle(self, payload: bytes) -> None:
-        msg = await decode_or_dead_letter(
-            self.transport, self.topic, payload, m.ExecuteTask, "task-executor"
-        )
-        if msg is None:
-            return
-        await self.execute(msg)
+        self._running += 1
+        self._idle.clear()
+        try:
+            msg = await decode_or_dead_letter(
+                self.transport, self.topic, payload, m.ExecuteTask, "task-executor"
+            )
+            if msg is not None:
+                await self.execute(msg)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
 
     async def _tags(self, msg: m.ExecuteTask, action: ServiceTagAction) -> None:
         for tag in sorted(msg.tags):
@@ -285,27 +308,12 @@ class TaskExecutor:
             raise _Unrunnable(
                 f"service {self.service.name!r} has no task {msg.task_name!r}", _UNKNOWN
             )
-        where = f"{self.service.name}.{method.name}"
         try:
-            raw = serialization.loads(msg.args, f"the arguments of {where}", self.max_payload_bytes)
+            return method, method.decode_args(msg.args, self.service.name, self.max_payload_bytes)
         except errors.SerializationError as exc:
             raise _Unrunnable(str(exc), _SERIALIZATION) from None
-        if not isinstance(raw, list):
-            raise _Unrunnable(f"the arguments of {where} are not a JSON array")
-        try:
-            if len(raw) != method.positional_count:  # else it binds: skip inspect's machinery
-                method.signature.bind(None, *raw)
         except TypeError as exc:
-            raise _Unrunnable(f"{where} called with {len(raw)} arguments: {exc}") from None
-        args = []
-        for i, value in enumerate(raw):
-            tp = method.param_types[i] if i < len(method.param_types) else Any
-            label = method.param_names[i] if i < len(method.param_names) else str(i)
-            try:
-                args.append(serialization.convert(value, tp, f"argument {label!r} of {where}"))
-            except errors.SerializationError as exc:
-                raise _Unrunnable(str(exc), _SERIALIZATION) from None
-        return method, args
+            raise _Unrunnable(str(exc)) from None
 
     def _delegated(self, method: MethodSpec) -> bool:
         fn = getattr(type(self.service.instance), method.attribute, None)

@@ -179,19 +179,9 @@ class WorkflowTaskExecutor:
             replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
             try:
                 instance = replay.instantiate(implementation)
-                raw = serialization.loads(
-                    msg.method_run.args,
-                    f"the arguments of {self.workflow.name}.{method_name}",
-                    self.max_payload_bytes,
+                args = spec.decode_args(
+                    msg.method_run.args, self.workflow.name, self.max_payload_bytes
                 )
-                args = [
-                    serialization.convert(
-                        v,
-                        spec.param_types[i] if i < len(spec.param_types) else Any,
-                        f"argument {i}",
-                    )
-                    for i, v in enumerate(raw)
-                ]
             except Exception as exc:  # noqa: BLE001 - reported as the method's failure
                 return self._report(msg, "failed", error=error_info(exc, self.worker_name))
             if len(msg.method_run.commands) >= LIVE_MIN_COMMANDS:
@@ -262,11 +252,7 @@ class WorkflowTaskExecutor:
         spec = self.workflow.spec.methods[msg.method_run.method_name]
         replay = WorkflowRun(msg, None, self.workflow.check_mode, self.max_payload_bytes)
         instance = replay.instantiate(implementation)
-        raw = serialization.loads(msg.method_run.args, "the arguments", self.max_payload_bytes)
-        args = [
-            serialization.convert(v, spec.param_types[i] if i < len(spec.param_types) else Any, "")
-            for i, v in enumerate(raw)
-        ]
+        args = spec.decode_args(msg.method_run.args, self.workflow.name, self.max_payload_bytes)
         try:
             outcome, value = replay.execute(getattr(instance, spec.attribute), args)
             result = (

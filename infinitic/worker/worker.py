@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,6 +260,8 @@ class InfiniticWorker:
         runtime, self._runtime = self._runtime, None
         if runtime is None:
             return
+        # first, while the client and transport still deliver what the running tasks return
+        runtime.run(self._drain(self.config.shutdown_grace_period_seconds))
         if self.dashboard is not None:
             self.dashboard.close()
             self.dashboard = None
@@ -290,6 +293,19 @@ class InfiniticWorker:
             self._state_lock = None
         runtime.release()
         self._stopped.set()
+
+    async def _drain(self, seconds: float) -> None:
+        """Gives the tasks running now up to `seconds` to end (shutdownGracePeriodSeconds)."""
+        executors = [e for e in self._executors if isinstance(e, TaskExecutor)]
+        running = sum(executor.running for executor in executors)
+        if not running:
+            return
+        log.info("closing: waiting up to %ss for %d running task(s)", seconds, running)
+        deadline = time.monotonic() + seconds
+        for executor in executors:
+            if not await executor.drain(max(0.0, deadline - time.monotonic())):
+                log.warning("closing: tasks still running after %ss are abandoned", seconds)
+                return
 
     def run(self, on_started: Callable[[], None] | None = None) -> None:
         """Starts and blocks until SIGINT/SIGTERM (or close() from another thread)."""

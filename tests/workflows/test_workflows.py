@@ -87,6 +87,7 @@ def test_stub_timeout_raises_timeout_error_in_workflow(
     worker: InfiniticWorker, basic: type
 ) -> None:
     assert worker.client.new_workflow(basic).timed() == "timed out"
+    sw.FOREVER.set()  # the timed-out task still runs: the worker's close would wait for it
 
 
 def test_child_workflow(worker: InfiniticWorker, basic: type) -> None:

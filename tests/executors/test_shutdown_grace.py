@@ -1,0 +1,82 @@
+"""shutdownGracePeriodSeconds: closing a worker gives the tasks it runs that long to end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from infinitic import InfiniticClient, InfiniticWorker
+from infinitic.client.handles import TaskHandle
+from tests import sample_services as s
+from tests.helpers import service
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> Iterator[None]:
+    s.RUNS.clear()
+    s.GATE.clear()
+    yield
+    s.GATE.set()  # a task left blocked ends with the test
+
+
+def _wait_for(condition: Callable[[], object], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+@contextmanager
+def _blocked_task(channel: str, grace: float) -> Iterator[tuple[InfiniticWorker, TaskHandle[str]]]:
+    """A worker running EchoService.block (until GATE is set), called by a separate client."""
+    transport = {"inMemory": {"channel": channel}}
+    worker = InfiniticWorker.from_config(
+        {
+            "name": channel,
+            "transport": transport,
+            "shutdownGracePeriodSeconds": grace,
+            "services": [service("Echo", "EchoServiceImpl")],
+        }
+    )
+    worker.start()
+    try:
+        with InfiniticClient.from_config(
+            {"name": f"{channel}-client", "transport": transport}
+        ) as client:
+            handle = client.dispatch(client.new_service(s.EchoService).block)
+            _wait_for(lambda: s.RUNS)  # the task is running
+            yield worker, handle
+    finally:
+        worker.close()
+
+
+def test_a_task_ending_within_the_grace_period_delivers_its_result(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="infinitic.worker"):
+        with _blocked_task("grace-ends", grace=60.0) as (worker, handle):
+            closing = threading.Thread(target=worker.close)
+            closing.start()
+            _wait_for(lambda: "waiting up to 60.0s for 1 running task" in caplog.text)
+            assert closing.is_alive()  # the close waits for the task
+            s.GATE.set()
+            closing.join(timeout=30)
+            assert not closing.is_alive()
+            assert handle.result(timeout=15) == "released"
+
+
+def test_a_task_longer_than_the_grace_period_does_not_hold_the_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with _blocked_task("grace-over", grace=0.2) as (worker, handle):
+        closing = threading.Thread(target=worker.close)
+        closing.start()
+        closing.join(timeout=30)  # the task blocks for up to 60s
+        assert not closing.is_alive()
+        assert not handle.done()
+    assert "tasks still running after 0.2s are abandoned" in caplog.text
