@@ -165,7 +165,7 @@ class TaskExecutor:
         if self._running:
             try:
                 await asyncio.wait_for(self._idle.wait(), seconds)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin one before Python 3.11
                 return False
         return True
 

@@ -261,7 +261,10 @@ class InfiniticWorker:
         if runtime is None:
             return
         # first, while the client and transport still deliver what the running tasks return
-        runtime.run(self._drain(self.config.shutdown_grace_period_seconds))
+        try:
+            runtime.run(self._drain(self.config.shutdown_grace_period_seconds))
+        except Exception:  # noqa: BLE001 - the rest of the close must run all the same
+            log.exception("closing: waiting for the running tasks failed")
         if self.dashboard is not None:
             self.dashboard.close()
             self.dashboard = None
