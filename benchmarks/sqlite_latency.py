@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere, as its docstring says
+
+from benchmarks.kernels import require_compiled  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -93,9 +96,11 @@ def main() -> None:
         sys.path.insert(0, str(args.tree))
         os.chdir(args.tree)
     if args.raw:
+        require_compiled("sqlite_latency.py")
         print(json.dumps(measure(args.processes[0], args.runs)))
         return
     if args.against is None:
+        require_compiled("sqlite_latency.py")
         for n in args.processes:
             print(
                 json.dumps({"processes": n, "runs": args.runs, **_figures(measure(n, args.runs))})
