@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,17 @@ def _wait_for(condition: Callable[[], object], seconds: float = 15.0) -> None:
         time.sleep(0.01)
 
 
+class DownListener:
+    """An event listener whose backend is down: its events wait, retried, until the close."""
+
+    def on_events(self, events: list[Any]) -> None:
+        raise ConnectionError("listener backend down")
+
+
 @contextmanager
-def _blocked_task(channel: str, grace: float) -> Iterator[tuple[InfiniticWorker, TaskHandle[str]]]:
+def _blocked_task(
+    channel: str, grace: float, **extra: Any
+) -> Iterator[tuple[InfiniticWorker, TaskHandle[str]]]:
     """A worker running EchoService.block (until GATE is set), called by a separate client."""
     transport = {"inMemory": {"channel": channel}}
     worker = InfiniticWorker.from_config(
@@ -41,6 +51,7 @@ def _blocked_task(channel: str, grace: float) -> Iterator[tuple[InfiniticWorker,
             "transport": transport,
             "shutdownGracePeriodSeconds": grace,
             "services": [service("Echo", "EchoServiceImpl")],
+            **extra,
         }
     )
     worker.start()
@@ -80,3 +91,23 @@ def test_a_task_longer_than_the_grace_period_does_not_hold_the_close(
         assert not closing.is_alive()
         assert not handle.done()
     assert "tasks still running after 0.2s are abandoned" in caplog.text
+
+
+def test_the_running_tasks_and_the_event_listener_share_one_grace_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    grace = 1.5
+    listener = {"eventListener": {"class": f"{__name__}.DownListener"}}
+    with caplog.at_level(logging.INFO, logger="infinitic"):
+        with _blocked_task("grace-shared", grace, **listener) as (worker, _):
+            pipeline = worker.observability.pipeline
+            assert pipeline is not None
+            _wait_for(pipeline.pending)  # the listener refuses what it is given
+            started = time.monotonic()
+            worker.close()
+            took = time.monotonic() - started
+    # the blocked task took the whole period: none of it is left for the listener
+    assert "abandoned" in caplog.text
+    assert "the event listener gets up to 0.0s" in caplog.text
+    # each had a whole period of its own before: the close took at least two
+    assert took < 2 * grace
