@@ -13,7 +13,12 @@ import pytest
 
 from infinitic import CanceledError, InfiniticWorker, TaskFailedError, WorkflowFailedError
 from infinitic.common import messages as m
-from infinitic.common.workflow_messages import MethodOutcome, WorkflowState
+from infinitic.common.workflow_messages import (
+    DispatchWorkflow,
+    MethodOutcome,
+    WaitWorkflow,
+    WorkflowState,
+)
 from infinitic.engines.workflow_engine import stored
 from infinitic.transport.base import Transport
 from infinitic.worker import worker as worker_module
@@ -194,9 +199,12 @@ def _states(worker: InfiniticWorker, ids: list[str]) -> dict[str, WorkflowState 
 def _run(
     monkeypatch: pytest.MonkeyPatch, transport: Any, *, duplicates: bool, lag: float = 0.0
 ) -> tuple[dict[str, Any], Any, OutcomeCounter | None, list[DuplicatingTransport]]:
+    sw.FOREVER.clear()  # "timed" waits for its task's deadline
     if not duplicates:
         with workflow_worker("inMemory", transport=transport) as worker:
-            return scenarios(worker, monkeypatch)[0], None, None, []
+            results = scenarios(worker, monkeypatch)[0]
+            sw.FOREVER.set()  # the timed-out task still runs: the worker's close would wait for it
+            return results, None, None, []
     with duplicating(monkeypatch, lag) as made:
         with workflow_worker("inMemory", transport=transport) as worker:
             counter = OutcomeCounter(worker.client)
@@ -204,6 +212,7 @@ def _run(
             results, done = scenarios(worker, monkeypatch, slow_tasks=transport == "inMemory")
             print(f"scenarios with duplicates: {time.monotonic() - started:.1f}s")
             audit = audit_states(_states(worker, done), ("completed", "failed", "timed_out"))
+            sw.FOREVER.set()
     return results, audit, counter, made
 
 
@@ -332,4 +341,80 @@ def test_a_redelivered_task_failure_does_not_fail_the_retried_task(
     waited = _redeliver_after_retry_tasks(
         monkeypatch, "workflow-engine:", lambda msg: isinstance(msg, m.TaskFailed), keyed=True
     )
+    assert waited == [42]
+
+
+class _Holding(_Recording):
+    """A _Recording that, while `holding`, keeps what goes to clients (`response:` topics)
+    instead of sending it: a slow broker, so an answer lands when the test says."""
+
+    def __init__(self, inner: Transport, prefix: str) -> None:
+        super().__init__(inner, prefix)
+        self.holding = False
+        self.held: list[tuple[str, bytes]] = []
+
+    async def send(
+        self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
+    ) -> None:
+        if self.holding and topic.startswith("response:"):
+            self.held.append((topic, payload))
+            return
+        await super().send(topic, payload, key=key, delay=delay)
+
+
+def test_a_redelivered_start_does_not_answer_a_wait_after_retry_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker redelivers a workflow's start once it failed; the engine's answer to that
+    copy is slow to reach the client, which meanwhile retried the task and waits again: the
+    wait gets the retried task's result, not the failure from before the retry."""
+    made: list[_Holding] = []
+    real: Callable[..., Transport] = worker_module.create_transport
+
+    def holding(kind: str, options: Any) -> Transport:
+        made.append(_Holding(real(kind, options), prefix="workflow-engine:"))
+        return made[-1]
+
+    monkeypatch.setattr(worker_module, "create_transport", holding)
+    release = threading.Event()
+    with workflow_worker("inMemory") as worker:
+        client = worker.client
+        failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
+        with pytest.raises(WorkflowFailedError):
+            failing.result(timeout=WAIT)
+        (transport,) = made
+        [(topic, start)] = [
+            (t, p) for t, p in transport.responses if isinstance(m.decode(p), DispatchWorkflow)
+        ]
+        transport.holding = True
+        run = worker._runtime.run  # type: ignore[union-attr]
+        run(transport.send(topic, start, key=failing.id))
+        # a wait from elsewhere, behind the copy on the same key: once it is answered, the
+        # engine has handled the copy too
+        probe = WaitWorkflow("probe", failing.id, "Basic", None, "response:probe")
+        run(transport.send(topic, m.encode(probe), key=failing.id))
+        poll_until(
+            lambda: any(t == "response:probe" for t, _ in transport.held),
+            WAIT,
+            "the probe was never answered",
+            interval=0.01,
+        )
+        monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
+        stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
+        client.retry_tasks(stub)
+        waited: list[Any] = []
+        waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
+        waiter.start()
+        poll_until(
+            lambda: bool(client._waiting.get((failing.id, failing.id))),
+            WAIT,
+            "the wait was never registered",
+            interval=0.01,
+        )
+        transport.holding = False
+        for held_topic, payload in transport.held:
+            if held_topic != "response:probe":
+                run(transport.send(held_topic, payload))
+        release.set()
+        waiter.join(WAIT)
     assert waited == [42]
