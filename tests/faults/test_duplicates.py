@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -273,40 +273,64 @@ class _Recording(DuplicatingTransport):
         await self.inner.send(topic, payload, key=key, delay=delay)
 
 
+_T = TypeVar("_T", bound=Transport)
+
+
+def _wrapped(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Transport], _T]) -> list[_T]:
+    """The transports of the workers made from now on, each wrapped by `wrap`."""
+    made: list[_T] = []
+    real: Callable[..., Transport] = worker_module.create_transport
+
+    def wrapping(kind: str, options: Any) -> Transport:
+        made.append(wrap(real(kind, options)))
+        return made[-1]
+
+    monkeypatch.setattr(worker_module, "create_transport", wrapping)
+    return made
+
+
+def _failed(client: Any) -> Any:
+    """The handle of a BasicWorkflow.failing that failed (its task raised)."""
+    failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
+    with pytest.raises(WorkflowFailedError):
+        failing.result(timeout=WAIT)
+    return failing
+
+
+def _retry_and_wait(
+    monkeypatch: pytest.MonkeyPatch, client: Any, workflow_id: str, release: threading.Event
+) -> tuple[threading.Thread, list[Any]]:
+    """Retries the failed task of BasicWorkflow.failing (the retry gives 42 once `release` is
+    set) and waits on the workflow from a thread: its wait is registered on return."""
+    monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
+    stub = client.get_workflow_by_id(sw.BasicWorkflow, workflow_id)
+    client.retry_tasks(stub)
+    waited: list[Any] = []
+    waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
+    waiter.start()
+    poll_until(
+        lambda: bool(client._waiting.get((workflow_id, workflow_id))),
+        WAIT,
+        "the wait was never registered",
+        interval=0.01,
+    )
+    return waiter, waited
+
+
 def _redeliver_after_retry_tasks(
     monkeypatch: pytest.MonkeyPatch, prefix: str, is_failure: Callable[[Any], bool], keyed: bool
 ) -> list[Any]:
     """A workflow fails on a task; `retry_tasks` retries it and a client waits; then the
     broker redelivers the first failure message (recorded on topics starting with `prefix`)
     while the retried task still runs. Returns what the wait gave."""
-    made: list[_Recording] = []
-    real: Callable[..., Transport] = worker_module.create_transport
-
-    def recording(kind: str, options: Any) -> Transport:
-        made.append(_Recording(real(kind, options), prefix=prefix))
-        return made[-1]
-
-    monkeypatch.setattr(worker_module, "create_transport", recording)
+    made = _wrapped(monkeypatch, lambda inner: _Recording(inner, prefix=prefix))
     release = threading.Event()
     with workflow_worker("inMemory") as worker:
         client = worker.client
-        failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
-        with pytest.raises(WorkflowFailedError):
-            failing.result(timeout=WAIT)
+        failing = _failed(client)
         (transport,) = made
         [(topic, failure)] = [(t, p) for t, p in transport.responses if is_failure(m.decode(p))]
-        monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
-        stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
-        client.retry_tasks(stub)
-        waited: list[Any] = []
-        waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
-        waiter.start()
-        poll_until(
-            lambda: bool(client._waiting.get((failing.id, failing.id))),
-            WAIT,
-            "the wait was never registered",
-            interval=0.01,
-        )
+        waiter, waited = _retry_and_wait(monkeypatch, client, failing.id, release)
         key = failing.id if keyed else None
         worker._runtime.run(transport.send(topic, failure, key=key))  # type: ignore[union-attr]
         release.set()
@@ -368,20 +392,11 @@ def test_a_redelivered_start_does_not_answer_a_wait_after_retry_tasks(
     """The broker redelivers a workflow's start once it failed; the engine's answer to that
     copy is slow to reach the client, which meanwhile retried the task and waits again: the
     wait gets the retried task's result, not the failure from before the retry."""
-    made: list[_Holding] = []
-    real: Callable[..., Transport] = worker_module.create_transport
-
-    def holding(kind: str, options: Any) -> Transport:
-        made.append(_Holding(real(kind, options), prefix="workflow-engine:"))
-        return made[-1]
-
-    monkeypatch.setattr(worker_module, "create_transport", holding)
+    made = _wrapped(monkeypatch, lambda inner: _Holding(inner, prefix="workflow-engine:"))
     release = threading.Event()
     with workflow_worker("inMemory") as worker:
         client = worker.client
-        failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
-        with pytest.raises(WorkflowFailedError):
-            failing.result(timeout=WAIT)
+        failing = _failed(client)
         (transport,) = made
         [(topic, start)] = [
             (t, p) for t, p in transport.responses if isinstance(m.decode(p), DispatchWorkflow)
@@ -399,18 +414,7 @@ def test_a_redelivered_start_does_not_answer_a_wait_after_retry_tasks(
             "the probe was never answered",
             interval=0.01,
         )
-        monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
-        stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
-        client.retry_tasks(stub)
-        waited: list[Any] = []
-        waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
-        waiter.start()
-        poll_until(
-            lambda: bool(client._waiting.get((failing.id, failing.id))),
-            WAIT,
-            "the wait was never registered",
-            interval=0.01,
-        )
+        waiter, waited = _retry_and_wait(monkeypatch, client, failing.id, release)
         transport.holding = False
         for held_topic, payload in transport.held:
             if held_topic != "response:probe":
