@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -287,18 +288,25 @@ class InfiniticWorker:
             except Exception:  # noqa: BLE001 - it expires by itself
                 log.warning("could not remove this worker's liveness key", exc_info=True)
             self._owners = None
-        runtime.run(self.observability.close(deadline))
-        if self._transport is not None:
-            runtime.run(self._transport.close())
-        if self._storage is not None:
-            runtime.run(self._storage.close())
+        # each of these runs even if one before it raised (its error is raised once all ran):
+        # a transport that fails to close must not leave the storage's connections open
+        with contextlib.ExitStack() as closing:  # run last to first
+            closing.callback(self._stopped.set)
+            closing.callback(runtime.release)
+            closing.callback(self._release_state_lock)
+            storage, transport = self._storage, self._transport
+            if storage is not None:
+                closing.callback(lambda: runtime.run(storage.close()))
+            if transport is not None:
+                closing.callback(lambda: runtime.run(transport.close()))
+            closing.callback(lambda: runtime.run(self.observability.close(deadline)))
+
+    def _release_state_lock(self) -> None:
         if self._state_lock is not None:
             from ..transport.sqlite import state_lock
 
             state_lock.release(self._state_lock)
             self._state_lock = None
-        runtime.release()
-        self._stopped.set()
 
     async def _drain(self, deadline: float) -> None:
         """Gives the tasks running now until `deadline` (time.monotonic()) to end."""

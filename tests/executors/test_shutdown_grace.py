@@ -15,6 +15,7 @@ from infinitic import InfiniticClient, InfiniticWorker
 from infinitic.client.handles import TaskHandle
 from tests import sample_services as s
 from tests.helpers import service
+from tests.helpers.workers import config
 
 
 @pytest.fixture(autouse=True)
@@ -111,3 +112,25 @@ def test_the_running_tasks_and_the_event_listener_share_one_grace_period(
     assert "the event listener gets up to 0.0s" in caplog.text
     # each had a whole period of its own before: the close took at least two
     assert took < 2 * grace
+
+
+def test_a_transport_that_fails_to_close_does_not_leave_the_storage_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = InfiniticWorker.from_config(config())
+    worker.start()
+    storage, closed = worker.storage, threading.Event()
+    close_storage = storage.close
+
+    async def closing_storage() -> None:
+        closed.set()
+        await close_storage()
+
+    async def failing_close() -> None:
+        raise ConnectionError("the broker went away")
+
+    monkeypatch.setattr(storage, "close", closing_storage)
+    monkeypatch.setattr(worker.transport, "close", failing_close)
+    with pytest.raises(ConnectionError, match="the broker went away"):
+        worker.close()
+    assert closed.is_set()
