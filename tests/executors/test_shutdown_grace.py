@@ -120,13 +120,14 @@ def test_a_transport_that_fails_to_close_does_not_leave_the_storage_open(
     worker = InfiniticWorker.from_config(config())
     worker.start()
     storage, closed = worker.storage, threading.Event()
-    close_storage = storage.close
+    close_storage, close_transport = storage.close, worker.transport.close
 
     async def closing_storage() -> None:
         closed.set()
         await close_storage()
 
     async def failing_close() -> None:
+        await close_transport()  # what it has is let go (the channel is the process's)
         raise ConnectionError("the broker went away")
 
     monkeypatch.setattr(storage, "close", closing_storage)
