@@ -258,11 +258,18 @@ class EventPipeline:
         """Events noted and not yet handed to the listener (or the broker), or being handed."""
         return len(self.records) + len(self._backlog) + self._inflight
 
-    async def close(self, grace_seconds: float) -> None:
+    async def close(self, deadline: float) -> None:
+        """Hands over what is left until `deadline` (time.monotonic()): the worker's one
+        shutdownGracePeriodSeconds, of which the running tasks may have taken some or all."""
         if self._flusher is not None:
             self._flusher.cancel()
         self.flush()
-        deadline = time.monotonic() + grace_seconds
+        if self._backlog or self._inflight:
+            log.info(
+                "closing: the event listener gets up to %.1fs (what is left of "
+                "shutdownGracePeriodSeconds) for %d waiting event(s), %d batch(es) handed over",
+                max(0.0, deadline - time.monotonic()), len(self._backlog), self._inflight,
+            )  # fmt: skip
         while (self._backlog or self._inflight) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
             self._hand_over()

@@ -264,22 +264,8 @@ class TaskExecutor:
         await self._complete(msg, ctx, payload)
 
     async def _complete(self, msg: m.ExecuteTask, ctx: TaskContext, payload: bytes) -> None:
-        await self._reply(
-            msg,
-            m.TaskCompleted(
-                message_id=new_id(),
-                task_id=msg.task_id,
-                service_name=msg.service_name,
-                task_name=msg.task_name,
-                result=payload,
-                meta=ctx.meta,
-                reply_to=msg.reply_to,
-                workflow_id=msg.workflow_id,
-                workflow_name=msg.workflow_name,
-                method_run_id=msg.method_run_id,
-                emitted_at=time.time(),
-            ),
-        )
+        reply = m.TaskCompleted(new_id(), msg.task_id, msg.service_name, msg.task_name, payload)
+        await self._reply(msg, ctx, reply)
 
     async def _batch_outcome(self, outcome: Outcome) -> None:
         msg, ctx, result, error = outcome
@@ -422,24 +408,19 @@ class TaskExecutor:
             f" (workflow {msg.workflow_name} {msg.workflow_id})" if msg.workflow_id else "",
             exc,
         )
-        await self._reply(
-            msg,
-            m.TaskFailed(
-                message_id=new_id(),
-                task_id=msg.task_id,
-                service_name=msg.service_name,
-                task_name=msg.task_name,
-                error=info,
-                meta=ctx.meta,
-                reply_to=msg.reply_to,
-                workflow_id=msg.workflow_id,
-                workflow_name=msg.workflow_name,
-                method_run_id=msg.method_run_id,
-                emitted_at=time.time(),
-            ),
-        )
+        reply = m.TaskFailed(new_id(), msg.task_id, msg.service_name, msg.task_name, info)
+        await self._reply(msg, ctx, reply)
 
-    async def _reply(self, msg: m.ExecuteTask, reply: m.TaskCompleted | m.TaskFailed) -> None:
+    async def _reply(
+        self, msg: m.ExecuteTask, ctx: TaskContext, reply: m.TaskCompleted | m.TaskFailed
+    ) -> None:
+        """Sends `reply`, given what it answers from `msg`, to the workflow and the client."""
+        reply.meta = ctx.meta
+        reply.reply_to = msg.reply_to
+        reply.workflow_id = msg.workflow_id
+        reply.workflow_name = msg.workflow_name
+        reply.method_run_id = msg.method_run_id
+        reply.emitted_at = time.time()
         for tap in self.taps:
             tap("ended", msg, reply)
         reply.meta = m.reply_meta(reply.meta, msg.retry_sequence)

@@ -219,25 +219,15 @@ class WorkflowTaskExecutor:
             if live is not None:
                 live.evict()
             return self._report(msg, "failed", error=error_info(exc, self.worker_name))
-        completed = w.WorkflowTaskCompleted(
-            message_id=new_id(),
-            workflow_id=msg.workflow_id,
-            workflow_name=msg.workflow_name,
-            method_run_id=msg.method_run.method_run_id,
-            workflow_task_id=msg.workflow_task_id,
-            outcome=outcome,
-            new_commands=replay.new_commands,
-            new_steps=replay.new_steps,
-            properties=properties,
-            props_store=(
-                {**replay.props_store, VERSION_META: str(version).encode()}
-                if chosen
-                else replay.props_store
-            ),
-            result=result,
-            error=error,
-            emitted_at=time.time(),
+        completed = self._report(msg, outcome, error, properties)
+        completed.new_commands = replay.new_commands
+        completed.new_steps = replay.new_steps
+        completed.props_store = (
+            {**replay.props_store, VERSION_META: str(version).encode()}
+            if chosen
+            else replay.props_store
         )
+        completed.result = result
         if VERIFY_LIVE and live is not None:
             completed = self._verified(msg, completed, implementation)
         if live is not None and outcome == "waiting":
@@ -270,8 +260,13 @@ class WorkflowTaskExecutor:
         return self._report(msg, "failed", error=error_info(problem, self.worker_name))
 
     def _report(
-        self, msg: w.ExecuteWorkflowTask, outcome: w.TaskOutcome, error: m.ErrorInfo
+        self,
+        msg: w.ExecuteWorkflowTask,
+        outcome: w.TaskOutcome,
+        error: m.ErrorInfo | None,
+        properties: bytes | None = None,
     ) -> w.WorkflowTaskCompleted:
+        """The answer to `msg`; without `properties`, the instance's are left as they came."""
         return w.WorkflowTaskCompleted(
             message_id=new_id(),
             workflow_id=msg.workflow_id,
@@ -279,7 +274,7 @@ class WorkflowTaskExecutor:
             method_run_id=msg.method_run.method_run_id,
             workflow_task_id=msg.workflow_task_id,
             outcome=outcome,
-            properties=msg.properties,
+            properties=msg.properties if properties is None else properties,
             error=error,
             emitted_at=time.time(),
         )

@@ -164,8 +164,9 @@ class Observability:
         if self.metrics is not None:
             self.metrics.serve()
 
-    async def close(self) -> None:
+    async def close(self, deadline: float) -> None:
+        """`deadline` (time.monotonic()): until when the listener may take what is left."""
         if self.pipeline is not None:
-            await self.pipeline.close(self.config.shutdown_grace_period_seconds)
+            await self.pipeline.close(deadline)
         if self.metrics is not None:
             self.metrics.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -260,9 +261,12 @@ class InfiniticWorker:
         runtime, self._runtime = self._runtime, None
         if runtime is None:
             return
+        # one period for all that waits on the close: the running tasks, then the event listener
+        # (fed all along, it gets only what the tasks left of it)
+        deadline = time.monotonic() + self.config.shutdown_grace_period_seconds
         # first, while the client and transport still deliver what the running tasks return
         try:
-            runtime.run(self._drain(self.config.shutdown_grace_period_seconds))
+            runtime.run(self._drain(deadline))
         except Exception:  # noqa: BLE001 - the rest of the close must run all the same
             log.exception("closing: waiting for the running tasks failed")
         if self.dashboard is not None:
@@ -284,27 +288,34 @@ class InfiniticWorker:
             except Exception:  # noqa: BLE001 - it expires by itself
                 log.warning("could not remove this worker's liveness key", exc_info=True)
             self._owners = None
-        runtime.run(self.observability.close())
-        if self._transport is not None:
-            runtime.run(self._transport.close())
-        if self._storage is not None:
-            runtime.run(self._storage.close())
+        # each of these runs even if one before it raised (its error is raised once all ran):
+        # a transport that fails to close must not leave the storage's connections open
+        with contextlib.ExitStack() as closing:  # run last to first
+            closing.callback(self._stopped.set)
+            closing.callback(runtime.release)
+            closing.callback(self._release_state_lock)
+            storage, transport = self._storage, self._transport
+            if storage is not None:
+                closing.callback(lambda: runtime.run(storage.close()))
+            if transport is not None:
+                closing.callback(lambda: runtime.run(transport.close()))
+            closing.callback(lambda: runtime.run(self.observability.close(deadline)))
+
+    def _release_state_lock(self) -> None:
         if self._state_lock is not None:
             from ..transport.sqlite import state_lock
 
             state_lock.release(self._state_lock)
             self._state_lock = None
-        runtime.release()
-        self._stopped.set()
 
-    async def _drain(self, seconds: float) -> None:
-        """Gives the tasks running now up to `seconds` to end (shutdownGracePeriodSeconds)."""
+    async def _drain(self, deadline: float) -> None:
+        """Gives the tasks running now until `deadline` (time.monotonic()) to end."""
         executors = [e for e in self._executors if isinstance(e, TaskExecutor)]
         running = sum(executor.running for executor in executors)
         if not running:
             return
+        seconds = self.config.shutdown_grace_period_seconds
         log.info("closing: waiting up to %ss for %d running task(s)", seconds, running)
-        deadline = time.monotonic() + seconds
         for executor in executors:
             if not await executor.drain(max(0.0, deadline - time.monotonic())):
                 log.warning("closing: tasks still running after %ss are abandoned", seconds)

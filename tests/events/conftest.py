@@ -56,6 +56,9 @@ def config(transport: Any, storage: Any, listener: str | None, **extra: Any) -> 
             {"name": "EvParent", "class": "tests.events.event_apps.EvParentImpl"},
             {"name": "EvChild", "class": "tests.events.event_apps.EvChildImpl", "concurrency": 2},
         ],
+        # EvTasks.slow still runs when a test closes its worker: abandoned at once, not after
+        # the default 5 s (what the listener has not taken by then waits no longer either)
+        "shutdownGracePeriodSeconds": 0.1,
         **listen,
         **extra,
     }

@@ -7,13 +7,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from infinitic import CanceledError, InfiniticWorker, TaskFailedError, WorkflowFailedError
 from infinitic.common import messages as m
-from infinitic.common.workflow_messages import MethodOutcome, WorkflowState
+from infinitic.common.workflow_messages import (
+    DispatchWorkflow,
+    MethodOutcome,
+    WaitWorkflow,
+    WorkflowState,
+)
 from infinitic.engines.workflow_engine import stored
 from infinitic.transport.base import Transport
 from infinitic.worker import worker as worker_module
@@ -194,9 +199,12 @@ def _states(worker: InfiniticWorker, ids: list[str]) -> dict[str, WorkflowState 
 def _run(
     monkeypatch: pytest.MonkeyPatch, transport: Any, *, duplicates: bool, lag: float = 0.0
 ) -> tuple[dict[str, Any], Any, OutcomeCounter | None, list[DuplicatingTransport]]:
+    sw.FOREVER.clear()  # "timed" waits for its task's deadline
     if not duplicates:
         with workflow_worker("inMemory", transport=transport) as worker:
-            return scenarios(worker, monkeypatch)[0], None, None, []
+            results = scenarios(worker, monkeypatch)[0]
+            sw.FOREVER.set()  # the timed-out task still runs: the worker's close would wait for it
+            return results, None, None, []
     with duplicating(monkeypatch, lag) as made:
         with workflow_worker("inMemory", transport=transport) as worker:
             counter = OutcomeCounter(worker.client)
@@ -204,6 +212,7 @@ def _run(
             results, done = scenarios(worker, monkeypatch, slow_tasks=transport == "inMemory")
             print(f"scenarios with duplicates: {time.monotonic() - started:.1f}s")
             audit = audit_states(_states(worker, done), ("completed", "failed", "timed_out"))
+            sw.FOREVER.set()
     return results, audit, counter, made
 
 
@@ -264,40 +273,64 @@ class _Recording(DuplicatingTransport):
         await self.inner.send(topic, payload, key=key, delay=delay)
 
 
+_T = TypeVar("_T", bound=Transport)
+
+
+def _wrapped(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Transport], _T]) -> list[_T]:
+    """The transports of the workers made from now on, each wrapped by `wrap`."""
+    made: list[_T] = []
+    real: Callable[..., Transport] = worker_module.create_transport
+
+    def wrapping(kind: str, options: Any) -> Transport:
+        made.append(wrap(real(kind, options)))
+        return made[-1]
+
+    monkeypatch.setattr(worker_module, "create_transport", wrapping)
+    return made
+
+
+def _failed(client: Any) -> Any:
+    """The handle of a BasicWorkflow.failing that failed (its task raised)."""
+    failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
+    with pytest.raises(WorkflowFailedError):
+        failing.result(timeout=WAIT)
+    return failing
+
+
+def _retry_and_wait(
+    monkeypatch: pytest.MonkeyPatch, client: Any, workflow_id: str, release: threading.Event
+) -> tuple[threading.Thread, list[Any]]:
+    """Retries the failed task of BasicWorkflow.failing (the retry gives 42 once `release` is
+    set) and waits on the workflow from a thread: its wait is registered on return."""
+    monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
+    stub = client.get_workflow_by_id(sw.BasicWorkflow, workflow_id)
+    client.retry_tasks(stub)
+    waited: list[Any] = []
+    waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
+    waiter.start()
+    poll_until(
+        lambda: bool(client._waiting.get((workflow_id, workflow_id))),
+        WAIT,
+        "the wait was never registered",
+        interval=0.01,
+    )
+    return waiter, waited
+
+
 def _redeliver_after_retry_tasks(
     monkeypatch: pytest.MonkeyPatch, prefix: str, is_failure: Callable[[Any], bool], keyed: bool
 ) -> list[Any]:
     """A workflow fails on a task; `retry_tasks` retries it and a client waits; then the
     broker redelivers the first failure message (recorded on topics starting with `prefix`)
     while the retried task still runs. Returns what the wait gave."""
-    made: list[_Recording] = []
-    real: Callable[..., Transport] = worker_module.create_transport
-
-    def recording(kind: str, options: Any) -> Transport:
-        made.append(_Recording(real(kind, options), prefix=prefix))
-        return made[-1]
-
-    monkeypatch.setattr(worker_module, "create_transport", recording)
+    made = _wrapped(monkeypatch, lambda inner: _Recording(inner, prefix=prefix))
     release = threading.Event()
     with workflow_worker("inMemory") as worker:
         client = worker.client
-        failing = client.dispatch(client.new_workflow(sw.BasicWorkflow).failing)
-        with pytest.raises(WorkflowFailedError):
-            failing.result(timeout=WAIT)
+        failing = _failed(client)
         (transport,) = made
         [(topic, failure)] = [(t, p) for t, p in transport.responses if is_failure(m.decode(p))]
-        monkeypatch.setattr(sw.MathServiceImpl, "fail", lambda self, why: release.wait(WAIT) and 42)
-        stub = client.get_workflow_by_id(sw.BasicWorkflow, failing.id)
-        client.retry_tasks(stub)
-        waited: list[Any] = []
-        waiter = threading.Thread(target=lambda: waited.append(_outcome(client, stub)))
-        waiter.start()
-        poll_until(
-            lambda: bool(client._waiting.get((failing.id, failing.id))),
-            WAIT,
-            "the wait was never registered",
-            interval=0.01,
-        )
+        waiter, waited = _retry_and_wait(monkeypatch, client, failing.id, release)
         key = failing.id if keyed else None
         worker._runtime.run(transport.send(topic, failure, key=key))  # type: ignore[union-attr]
         release.set()
@@ -332,4 +365,60 @@ def test_a_redelivered_task_failure_does_not_fail_the_retried_task(
     waited = _redeliver_after_retry_tasks(
         monkeypatch, "workflow-engine:", lambda msg: isinstance(msg, m.TaskFailed), keyed=True
     )
+    assert waited == [42]
+
+
+class _Holding(_Recording):
+    """A _Recording that, while `holding`, keeps what goes to clients (`response:` topics)
+    instead of sending it: a slow broker, so an answer lands when the test says."""
+
+    def __init__(self, inner: Transport, prefix: str) -> None:
+        super().__init__(inner, prefix)
+        self.holding = False
+        self.held: list[tuple[str, bytes]] = []
+
+    async def send(
+        self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
+    ) -> None:
+        if self.holding and topic.startswith("response:"):
+            self.held.append((topic, payload))
+            return
+        await super().send(topic, payload, key=key, delay=delay)
+
+
+def test_a_redelivered_start_does_not_answer_a_wait_after_retry_tasks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker redelivers a workflow's start once it failed; the engine's answer to that
+    copy is slow to reach the client, which meanwhile retried the task and waits again: the
+    wait gets the retried task's result, not the failure from before the retry."""
+    made = _wrapped(monkeypatch, lambda inner: _Holding(inner, prefix="workflow-engine:"))
+    release = threading.Event()
+    with workflow_worker("inMemory") as worker:
+        client = worker.client
+        failing = _failed(client)
+        (transport,) = made
+        [(topic, start)] = [
+            (t, p) for t, p in transport.responses if isinstance(m.decode(p), DispatchWorkflow)
+        ]
+        transport.holding = True
+        run = worker._runtime.run  # type: ignore[union-attr]
+        run(transport.send(topic, start, key=failing.id))
+        # a wait from elsewhere, behind the copy on the same key: once it is answered, the
+        # engine has handled the copy too
+        probe = WaitWorkflow("probe", failing.id, "Basic", None, "response:probe")
+        run(transport.send(topic, m.encode(probe), key=failing.id))
+        poll_until(
+            lambda: any(t == "response:probe" for t, _ in transport.held),
+            WAIT,
+            "the probe was never answered",
+            interval=0.01,
+        )
+        waiter, waited = _retry_and_wait(monkeypatch, client, failing.id, release)
+        transport.holding = False
+        for held_topic, payload in transport.held:
+            if held_topic != "response:probe":
+                run(transport.send(held_topic, payload))
+        release.set()
+        waiter.join(WAIT)
     assert waited == [42]

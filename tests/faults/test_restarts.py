@@ -13,6 +13,10 @@ from tests.faults.conftest import PrivateBroker
 from tests.faults.fault_apps import redis_storage, robust_transport, run_through_fault
 
 COUNT = int(os.environ.get("INFINITIC_FAULTS_RESTART_WORKFLOWS", "300"))
+# run_through_fault waits up to 300 s for the workflows, a broker restart up to minutes, and the
+# worker processes up to 90 s each to stop: pytest's default 120 s cut loaded runs short (once
+# while the workers were being stopped), before the test's own deadlines could say what was slow
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.mark.pulsar

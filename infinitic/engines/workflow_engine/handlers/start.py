@@ -13,8 +13,13 @@ from ..state_ops import RUN_ENDED, TERMINAL, find_run
 def dispatch_workflow(
     state: w.WorkflowState | None, msg: w.DispatchWorkflow, out: StepContext
 ) -> w.WorkflowState:
-    if state is not None and (state.status not in TERMINAL or msg.message_id == state.dispatch_id):
-        # a duplicate, or a start reusing the custom id of a running (or failed) instance
+    if state is not None and msg.message_id == state.dispatch_id:
+        # a copy of the start that began it: its client and parent were registered with the run
+        # and are told how it ends. An answer now could reach the client after it retried the
+        # instance and waits again, with an outcome from before the retry
+        return state
+    if state is not None and state.status not in TERMINAL:
+        # a start reusing the custom id of a running (or failed) instance
         run = find_run(state, state.workflow_id)
         if run is not None:
             _wait(state, run, msg.reply_to, msg.parent_workflow_id, out, msg)
