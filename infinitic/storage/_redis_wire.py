@@ -80,6 +80,9 @@ class _Connection(asyncio.Protocol):
 
     def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         future = self.wire.loop.create_future()
+        if self.closed:  # lost already (e.g. killed between its connect and its handshake)
+            future.set_exception(RedisConnectionError(f"Connection to {self.wire.address} lost"))
+            return future
         if not self.due:
             self.last = self.wire.loop.time()
             if self.timer is None:

@@ -134,12 +134,12 @@ class _Calls:
     error through `failed` (the caller's receipt path), so nothing is dropped.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
         self._loop = loop
         self._batch: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], Any]] = []
         self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
-            target=self._run, name="infinitic-pulsar-calls", daemon=True
+            target=self._run, name=f"infinitic-pulsar-{name}", daemon=True
         )
         self._thread.start()
 
@@ -281,7 +281,7 @@ class _Subscription:
         self._settled()
         if self.transport.closed:
             return  # not acknowledged: redelivered to the next owner, whose outbox re-sends
-        self.transport.calls.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
+        self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
 
     async def _handle(self, message: Any) -> bool:
         """Whether the acknowledgement is left to the message's sends (they settle it)."""
@@ -329,7 +329,9 @@ class PulsarTransport(Transport):
         self._subscriptions: list[_Subscription] = []
         self._pending: asyncio.Semaphore | None = None
         self._receipts: _Inbox = None  # type: ignore[assignment]
+        # the threads that make the client's sends and acknowledgements (see _Calls)
         self.calls: _Calls = None  # type: ignore[assignment]
+        self.acks: _Calls = None  # type: ignore[assignment]
         # topics whose messages sent from a handler are handled here (in-process hand-off)
         self._local: dict[str, _Subscription] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -350,7 +352,8 @@ class PulsarTransport(Transport):
         self.loop = asyncio.get_running_loop()
         self._pending = asyncio.Semaphore(self.settings.max_pending_messages)
         self._receipts = _Inbox(self.loop, self._receipt)
-        self.calls = _Calls(self.loop)
+        self.calls = _Calls(self.loop, "sends")
+        self.acks = _Calls(self.loop, "acks")
         if self.settings.create_tenant_and_namespace:
             await self.loop.run_in_executor(None, ensure_namespace, self.settings)
         s = self.settings
@@ -421,7 +424,8 @@ class PulsarTransport(Transport):
                 task.cancel()
             _, tasks = await asyncio.wait(tasks, timeout=0.5)
         client, self._client = self._client, None
-        await self.loop.run_in_executor(None, self.calls.close)  # the acks and sends queued
+        for calls in (self.calls, self.acks):  # the sends and acknowledgements queued
+            await self.loop.run_in_executor(None, calls.close)
         await self.loop.run_in_executor(
             None,
             _close_client,
