@@ -124,13 +124,13 @@ class _Inbox:
 
 
 class _Calls:
-    """Pulsar client calls (sends, acknowledgements) made on a thread of their own, in order.
+    """Pulsar client calls (sends; or acknowledgements) made on a thread of their own, in order.
 
     `send_async` and `acknowledge` release the GIL, and inside, the binding takes it back for
     every copy of the send callback: made on the event loop's thread, each such call left the
     loop waiting for the GIL while the task threads and Pulsar's own threads held it (py-spy:
     over a third of the loop's time). The loop queues the calls of one turn and wakes this
-    thread once; one thread keeps each producer's order. A send that raises here reports its
+    thread once; one sends thread keeps each producer's order. A send that raises here reports its
     error through `failed` (the caller's receipt path), so nothing is dropped.
     """
 
