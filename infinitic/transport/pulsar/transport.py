@@ -130,8 +130,8 @@ class _Calls:
     every copy of the send callback: made on the event loop's thread, each such call left the
     loop waiting for the GIL while the task threads and Pulsar's own threads held it (py-spy:
     over a third of the loop's time). The loop queues the calls of one turn and wakes this
-    thread once; one sends thread keeps each producer's order. A send that raises here reports its
-    error through `failed` (the caller's receipt path), so nothing is dropped.
+    thread once; one sends thread keeps each producer's order. A send that raises here reports
+    its error through `failed` (the caller's receipt path), so nothing is dropped.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
@@ -352,8 +352,6 @@ class PulsarTransport(Transport):
         self.loop = asyncio.get_running_loop()
         self._pending = asyncio.Semaphore(self.settings.max_pending_messages)
         self._receipts = _Inbox(self.loop, self._receipt)
-        self.calls = _Calls(self.loop, "sends")
-        self.acks = _Calls(self.loop, "acks")
         if self.settings.create_tenant_and_namespace:
             await self.loop.run_in_executor(None, ensure_namespace, self.settings)
         s = self.settings
@@ -396,6 +394,8 @@ class PulsarTransport(Transport):
         except BaseException:
             await self.loop.run_in_executor(None, client.close)
             raise
+        self.calls = _Calls(self.loop, "sends")
+        self.acks = _Calls(self.loop, "acks")
         self._client = client
 
     def _check_connection(self, client: Any) -> None:
