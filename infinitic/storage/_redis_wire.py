@@ -65,6 +65,9 @@ class _Connection(asyncio.Protocol):
                 return
             if reply is False:
                 break
+            if not due:  # a reply nothing asked for: the stream is out of step
+                self.abort(RedisConnectionError(f"unexpected reply from {self.wire.address}"))
+                return
             future = due.popleft()
             if future.done():  # its caller was cancelled
                 continue
@@ -243,11 +246,15 @@ class RedisWire:
         replies = [conn.send(command) for command in self._hello]
         conn.flush()
         try:
-            for reply in replies:
-                await reply
+            # every reply awaited (each fails with the connection), so no error goes unread
+            answers = await asyncio.gather(*replies, return_exceptions=True)
         except BaseException:
             conn.abort(RedisConnectionError(f"Connection to {self.address} closed"))
             raise
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                conn.abort(RedisConnectionError(f"Connection to {self.address} closed"))
+                raise answer
         if self._closed:
             conn.abort(RedisConnectionError(f"Connection to {self.address} closed"))
             return
