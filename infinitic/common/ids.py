@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+
+# Random bytes are read from the OS 4 KiB at a time, not 16 bytes per id: each os.urandom call
+# releases the GIL, and a worker's event loop then waits to take it back from the task threads
+# (about a tenth of the loop's time on Pulsar). Each thread draws from its own buffer, which a
+# forked child drops, so no two processes or threads hand out the same bytes.
+_IDS_PER_READ = 256
+_buffers = threading.local()
+
+
+def _forget_buffers() -> None:
+    global _buffers
+    _buffers = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_buffers)
 
 
 def new_id() -> str:
     """A random UUID (version 4) as text; formatted by hand, which is 3x faster than uuid4()."""
-    h = bytearray(os.urandom(16))
+    local = _buffers
+    pool = getattr(local, "pool", None)
+    if not pool:
+        pool = local.pool = [os.urandom(16 * _IDS_PER_READ), 0]
+    raw, at = pool
+    h = bytearray(raw[at : at + 16])
+    if at + 16 < len(raw):
+        pool[1] = at + 16
+    else:
+        local.pool = None
     h[6] = (h[6] & 0x0F) | 0x40
     h[8] = (h[8] & 0x3F) | 0x80
     x = h.hex()

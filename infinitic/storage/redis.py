@@ -18,7 +18,8 @@ as absent even before Redis deletes it (and tests can move a fake clock).
 Connection loss: each operation is retried with a capped exponential backoff until the server is
 back or ``retrySeconds`` have passed (then `StorageError`). A write whose reply was lost is
 recognized on its retry by its write token, so it is reported as done instead of as a conflict.
-Concurrent commands are pipelined automatically (`_redis_pipeline`). See docs/storage.md, "Redis".
+Commands go through `_redis_wire` (pipelined, one write per event-loop turn, hiredis replies);
+redis-py checks the server at start. See docs/storage.md, "Redis".
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..common.options import OptionNames
 from ..errors import ConfigError, StorageError
-from ._redis_pipeline import Pipeliner
 from ._redis_scripts import (
     CAS_SCRIPT,
     CAS_SHA,
@@ -61,6 +61,7 @@ from ._redis_scripts import (
     PURGE_SCRIPT,
     PURGE_SHA,
 )
+from ._redis_wire import RedisWire
 from .base import (
     Clock,
     IndexEntry,
@@ -251,9 +252,7 @@ class RedisStorage(Storage):
         self._prefix = prefix
         self._tokens = itertools.count(1)
         self._token_base = os.urandom(6).hex()
-        self._client: Redis | None = None
-        self._pool: BlockingConnectionPool | None = None
-        self._pipe: Pipeliner | None = None
+        self._pipe: RedisWire | None = None
         self._state = "new"
         self._start_lock = asyncio.Lock()
 
@@ -287,16 +286,27 @@ class RedisStorage(Storage):
             }
             if self.ssl and self.ssl_ca_certs:
                 kwargs["ssl_ca_certs"] = self.ssl_ca_certs
-            pool = BlockingConnectionPool(max_connections=self.pool_size, timeout=None, **kwargs)
+            # redis-py checks the server once (its errors say what is wrong); the commands then
+            # go through the wire (see _redis_wire for why)
+            pool = BlockingConnectionPool(max_connections=1, timeout=None, **kwargs)
             client = Redis(connection_pool=pool)
             try:
                 await self._prepare(client)
-            except BaseException:
+            finally:
                 await client.aclose()
                 await pool.aclose()
-                raise
-            self._pool, self._client = pool, client
-            self._pipe = Pipeliner(client, self.pool_size)
+            self._pipe = RedisWire(
+                host=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password,
+                database=self.database,
+                ssl=self.ssl,
+                ssl_ca_certs=self.ssl_ca_certs,
+                client_name="infinitic",
+                timeout=self.timeout_seconds,
+                width=self.pool_size,
+            )
             self._state = "started"
             logger.info("redis storage started on %s, key prefix %r", self.address, self.key_prefix)
 
@@ -387,15 +397,10 @@ class RedisStorage(Storage):
             if self._state != "started":
                 return
             self._state = "closing"
-            client, pool, pipe = self._client, self._pool, self._pipe
-            self._client = self._pool = self._pipe = None
+            pipe, self._pipe = self._pipe, None
             try:
                 if pipe is not None:
-                    await pipe.drain()
-                if client is not None:
-                    await client.aclose()
-                if pool is not None:
-                    await pool.aclose()
+                    await pipe.close()
             finally:
                 self._state = "closed"
 
@@ -408,12 +413,12 @@ class RedisStorage(Storage):
             message = message.replace(self._password, "***")
         return message
 
-    def _open_client(self) -> Pipeliner:
+    def _open_client(self) -> RedisWire:
         if self._state != "started" or self._pipe is None:
             raise not_started(self, self._state)
         return self._pipe
 
-    async def _call(self, what: str, operation: Callable[[Pipeliner, int], Awaitable[T]]) -> T:
+    async def _call(self, what: str, operation: Callable[[RedisWire, int], Awaitable[T]]) -> T:
         """Run `operation(client, attempt)`, retrying through connection losses."""
         client = self._open_client()
         attempt = 0
@@ -464,7 +469,7 @@ class RedisStorage(Storage):
             client = self._open_client()
 
     async def _script(
-        self, client: Pipeliner, script: str, sha: str, keys: Sequence[bytes], args: Sequence[Any]
+        self, client: RedisWire, script: str, sha: str, keys: Sequence[bytes], args: Sequence[Any]
     ) -> Any:
         try:
             return await client.execute("EVALSHA", sha, len(keys), *keys, *args)
@@ -489,7 +494,7 @@ class RedisStorage(Storage):
         return value, int(version)
 
     async def _mget(self, what: str, keys: Sequence[bytes]) -> list[bytes | None]:
-        async def read(client: Pipeliner, attempt: int) -> list[bytes | None]:
+        async def read(client: RedisWire, attempt: int) -> list[bytes | None]:
             return cast("list[bytes | None]", await client.execute("MGET", *keys))
 
         return await self._call(what, read)
@@ -570,7 +575,7 @@ class RedisStorage(Storage):
         if index is not None:
             args += self._index_args(index, expires_at)
 
-        async def write(client: Pipeliner, attempt: int) -> Any:
+        async def write(client: RedisWire, attempt: int) -> Any:
             args[3] = 1 if attempt else 0
             return await self._script(client, CAS_SCRIPT, CAS_SHA, keys, args)
 
@@ -626,14 +631,15 @@ class RedisStorage(Storage):
         while len(found) <= query.limit:
             args = ("ZREVRANGEBYSCORE", zset, top, "-inf", "WITHSCORES", "LIMIT", offset, chunk)
 
-            async def scan(client: Pipeliner, attempt: int, args: Any = args) -> Any:
+            async def scan(client: RedisWire, attempt: int, args: Any = args) -> Any:
                 return await client.execute(*args)
 
-            batch = await self._call("list_index", scan)
-            if not batch:
+            flat = await self._call("list_index", scan)  # member, score, member, score, ...
+            if not flat:
                 break
+            batch = list(zip(flat[::2], flat[1::2], strict=True))
             offset += len(batch)
-            members = [m for m, score in batch if after is None or (int(score), m) < after]
+            members = [m for m, score in batch if after is None or (int(float(score)), m) < after]
             if members:
                 rows = await self._mget(
                     "list_index", [self._prefix + b"idx:e:" + m for m in members]
@@ -652,7 +658,7 @@ class RedisStorage(Storage):
     async def purge_expired(self) -> int:
         self._open_client()
 
-        async def purge_index(client: Pipeliner, attempt: int) -> Any:
+        async def purge_index(client: RedisWire, attempt: int) -> Any:
             args = [self._prefix, self._now_ms(), _PURGE_CHUNK]
             return await self._script(client, INDEX_PURGE_SCRIPT, INDEX_PURGE_SHA, [], args)
 
@@ -665,7 +671,7 @@ class RedisStorage(Storage):
             if int(result[1]) < _PURGE_CHUNK:
                 return purged
 
-    async def _purge_chunk(self, client: Pipeliner, attempt: int) -> Any:
+    async def _purge_chunk(self, client: RedisWire, attempt: int) -> Any:
         args = [self._now_ms(), self._ver_prefix, self._kv_prefix, _PURGE_CHUNK]
         return await self._script(client, PURGE_SCRIPT, PURGE_SHA, [self._index_key], args)
 
@@ -676,7 +682,7 @@ class RedisStorage(Storage):
         redis_key = self._set_prefix + _encode(check_key(key))
         raw = _encode(check_member(member))
 
-        async def add(client: Pipeliner, attempt: int) -> None:
+        async def add(client: RedisWire, attempt: int) -> None:
             await client.execute("SADD", redis_key, raw)
 
         await self._call("add_to_set", add)
@@ -686,7 +692,7 @@ class RedisStorage(Storage):
         redis_key = self._set_prefix + _encode(check_key(key))
         raw = _encode(check_member(member))
 
-        async def remove(client: Pipeliner, attempt: int) -> None:
+        async def remove(client: RedisWire, attempt: int) -> None:
             await client.execute("SREM", redis_key, raw)
 
         await self._call("remove_from_set", remove)
@@ -695,8 +701,8 @@ class RedisStorage(Storage):
         self._open_client()
         redis_key = self._set_prefix + _encode(check_key(key))
 
-        async def members(client: Pipeliner, attempt: int) -> set[bytes]:
-            return cast("set[bytes]", await client.execute("SMEMBERS", redis_key))
+        async def members(client: RedisWire, attempt: int) -> list[bytes]:
+            return cast("list[bytes]", await client.execute("SMEMBERS", redis_key))
 
         raw = await self._call("get_set", members)
         return frozenset(m.decode("utf-8", "surrogatepass") for m in raw)

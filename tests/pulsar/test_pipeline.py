@@ -90,6 +90,8 @@ def _transport(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> pt.PulsarTra
     transport._client = FakeClient()  # started, as far as sending goes
     transport._pending = asyncio.Semaphore(100)
     transport._receipts = pt._Inbox(transport.loop, transport._receipt)
+    transport.calls = pt._Calls(transport.loop, "sends")
+    transport.acks = pt._Calls(transport.loop, "acks")
     monkeypatch.setattr(pt, "RETRY_BACKOFF_S", (0.01,))
     return transport
 
