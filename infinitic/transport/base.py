@@ -13,6 +13,26 @@ from ..common import messages as m
 Handler = Callable[[bytes], Awaitable[None]]
 
 
+class RunHandler:
+    """A keyed subscription's handler that can also take a run of messages of ONE key at once.
+
+    A transport that finds several messages of one key queued in a lane may hand them to
+    `many`, in order, as one delivery: all of them are acknowledged once it returned (and its
+    sends are confirmed), all are delivered again if it raises. Any other transport, or a
+    lone message, just calls the handler with one payload. The workflow engine applies such a
+    run in one step (one state load, one save); see docs/topics.md, "Coalescing".
+    """
+
+    __slots__ = ("one", "many")
+
+    def __init__(self, one: Handler, many: Callable[[list[bytes]], Awaitable[None]]) -> None:
+        self.one = one
+        self.many = many
+
+    def __call__(self, payload: bytes) -> Awaitable[None]:
+        return self.one(payload)
+
+
 class Topics:
     """Topic names by role; a transport may prefix them (Pulsar: tenant and namespace)."""
 
@@ -56,7 +76,8 @@ class Transport(abc.ABC):
     Keyed subscriptions deliver the messages of one key one at a time, in order (Pulsar's
     key-shared); unkeyed ones spread messages over `concurrency` handlers (shared). A handler
     that returns acknowledges the message; one that raises gets it redelivered, up to
-    `max_redeliveries`, then dead-lettered with the error as the reason.
+    `max_redeliveries`, then dead-lettered with the error as the reason. A `RunHandler` may
+    be given several queued messages of one key at once (`RunHandler.many`).
     """
 
     @abc.abstractmethod

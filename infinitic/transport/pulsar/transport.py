@@ -28,11 +28,12 @@ import logging
 import queue
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from ..base import Handler, Transport
+from ..base import Handler, RunHandler, Transport
 from .admin import ensure_namespace
 from .errors import PulsarConnectionError, PulsarTransportError
 from .probe import diagnose
@@ -188,6 +189,42 @@ class _Handed:
         self.payload, self.key, self.outer = payload, key, outer
 
 
+class _Lane:
+    """A keyed lane's queue: a deque, so its worker can take a run of one key from its head."""
+
+    __slots__ = ("items", "_ready")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self._ready = asyncio.Event()
+
+    def put_nowait(self, item: Any) -> None:
+        self.items.append(item)
+        self._ready.set()
+
+    async def get(self) -> Any:
+        while not self.items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self.items.popleft()
+
+    def take_run(self, first: Any, most: int) -> list[Any]:
+        """`first` and the broker's messages of its key queued right behind it (at most `most`
+        in all), none delivered before: one that comes again is handled alone, so a message
+        that keeps failing cannot take its neighbours with it to the dead letter topic."""
+        run = [first]
+        if most <= 1 or first.redelivery_count():
+            return run
+        key = first.partition_key()
+        items = self.items
+        while items and len(run) < most:
+            head = items[0]
+            if type(head) is _Handed or head.partition_key() != key or head.redelivery_count():
+                break
+            run.append(items.popleft())
+        return run
+
+
 class _Subscription:
     def __init__(
         self,
@@ -201,13 +238,15 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
+        # a run of one key's queued messages handed over at once (coalescing, docs/topics.md)
+        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
         self.consumer: Any = None
         self.in_flight = 0
         self.paused = False
         # a shard is a coroutine, not a thread: a keyed subscription gets at least
         # `keyedShards` of them, so one worker keeps its storage and the broker busy
         shards = max(concurrency, transport.settings.keyed_shards) if keyed else 1
-        self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(shards)]
+        self.queues: list[_Lane] = [_Lane() for _ in range(shards)]
         workers = 1 if keyed else concurrency
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._work(q)) for q in self.queues for _ in range(workers)]
@@ -217,7 +256,7 @@ class _Subscription:
         """On a Pulsar listener thread."""
         self._inbox.put(message)
 
-    def _lane(self, key: str | None) -> asyncio.Queue[Any]:
+    def _lane(self, key: str | None) -> _Lane:
         return self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
 
     def hand_over(self, payload: bytes, key: str | None, outer: _Sends) -> None:
@@ -238,18 +277,21 @@ class _Subscription:
             self.paused = False
             self.consumer.resume_message_listener()
 
-    async def _work(self, queue: asyncio.Queue[Any]) -> None:
+    async def _work(self, lane: _Lane) -> None:
+        most = self.transport.settings.max_coalesced if self.many is not None else 1
         while True:
-            message = await queue.get()
+            message = await lane.get()
             if type(message) is _Handed:
                 await self.run_local(message.payload, message.key, message.outer)
                 continue
+            messages = lane.take_run(message, most) if most > 1 else [message]
             acked = False
             try:
-                acked = await self._handle(message)
+                acked = await self._handle(messages)
             finally:
                 if not acked:
-                    self._settled()
+                    for _ in messages:
+                        self._settled()
 
     async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
         """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
@@ -277,44 +319,57 @@ class _Subscription:
             _SENDS.reset(token)
         inner.close(True)
 
-    def _acknowledge(self, message: Any) -> None:
-        self._settled()
+    def _acknowledge(self, messages: list[Any]) -> None:
+        for _ in messages:
+            self._settled()
         if self.transport.closed:
             return  # not acknowledged: redelivered to the next owner, whose outbox re-sends
-        self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
+        for message in messages:
+            self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
 
-    async def _handle(self, message: Any) -> bool:
-        """Whether the acknowledgement is left to the message's sends (they settle it)."""
-        payload = message.data()
+    async def _handle(self, messages: list[Any]) -> bool:
+        """Handles one message, or a run of one key's (`many`: all acknowledged, or all
+        redelivered, together); whether the acknowledgement is left to the sends (they settle
+        the messages)."""
+        first = messages[0]
         sends = (
-            _Sends(lambda: self._acknowledge(message), self, message.partition_key())
+            _Sends(lambda: self._acknowledge(messages), self, first.partition_key())
             if self.keyed
-            else _Sends(lambda: self._acknowledge(message))
+            else _Sends(lambda: self._acknowledge(messages))
         )
         token = _SENDS.set(sends if self.transport.settings.pipelined else None)
         try:
-            await self.handler(payload)
+            if len(messages) == 1:
+                await self.handler(first.data())
+            else:
+                assert self.many is not None
+                await self.many([message.data() for message in messages])
         except asyncio.CancelledError:
             sends.close(False)
             raise
         except Exception as exc:  # noqa: BLE001 - redelivered, then dead-lettered
             sends.close(False)
-            count = message.redelivery_count()
-            if count >= self.transport.settings.max_redeliver_count:
-                reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
-                await self.transport.dead_letter(self.topic, payload, reason)
-                self.consumer.acknowledge(message)
-            else:
-                log.warning(
-                    "redelivering a message of %s after %s: %s", self.topic, type(exc).__name__, exc
-                )
-                self.consumer.negative_acknowledge(message)
+            for message in messages:
+                count = message.redelivery_count()
+                if count >= self.transport.settings.max_redeliver_count:
+                    reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
+                    await self.transport.dead_letter(self.topic, message.data(), reason)
+                    self.consumer.acknowledge(message)
+                else:
+                    log.warning(
+                        "redelivering a message of %s after %s: %s",
+                        self.topic,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    self.consumer.negative_acknowledge(message)
             return False
         finally:
             _SENDS.reset(token)
         if sends.count == 0:
             sends.close(False)
-            self.consumer.acknowledge(message)
+            for message in messages:
+                self.consumer.acknowledge(message)
             return False
         sends.close(True)  # acknowledged (and settled) once its sends are confirmed
         return True
