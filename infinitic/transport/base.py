@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._core.envelope import EnvelopeError
 from ..common import messages as m
 
 Handler = Callable[[bytes], Awaitable[None]]
+T = TypeVar("T")
+
+# queued messages of one key a transport hands to a RunHandler at once, at most, by default
+MAX_COALESCED = 500
 
 
 class RunHandler:
@@ -31,6 +36,16 @@ class RunHandler:
 
     def __call__(self, payload: bytes) -> Awaitable[None]:
         return self.one(payload)
+
+
+def take_queued(queue: asyncio.Queue[T], joins: Callable[[T], bool], most: int) -> list[T]:
+    """Takes off the head of `queue` the items that `joins` accepts, in order, up to the first
+    it does not (at most `most`): the rest of a run a lane's worker has just begun."""
+    run: list[T] = []
+    waiting = queue._queue  # type: ignore[attr-defined]  # its deque: peeked, never reordered
+    while waiting and len(run) < most and joins(waiting[0]):
+        run.append(queue.get_nowait())
+    return run
 
 
 class Topics:

@@ -9,12 +9,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .base import DeadLetter, Handler, RunHandler, Transport
+from .base import MAX_COALESCED, DeadLetter, Handler, RunHandler, Transport, take_queued
 
 log = logging.getLogger("infinitic.transport.memory")
-
-# queued messages of one key handed to a RunHandler at once, at most (docs/topics.md)
-MAX_COALESCED = 500
 
 
 class _Subscription:
@@ -75,15 +72,10 @@ class _Subscription:
     ) -> list[bytes]:
         """The messages of `key` queued right behind the one taken, never delivered before (a
         redelivered one is handled alone: a message that keeps failing fails by itself)."""
-        run: list[bytes] = []
-        waiting = queue._queue  # type: ignore[attr-defined]  # its deque: peeked in order
-        while key and waiting and len(run) < MAX_COALESCED - 1:
-            payload, head_key, attempt = waiting[0]
-            if head_key != key or attempt:
-                break
-            queue.get_nowait()
-            run.append(payload)
-        return run
+        if not key:
+            return []
+        run = take_queued(queue, lambda item: item[1] == key and not item[2], MAX_COALESCED - 1)
+        return [payload for payload, _, _ in run]
 
     def pending(self) -> int:
         return sum(q.qsize() + q._unfinished_tasks for q in self.queues)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import pytest
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.engines.workflow_engine import WorkflowEngine, stored
-from infinitic.engines.workflow_engine.engine import state_key
+from infinitic.storage.workflow_state import state_key
 from infinitic.storage.memory import MemoryStorage
 from infinitic.transport.memory import InMemoryTransport
 
@@ -30,7 +30,7 @@ class CountingStorage(MemoryStorage):
         self.saves = 0
         self.down = False
 
-    async def put_many(self, writes: Any, **kw: Any) -> list[int]:  # type: ignore[override]
+    async def put_many(self, writes: Any, **kw: Any) -> list[int]:
         self._saving()
         return await super().put_many(writes, **kw)
 
@@ -45,7 +45,7 @@ class Recording(InMemoryTransport):
         super().__init__()
         self.sent: list[Any] = []
 
-    async def send(self, topic: str, payload: bytes, **kw: Any) -> None:  # type: ignore[override]
+    async def send(self, topic: str, payload: bytes, **kw: Any) -> None:
         self.sent.append(m.decode(payload))
 
 

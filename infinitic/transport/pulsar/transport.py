@@ -28,12 +28,11 @@ import logging
 import queue
 import threading
 import zlib
-from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from ..base import Handler, RunHandler, Transport
+from ..base import Handler, RunHandler, Transport, take_queued
 from .admin import ensure_namespace
 from .errors import PulsarConnectionError, PulsarTransportError
 from .probe import diagnose
@@ -189,42 +188,6 @@ class _Handed:
         self.payload, self.key, self.outer = payload, key, outer
 
 
-class _Lane:
-    """A keyed lane's queue: a deque, so its worker can take a run of one key from its head."""
-
-    __slots__ = ("items", "_ready")
-
-    def __init__(self) -> None:
-        self.items: deque[Any] = deque()
-        self._ready = asyncio.Event()
-
-    def put_nowait(self, item: Any) -> None:
-        self.items.append(item)
-        self._ready.set()
-
-    async def get(self) -> Any:
-        while not self.items:
-            self._ready.clear()
-            await self._ready.wait()
-        return self.items.popleft()
-
-    def take_run(self, first: Any, most: int) -> list[Any]:
-        """`first` and the broker's messages of its key queued right behind it (at most `most`
-        in all), none delivered before: one that comes again is handled alone, so a message
-        that keeps failing cannot take its neighbours with it to the dead letter topic."""
-        run = [first]
-        if most <= 1 or first.redelivery_count():
-            return run
-        key = first.partition_key()
-        items = self.items
-        while items and len(run) < most:
-            head = items[0]
-            if type(head) is _Handed or head.partition_key() != key or head.redelivery_count():
-                break
-            run.append(items.popleft())
-        return run
-
-
 class _Subscription:
     def __init__(
         self,
@@ -246,7 +209,7 @@ class _Subscription:
         # a shard is a coroutine, not a thread: a keyed subscription gets at least
         # `keyedShards` of them, so one worker keeps its storage and the broker busy
         shards = max(concurrency, transport.settings.keyed_shards) if keyed else 1
-        self.queues: list[_Lane] = [_Lane() for _ in range(shards)]
+        self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(shards)]
         workers = 1 if keyed else concurrency
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._work(q)) for q in self.queues for _ in range(workers)]
@@ -256,7 +219,7 @@ class _Subscription:
         """On a Pulsar listener thread."""
         self._inbox.put(message)
 
-    def _lane(self, key: str | None) -> _Lane:
+    def _lane(self, key: str | None) -> asyncio.Queue[Any]:
         return self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
 
     def hand_over(self, payload: bytes, key: str | None, outer: _Sends) -> None:
@@ -277,14 +240,16 @@ class _Subscription:
             self.paused = False
             self.consumer.resume_message_listener()
 
-    async def _work(self, lane: _Lane) -> None:
+    async def _work(self, queue: asyncio.Queue[Any]) -> None:
         most = self.transport.settings.max_coalesced if self.many is not None else 1
         while True:
-            message = await lane.get()
+            message = await queue.get()
             if type(message) is _Handed:
                 await self.run_local(message.payload, message.key, message.outer)
                 continue
-            messages = lane.take_run(message, most) if most > 1 else [message]
+            messages = [message]
+            if most > 1 and not message.redelivery_count():
+                messages += self._run_after(queue, message.partition_key(), most - 1)
             acked = False
             try:
                 acked = await self._handle(messages)
@@ -292,6 +257,21 @@ class _Subscription:
                 if not acked:
                     for _ in messages:
                         self._settled()
+
+    @staticmethod
+    def _run_after(queue: asyncio.Queue[Any], key: str, most: int) -> list[Any]:
+        """The broker's messages of `key` queued right behind the one taken, none delivered
+        before: one that comes again is handled alone, so a message that keeps failing cannot
+        take its neighbours with it to the dead letter topic."""
+
+        def joins(item: Any) -> bool:
+            return (
+                type(item) is not _Handed
+                and item.partition_key() == key
+                and not (item.redelivery_count())
+            )
+
+        return take_queued(queue, joins, most)
 
     async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
         """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
