@@ -12,8 +12,8 @@ import pytest
 from infinitic.common import messages as m
 from infinitic.common import workflow_messages as w
 from infinitic.engines.workflow_engine import WorkflowEngine, stored
-from infinitic.storage.workflow_state import state_key
 from infinitic.storage.memory import MemoryStorage
+from infinitic.storage.workflow_state import state_key
 from infinitic.transport.memory import InMemoryTransport
 
 
