@@ -13,6 +13,10 @@ A handler that raises gets its message negatively acknowledged for redelivery, a
 `maxRedeliverCount` it goes to `<topic>-dlq` with the reason. When more than `maxInFlight`
 messages of a subscription are handled or awaiting their sends, its listener is paused.
 
+Coalescing (`consumer.maxCoalesced`): a lane whose next messages, right behind the one it took,
+have the same key hands them all to a RunHandler at once; they are acknowledged, or redelivered,
+together (docs/topics.md).
+
 In-process hand-off (`handOffInProcess`, on by default): a workflow task sent while this
 transport consumes the workflow-task-executor topic of that workflow is run here, without the
 broker round trip, and its result goes back here to the engine that owns the workflow's key;
