@@ -269,11 +269,9 @@ class _Subscription:
         take its neighbours with it to the dead letter topic."""
 
         def joins(item: Any) -> bool:
-            return (
-                type(item) is not _Handed
-                and item.partition_key() == key
-                and not (item.redelivery_count())
-            )
+            if type(item) is _Handed:
+                return False
+            return item.partition_key() == key and item.redelivery_count() == 0
 
         return take_queued(queue, joins, most)
 
@@ -333,20 +331,24 @@ class _Subscription:
             raise
         except Exception as exc:  # noqa: BLE001 - redelivered, then dead-lettered
             sends.close(False)
+            limit = self.transport.settings.max_redeliver_count
+            again = sum(1 for message in messages if message.redelivery_count() < limit)
+            if again:
+                log.warning(
+                    "redelivering %s of %s after %s: %s",
+                    "a message" if again == 1 else f"{again} messages",
+                    self.topic,
+                    type(exc).__name__,
+                    exc,
+                )
             for message in messages:
                 count = message.redelivery_count()
-                if count >= self.transport.settings.max_redeliver_count:
-                    reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
-                    await self.transport.dead_letter(self.topic, message.data(), reason)
-                    self.consumer.acknowledge(message)
-                else:
-                    log.warning(
-                        "redelivering a message of %s after %s: %s",
-                        self.topic,
-                        type(exc).__name__,
-                        exc,
-                    )
+                if count < limit:
                     self.consumer.negative_acknowledge(message)
+                    continue
+                reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
+                await self.transport.dead_letter(self.topic, message.data(), reason)
+                self.consumer.acknowledge(message)
             return False
         finally:
             _SENDS.reset(token)
