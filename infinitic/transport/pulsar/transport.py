@@ -271,7 +271,7 @@ class _Subscription:
         def joins(item: Any) -> bool:
             if type(item) is _Handed:
                 return False
-            return item.partition_key() == key and item.redelivery_count() == 0
+            return bool(item.partition_key() == key and item.redelivery_count() == 0)
 
         return take_queued(queue, joins, most)
 
