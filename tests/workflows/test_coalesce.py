@@ -187,3 +187,37 @@ def test_results_of_a_workflow_task_still_running_are_buffered_in_one_step() -> 
         assert [x.message_id for x in loaded[0].buffer] == ["dup0", "dup1"]
 
     asyncio.run(scenario())
+
+
+def test_the_events_of_a_coalesced_run_are_those_of_one_step_per_message() -> None:
+    from infinitic.events.workflow_tap import WorkflowTap
+
+    async def events(coalesced: bool) -> list[tuple[Any, ...]]:
+        engine, _, _ = await _fanned_out(4)
+        records: list[tuple[Any, ...]] = []
+        engine.taps.append(WorkflowTap("worker", records.append, lambda _: True, None))
+        signal = m.encode(w.SendSignal("s", "wf", "W", "channel", b"1"))
+        messages = [
+            _done(0),
+            _done(1),
+            signal,
+            _done(1, "dup"),
+            _done(2),
+            _done(3),
+            _done(0, "late"),
+        ]
+        if coalesced:
+            await engine.handle_many(messages)
+        else:
+            for payload in messages:
+                await engine.handle(payload)
+        # what an event says, but its time and the random id of a message the engine built
+        return [
+            (kind, source, subject, event_id if "executor" not in kind else "", arg[:4])
+            for kind, source, subject, event_id, _at, _, arg in records
+        ]
+
+    one_by_one = asyncio.run(events(coalesced=False))
+    assert any("taskCompleted" in e[0] for e in one_by_one)
+    assert any("executorDispatched" in e[0] for e in one_by_one)
+    assert asyncio.run(events(coalesced=True)) == one_by_one
