@@ -266,6 +266,10 @@ _PULSAR = _closed(
                     "least number of ordered lanes of a keyed subscription (default 16)",
                     integer=True,
                 ),
+                "maxCoalesced": _num(
+                    "queued messages of one workflow applied in one step (default 500)",
+                    integer=True,
+                ),
             }
         ),
     },

@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._core.envelope import EnvelopeError
 from ..common import messages as m
 
 Handler = Callable[[bytes], Awaitable[None]]
+T = TypeVar("T")
+
+# queued messages of one key a transport hands to a RunHandler at once, at most, by default
+MAX_COALESCED = 500
+
+
+class RunHandler:
+    """A keyed subscription's handler that can also take a run of messages of ONE key at once.
+
+    A transport that finds several messages of one key queued in a lane may hand them to
+    `many`, in order, as one delivery: all of them are acknowledged once it returned (and its
+    sends are confirmed), all are delivered again if it raises. Any other transport, or a
+    lone message, just calls the handler with one payload. The workflow engine applies such a
+    run in one step (one state load, one save); see docs/topics.md, "Coalescing".
+    """
+
+    __slots__ = ("one", "many")
+
+    def __init__(self, one: Handler, many: Callable[[list[bytes]], Awaitable[None]]) -> None:
+        self.one = one
+        self.many = many
+
+    def __call__(self, payload: bytes) -> Awaitable[None]:
+        return self.one(payload)
+
+
+def take_queued(queue: asyncio.Queue[T], joins: Callable[[T], bool], most: int) -> list[T]:
+    """Takes off the head of `queue` the items that `joins` accepts, in order, up to the first
+    it does not (at most `most`): the rest of a run a lane's worker has just begun."""
+    run: list[T] = []
+    waiting = queue._queue  # type: ignore[attr-defined]  # its deque: peeked, never reordered
+    while waiting and len(run) < most and joins(waiting[0]):
+        run.append(queue.get_nowait())
+    return run
 
 
 class Topics:
@@ -56,7 +91,8 @@ class Transport(abc.ABC):
     Keyed subscriptions deliver the messages of one key one at a time, in order (Pulsar's
     key-shared); unkeyed ones spread messages over `concurrency` handlers (shared). A handler
     that returns acknowledges the message; one that raises gets it redelivered, up to
-    `max_redeliveries`, then dead-lettered with the error as the reason.
+    `max_redeliveries`, then dead-lettered with the error as the reason. A `RunHandler` may
+    be given several queued messages of one key at once (`RunHandler.many`).
     """
 
     @abc.abstractmethod

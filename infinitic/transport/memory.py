@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .base import DeadLetter, Handler, Transport
+from .base import MAX_COALESCED, DeadLetter, Handler, RunHandler, Transport, take_queued
 
 log = logging.getLogger("infinitic.transport.memory")
 
@@ -29,6 +29,7 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
+        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
         shards = concurrency if keyed else 1
         self.queues: list[asyncio.Queue[tuple[bytes, str | None, int]]] = [
             asyncio.Queue() for _ in range(shards)
@@ -50,14 +51,31 @@ class _Subscription:
     async def _consume(self, queue: asyncio.Queue[tuple[bytes, str | None, int]]) -> None:
         while True:
             payload, key, attempt = await queue.get()
+            run = self._run_after(queue, key) if self.many is not None and not attempt else None
             try:
-                await self.handler(payload)
+                if run:
+                    assert self.many is not None
+                    await self.many([payload, *run])
+                else:
+                    await self.handler(payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a handler failure means redelivery
-                await self.transport._redeliver(self.topic, payload, key, attempt, exc)
+                for each in [payload, *run] if run else [payload]:
+                    await self.transport._redeliver(self.topic, each, key, attempt, exc)
             finally:
-                queue.task_done()
+                for _ in range(1 + len(run) if run else 1):
+                    queue.task_done()
+
+    def _run_after(
+        self, queue: asyncio.Queue[tuple[bytes, str | None, int]], key: str | None
+    ) -> list[bytes]:
+        """The messages of `key` queued right behind the one taken, never delivered before (a
+        redelivered one is handled alone: a message that keeps failing fails by itself)."""
+        if not key:
+            return []
+        run = take_queued(queue, lambda item: item[1] == key and not item[2], MAX_COALESCED - 1)
+        return [payload for payload, _, _ in run]
 
     def pending(self) -> int:
         return sum(q.qsize() + q._unfinished_tasks for q in self.queues)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from infinitic.common import messages as m
-from infinitic.transport.base import DeadLetter, Transport, decode_or_dead_letter
+from infinitic.transport.base import DeadLetter, RunHandler, Transport, decode_or_dead_letter
 from infinitic.transport.factory import create_transport
 from infinitic.transport.memory import InMemoryTransport
 from infinitic.transport.sqlite import SqliteTransport
@@ -143,6 +143,53 @@ def test_the_messages_of_one_key_are_handled_one_at_a_time_in_order(bus: Bus) ->
             await _until(lambda: sum(map(len, seen.values())) >= count * len(keys), "all handled")
         assert not overlaps, f"two messages of one key ran at once: {overlaps}"
         assert {k: seen[k] for k in keys} == {k: list(range(count)) for k in keys}
+
+    _run(test)
+
+
+def test_a_run_handler_gets_runs_of_one_key_in_order_and_a_failed_run_once_more(bus: Bus) -> None:
+    async def test() -> None:
+        topic = _topic("runs")
+        calls: list[list[bytes]] = []
+        seen: dict[str, list[int]] = defaultdict(list)
+        gate = asyncio.Event()
+        failed: list[bytes] = []  # the run that failed
+
+        async def many(payloads: list[bytes]) -> None:
+            calls.append(payloads)
+            await gate.wait()  # the first call waits until all are sent: the rest queue
+            items = [p.decode().split(":") for p in payloads]
+            assert len({key for key, _ in items}) == 1, f"keys mixed in one run: {payloads}"
+            if len(payloads) > 1 and not failed:
+                failed.extend(payloads)
+                raise RuntimeError("a run fails: all of it comes again")
+            for key, n in items:
+                seen[key].append(int(n))
+
+        async def one(payload: bytes) -> None:
+            await many([payload])
+
+        count = 30
+        async with started(bus) as transport:
+            await transport.subscribe(topic, RunHandler(one, many), keyed=True, concurrency=2)
+            for key in ("a", "b"):  # one key's messages one after the other: they can join
+                for n in range(count):
+                    await transport.send(topic, f"{key}:{n}".encode(), key=key)
+            gate.set()
+            await _until(lambda: sum(map(len, seen.values())) >= 2 * count, "all handled")
+            assert await bus.dead_letters(transport, topic) == []
+        # every message once, though a run failed and came again (later: as one message that
+        # fails does, after those behind it)
+        assert {k: sorted(seen[k]) for k in ("a", "b")} == {
+            k: list(range(count)) for k in ("a", "b")
+        }
+        for key in ("a", "b"):
+            retried = {int(p.decode().split(":")[1]) for p in failed if p.startswith(key.encode())}
+            assert [n for n in seen[key] if n not in retried] == [
+                n for n in range(count) if n not in retried
+            ], "out of order"
+        if bus.kind != "pulsar":  # (on a broker, whether they queue up depends on timing)
+            assert failed, f"no run was formed: {calls}"
 
     _run(test)
 

@@ -23,8 +23,9 @@ from ...common.ids import new_id
 from ...errors import VersionConflictError
 from ...storage.base import IndexEntry, Storage
 from ...storage.workflow_state import state_key
-from ...transport.base import Topics, Transport, decode_or_dead_letter
-from . import progress, stored
+from ...transport.base import RunHandler, Topics, Transport, decode_or_dead_letter
+from . import coalesce, progress, stored
+from .coalesce import COALESCED
 from .context import StepContext
 from .handlers import start
 from .handlers.dispatching import redrive
@@ -138,23 +139,51 @@ class WorkflowEngine:
 
     async def start(self) -> None:
         await self.transport.subscribe(
-            self.topic, self.handle, keyed=True, concurrency=self.concurrency
+            self.topic,
+            RunHandler(self.handle, self.handle_many),
+            keyed=True,
+            concurrency=self.concurrency,
         )
 
     async def handle(self, payload: bytes) -> None:
-        msg = await decode_or_dead_letter(
-            self.transport, self.topic, payload, _ACCEPTED, "workflow-engine"
-        )
-        if msg is None:
-            return
+        await self.handle_many([payload])
+
+    async def handle_many(self, payloads: list[bytes]) -> None:
+        """Handles queued messages of one workflow, in order: a run of outcomes (results,
+        timers, deadlines, signals) in one step, each other message alone (coalesce.py)."""
+        run: list[tuple[Any, bytes]] = []
+        for payload in payloads:
+            msg = await decode_or_dead_letter(
+                self.transport, self.topic, payload, _ACCEPTED, "workflow-engine"
+            )
+            if msg is None:
+                continue
+            workflow_id = workflow_id_of(msg)
+            if run and (type(msg) not in COALESCED or workflow_id != workflow_id_of(run[0][0])):
+                await self._apply_all(run)
+                run = []
+            if type(msg) in COALESCED and workflow_id:
+                run.append((msg, payload))
+            elif isinstance(msg, w.ConfirmStart) and workflow_id:
+                await self._confirm_start(msg)
+            elif not isinstance(msg, HANDLED) or not workflow_id:
+                reason = f"unexpected {type(msg).__name__} on a workflow-engine topic"
+                await self.transport.dead_letter(self.topic, payload, reason)
+            else:
+                await self._apply_all([(msg, payload)])
+        if run:
+            await self._apply_all(run)
+
+    async def _apply_all(self, messages: list[tuple[Any, bytes]]) -> None:
+        while messages:
+            messages = messages[await self._apply(messages) :]
+
+    async def _apply(self, messages: list[tuple[Any, bytes]]) -> int:
+        """Applies messages of one workflow from the head of `messages` in one step (one load,
+        one save, then the sends); returns how many (coalesce.py decides where a step ends)."""
+        msg = messages[0][0]
         workflow_id = workflow_id_of(msg)
-        if isinstance(msg, w.ConfirmStart) and workflow_id:
-            await self._confirm_start(msg)
-            return
-        if not isinstance(msg, HANDLED) or not workflow_id:
-            reason = f"unexpected {type(msg).__name__} on a workflow-engine topic"
-            await self.transport.dead_letter(self.topic, payload, reason)
-            return
+        assert workflow_id
         key = state_key(self.workflow_name, workflow_id)
         for attempt in range(MAX_CONFLICT_RETRIES + 1):
             # the cache saves a read and a decode; a stale entry is caught by the CAS below
@@ -168,13 +197,15 @@ class WorkflowEngine:
                 index = StateIndex()
                 try:
                     loaded = await stored.load(self.storage, key)
-                except stored.NotAState as exc:
-                    await self.transport.dead_letter(self.topic, payload, str(exc))
-                    return
-                except EnvelopeError as exc:  # the message is fine: say that the state is not
-                    reason = f"the state under {key} cannot be decoded: {exc}"
-                    await self.transport.dead_letter(self.topic, payload, reason)
-                    return
+                except (stored.NotAState, EnvelopeError) as exc:
+                    reason = (
+                        str(exc)
+                        if isinstance(exc, stored.NotAState)  # the messages are fine: the state
+                        else f"the state under {key} cannot be decoded: {exc}"
+                    )
+                    for _, payload in messages:
+                        await self.transport.dead_letter(self.topic, payload, reason)
+                    return len(messages)
                 state, version, layout = loaded if loaded else (None, 0, stored.Layout())
                 # even after a conflict: the engine that won it may have died since its save
                 owed = layout.outbox
@@ -183,33 +214,44 @@ class WorkflowEngine:
                     owed = []  # a key moved from a live process: sent again, tasks run twice
             running_before = _running(state)
             status_before = state.status if state is not None else None
-            out = StepContext(now=clock.now(), index=index)
+            now = clock.now()
             if (
                 state is None
                 and isinstance(msg, w.DispatchWorkflow)
-                and await self._late_start(msg, out.now)
+                and await self._late_start(msg, now)
             ):
+                out = StepContext(now=now, index=index)
                 start.refuse_late_start(msg, out)
                 await self._send(None, out.saved(), out.now)
-                return
-            new_state = process(state, msg, out)
+                return 1
+            steps = coalesce.Steps(state, index)
+            new_state = state
+            for msg, _ in messages:
+                out = StepContext(now=now, index=steps.index)
+                new_state = process(new_state, msg, out)
+                if not steps.add(msg, new_state, out):
+                    break
+            out = steps.merged(now)
             if owed:
                 owed = still_owed(owed, running_before, new_state, out.index)
             try:
                 await self._commit(key, new_state, version, layout, out, owed, status_before)
-                for tap in self.taps:
-                    tap(msg, new_state, out)
-                progress.handled(
-                    self.workflow_name, workflow_id, msg, new_state, status_before, out
-                )
-                return
             except VersionConflictError:
-                # another engine saved this workflow meanwhile: apply the message to its state
+                # another engine saved this workflow meanwhile: apply the messages to its state
                 # (nothing was sent: what this step decided was never saved)
                 self._cache.pop(key)
                 if attempt == MAX_CONFLICT_RETRIES:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
+                continue
+            for msg, step_out, step_status in steps.done:
+                for tap in self.taps:
+                    tap(msg, new_state, step_out)
+                progress.handled(
+                    self.workflow_name, workflow_id, msg, new_state, step_status, step_out
+                )
+            return len(steps.done)
+        raise AssertionError("unreachable")  # the last conflict raised
 
     async def _late_start(self, msg: w.DispatchWorkflow, now: float) -> bool:
         """Whether `msg` is a copy of the start of an instance that ended and is forgotten."""

@@ -35,7 +35,7 @@ _IMMEDIATE: dict[type, Callable[[w.WorkflowState, Any, StepContext], None]] = {
 }
 
 # messages that only record outcomes: the state's readiness index follows them (waiting.py)
-_OUTCOMES = frozenset(
+OUTCOMES = frozenset(
     (
         m.TaskCompleted,
         m.TaskFailed,
@@ -56,7 +56,7 @@ HANDLED = (
 def process(state: w.WorkflowState | None, msg: Any, out: StepContext) -> w.WorkflowState | None:
     """Applies `msg` to `state`; effects go to `out`. Returns the new state (None: none)."""
     kind = type(msg)
-    if state is not None and kind not in _OUTCOMES and kind is not w.WorkflowTaskCompleted:
+    if state is not None and kind not in OUTCOMES and kind is not w.WorkflowTaskCompleted:
         # (a workflow task's result tells the index what it adds: handlers/workflow_task.py)
         out.state_changed()  # it may change the state in other ways than outcomes
     # (a failed instance has not ended: it may be retried or canceled)
@@ -88,7 +88,7 @@ def process(state: w.WorkflowState | None, msg: Any, out: StepContext) -> w.Work
         _ON_STATE[kind](state, msg, out)
     else:
         raise TypeError(f"the workflow engine does not handle {kind.__name__}")
-    _finish(state, out, was_running or kind is w.DispatchWorkflow, kind not in _OUTCOMES)
+    _finish(state, out, was_running or kind is w.DispatchWorkflow, kind not in OUTCOMES)
     return state
 
 

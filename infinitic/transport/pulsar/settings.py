@@ -50,6 +50,7 @@ _CONSUMER = {
     "maxRedeliverCount",
     "maxInFlight",
     "keyedShards",
+    "maxCoalesced",
 }
 _COMPRESSIONS = {"NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"}
 
@@ -97,6 +98,8 @@ class PulsarSettings:
     max_redeliver_count: int = 5
     max_in_flight: int = 1000
     keyed_shards: int = 16
+    # queued messages of one workflow an engine applies in one step, at most (1: one at a time)
+    max_coalesced: int = 500
 
     def topic(self, name: str) -> str:
         return f"persistent://{self.tenant}/{self.namespace}/{name}"
@@ -225,4 +228,5 @@ class PulsarSettings:
             max_redeliver_count=number(consumer, "maxRedeliverCount", "consumer.", 5, int),
             max_in_flight=number(consumer, "maxInFlight", "consumer.", 1000, int) or 1000,
             keyed_shards=number(consumer, "keyedShards", "consumer.", 16, int) or 1,
+            max_coalesced=number(consumer, "maxCoalesced", "consumer.", 500, int) or 1,
         )

@@ -13,6 +13,10 @@ A handler that raises gets its message negatively acknowledged for redelivery, a
 `maxRedeliverCount` it goes to `<topic>-dlq` with the reason. When more than `maxInFlight`
 messages of a subscription are handled or awaiting their sends, its listener is paused.
 
+Coalescing (`consumer.maxCoalesced`): a lane whose next messages, right behind the one it took,
+have the same key hands them all to a RunHandler at once; they are acknowledged, or redelivered,
+together (docs/topics.md).
+
 In-process hand-off (`handOffInProcess`, on by default): a workflow task sent while this
 transport consumes the workflow-task-executor topic of that workflow is run here, without the
 broker round trip, and its result goes back here to the engine that owns the workflow's key;
@@ -32,7 +36,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from ..base import Handler, Transport
+from ..base import Handler, RunHandler, Transport, take_queued
 from .admin import ensure_namespace
 from .errors import PulsarConnectionError, PulsarTransportError
 from .probe import diagnose
@@ -201,6 +205,8 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
+        # a run of one key's queued messages handed over at once (coalescing, docs/topics.md)
+        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
         self.consumer: Any = None
         self.in_flight = 0
         self.paused = False
@@ -239,17 +245,35 @@ class _Subscription:
             self.consumer.resume_message_listener()
 
     async def _work(self, queue: asyncio.Queue[Any]) -> None:
+        most = self.transport.settings.max_coalesced if self.many is not None else 1
         while True:
             message = await queue.get()
             if type(message) is _Handed:
                 await self.run_local(message.payload, message.key, message.outer)
                 continue
+            messages = [message]
+            if most > 1 and not message.redelivery_count():
+                messages += self._run_after(queue, message.partition_key(), most - 1)
             acked = False
             try:
-                acked = await self._handle(message)
+                acked = await self._handle(messages)
             finally:
                 if not acked:
-                    self._settled()
+                    for _ in messages:
+                        self._settled()
+
+    @staticmethod
+    def _run_after(queue: asyncio.Queue[Any], key: str, most: int) -> list[Any]:
+        """The broker's messages of `key` queued right behind the one taken, none delivered
+        before: one that comes again is handled alone, so a message that keeps failing cannot
+        take its neighbours with it to the dead letter topic."""
+
+        def joins(item: Any) -> bool:
+            if type(item) is _Handed:
+                return False
+            return bool(item.partition_key() == key and item.redelivery_count() == 0)
+
+        return take_queued(queue, joins, most)
 
     async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
         """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
@@ -277,44 +301,61 @@ class _Subscription:
             _SENDS.reset(token)
         inner.close(True)
 
-    def _acknowledge(self, message: Any) -> None:
-        self._settled()
+    def _acknowledge(self, messages: list[Any]) -> None:
+        for _ in messages:
+            self._settled()
         if self.transport.closed:
             return  # not acknowledged: redelivered to the next owner, whose outbox re-sends
-        self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
+        for message in messages:
+            self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
 
-    async def _handle(self, message: Any) -> bool:
-        """Whether the acknowledgement is left to the message's sends (they settle it)."""
-        payload = message.data()
+    async def _handle(self, messages: list[Any]) -> bool:
+        """Handles one message, or a run of one key's (`many`: all acknowledged, or all
+        redelivered, together); whether the acknowledgement is left to the sends (they settle
+        the messages)."""
+        first = messages[0]
         sends = (
-            _Sends(lambda: self._acknowledge(message), self, message.partition_key())
+            _Sends(lambda: self._acknowledge(messages), self, first.partition_key())
             if self.keyed
-            else _Sends(lambda: self._acknowledge(message))
+            else _Sends(lambda: self._acknowledge(messages))
         )
         token = _SENDS.set(sends if self.transport.settings.pipelined else None)
         try:
-            await self.handler(payload)
+            if len(messages) == 1:
+                await self.handler(first.data())
+            else:
+                assert self.many is not None
+                await self.many([message.data() for message in messages])
         except asyncio.CancelledError:
             sends.close(False)
             raise
         except Exception as exc:  # noqa: BLE001 - redelivered, then dead-lettered
             sends.close(False)
-            count = message.redelivery_count()
-            if count >= self.transport.settings.max_redeliver_count:
-                reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
-                await self.transport.dead_letter(self.topic, payload, reason)
-                self.consumer.acknowledge(message)
-            else:
+            limit = self.transport.settings.max_redeliver_count
+            again = sum(1 for message in messages if message.redelivery_count() < limit)
+            if again:
                 log.warning(
-                    "redelivering a message of %s after %s: %s", self.topic, type(exc).__name__, exc
+                    "redelivering %s of %s after %s: %s",
+                    "a message" if again == 1 else f"{again} messages",
+                    self.topic,
+                    type(exc).__name__,
+                    exc,
                 )
-                self.consumer.negative_acknowledge(message)
+            for message in messages:
+                count = message.redelivery_count()
+                if count < limit:
+                    self.consumer.negative_acknowledge(message)
+                    continue
+                reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
+                await self.transport.dead_letter(self.topic, message.data(), reason)
+                self.consumer.acknowledge(message)
             return False
         finally:
             _SENDS.reset(token)
         if sends.count == 0:
             sends.close(False)
-            self.consumer.acknowledge(message)
+            for message in messages:
+                self.consumer.acknowledge(message)
             return False
         sends.close(True)  # acknowledged (and settled) once its sends are confirmed
         return True

@@ -23,7 +23,7 @@ import uuid
 import zlib
 from pathlib import Path
 
-from ..base import DeadLetter, Handler, Transport
+from ..base import MAX_COALESCED, DeadLetter, Handler, RunHandler, Transport, take_queued
 from . import store
 from .settings import SqliteTransportSettings
 from .wake import FileWatch
@@ -61,6 +61,7 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
+        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
         prefetch = transport.settings.prefetch
         # engines are quick and claim for many keys at once; task handlers split work
         self.limit = concurrency * prefetch * (16 if keyed else 1)
@@ -88,16 +89,31 @@ class _Subscription:
     async def _consume(self, queue: asyncio.Queue[store.Claimed]) -> None:
         while True:
             message = await queue.get()
+            run = [message]
+            if self.many is not None and message.key and not message.attempts:
+                run += self._run_after(queue, message.key)
             try:
-                await self.handler(message.payload)
+                if len(run) > 1:
+                    assert self.many is not None
+                    await self.many([each.payload for each in run])
+                else:
+                    await self.handler(message.payload)
             except asyncio.CancelledError:
                 raise  # still held: released to the others when the transport closes
             except Exception as exc:  # noqa: BLE001 - a handler failure means redelivery
-                self.outstanding -= 1
-                self.transport._failed(self, message, exc)
+                for each in run:
+                    self.outstanding -= 1
+                    self.transport._failed(self, each, exc)
             else:
-                self.outstanding -= 1
-                self.transport._acked(self, message)
+                for each in run:
+                    self.outstanding -= 1
+                    self.transport._acked(self, each)
+
+    @staticmethod
+    def _run_after(queue: asyncio.Queue[store.Claimed], key: str) -> list[store.Claimed]:
+        """The claimed messages of `key` right behind the one taken, never delivered before,
+        handled with it in one call (docs/topics.md, "Coalescing")."""
+        return take_queued(queue, lambda m: m.key == key and not m.attempts, MAX_COALESCED - 1)
 
 
 class SqliteTransport(Transport):
