@@ -80,11 +80,18 @@ def test_two_workers_and_two_clients_share_one_file_through_a_kill_9(tmp_path: P
             _client(config, 0, half, tmp_path / "client-a.log"),
             _client(config, half, COUNT - half, tmp_path / "client-b.log"),
         ]
-        # a worker dies mid-run, with tasks, timers and signals of both clients pending
-        poll_until(
-            lambda: len(_executions(record)) >= COUNT // 2, 240, "the workflows did not get going"
-        )
+
+        # a worker dies mid-run, with tasks, timers and signals of both clients pending, once
+        # both workers have run tasks (on a loaded machine the second may only get its first
+        # claim after the first worker ran hundreds)
+        def going() -> bool:
+            runs = _executions(record)
+            pids = {pid for task_pids in runs.values() for pid in task_pids}
+            return len(runs) >= COUNT // 2 and pids == {first.pid, second.pid}
+
+        poll_until(going, 240, "the workflows did not get going on both workers")
         before_kill = _executions(record)
+        assert len(before_kill) < 3 * COUNT, "every task ran before the kill"
         workers.kill(first)
         workers.start()
         outputs = [c.communicate(timeout=300)[0] for c in clients]
