@@ -15,6 +15,7 @@ import pytest
 from infinitic.errors import ConfigError
 from infinitic.transport.pulsar import transport as pt
 from infinitic.transport.pulsar.settings import PulsarSettings
+from tests.helpers.waiting import until as _until
 
 
 class FakeMessage:
@@ -74,14 +75,6 @@ class FakeProducer:
 
     def confirm(self, result: str = "Ok") -> None:
         self.waiting.pop(0)(result, None)
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def _transport(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> pt.PulsarTransport:

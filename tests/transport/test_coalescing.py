@@ -4,18 +4,10 @@ handed to a RunHandler at once; a run that fails is delivered again one message 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from infinitic.transport.base import RunHandler
 from infinitic.transport.memory import InMemoryTransport
-
-
-async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+from tests.helpers.waiting import until as _until
 
 
 def test_queued_messages_of_one_key_are_one_run_and_a_failed_run_comes_back_alone() -> None:

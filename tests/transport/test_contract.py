@@ -25,6 +25,7 @@ from infinitic.transport.base import DeadLetter, RunHandler, Transport, decode_o
 from infinitic.transport.factory import create_transport
 from infinitic.transport.memory import InMemoryTransport
 from infinitic.transport.sqlite import SqliteTransport
+from tests.helpers.waiting import until
 
 WAIT = 30.0
 TRANSPORTS = ["memory", "sqlite", pytest.param("pulsar", marks=pytest.mark.pulsar)]
@@ -96,13 +97,6 @@ def _run(test: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(bounded())
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
-
-
 async def _dead_lettered(bus: Bus, transport: Transport, topic: str) -> list[DeadLetter]:
     deadline = time.monotonic() + WAIT
     while True:
@@ -140,7 +134,9 @@ def test_the_messages_of_one_key_are_handled_one_at_a_time_in_order(bus: Bus) ->
             for n in range(count):
                 for key in keys:
                     await transport.send(topic, f"{key}:{n}".encode(), key=key)
-            await _until(lambda: sum(map(len, seen.values())) >= count * len(keys), "all handled")
+            await until(
+                lambda: sum(map(len, seen.values())) >= count * len(keys), "all handled", WAIT
+            )
         assert not overlaps, f"two messages of one key ran at once: {overlaps}"
         assert {k: seen[k] for k in keys} == {k: list(range(count)) for k in keys}
 
@@ -176,7 +172,7 @@ def test_a_run_handler_gets_runs_of_one_key_in_order_and_a_failed_run_once_more(
                 for n in range(count):
                     await transport.send(topic, f"{key}:{n}".encode(), key=key)
             gate.set()
-            await _until(lambda: sum(map(len, seen.values())) >= 2 * count, "all handled")
+            await until(lambda: sum(map(len, seen.values())) >= 2 * count, "all handled", WAIT)
             assert await bus.dead_letters(transport, topic) == []
         # every message once, though a run failed and came again (later: as one message that
         # fails does, after those behind it)
@@ -207,7 +203,7 @@ def test_a_message_whose_handler_failed_is_delivered_again(bus: Bus) -> None:
         async with started(bus) as transport:
             await transport.subscribe(topic, handle)
             await transport.send(topic, b"once")
-            await _until(lambda: attempts[b"once"] >= 2, "delivered again after a failure")
+            await until(lambda: attempts[b"once"] >= 2, "delivered again after a failure", WAIT)
             assert await bus.dead_letters(transport, topic) == []
         assert attempts[b"once"] == 2
 
@@ -273,7 +269,7 @@ def test_a_delayed_message_is_not_delivered_before_its_delay(bus: Bus) -> None:
             sent = time.monotonic()
             await transport.send(topic, b"later", delay=delay)
             await transport.send(topic, b"now")
-            await _until(lambda: len(arrived) == 2, "both delivered")
+            await until(lambda: len(arrived) == 2, "both delivered", WAIT)
         assert arrived[b"later"] - sent >= delay * 0.95  # the clocks' rounding, no more
         assert arrived[b"now"] < arrived[b"later"]
 

@@ -16,6 +16,7 @@ import pytest
 from infinitic.errors import ConfigError
 from infinitic.transport.factory import create_transport
 from infinitic.transport.sqlite import SqliteTransport, SqliteTransportSettings
+from tests.helpers.waiting import until
 
 WAIT = 30.0
 
@@ -24,13 +25,6 @@ def _transport(path: Path, **options: Any) -> SqliteTransport:
     transport = create_transport("sqlite", {"path": str(path), **options})
     assert isinstance(transport, SqliteTransport)
     return transport
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
 
 
 def _run(test: Callable[[], Awaitable[None]]) -> None:
@@ -86,7 +80,9 @@ def test_processes_split_the_work_of_a_shared_topic_and_each_message_runs_once(
         sent = [f"m{i}".encode() for i in range(300)]
         await asyncio.gather(*(sender.send("task-executor:S", p) for p in sent))
         try:
-            await _until(lambda: len(runs["a"]) + len(runs["b"]) >= len(sent), "not all handled")
+            await until(
+                lambda: len(runs["a"]) + len(runs["b"]) >= len(sent), "not all handled", WAIT
+            )
         except AssertionError:
             for t in (a, b):
                 sub = t._subs["task-executor:S"]
@@ -148,7 +144,7 @@ def test_one_key_is_handled_by_one_process_at_a_time_in_the_order_sent(tmp_path:
             await asyncio.gather(
                 *(sender.send("workflow-engine:W", f"{k}:{seq}".encode(), key=k) for k in keys)
             )
-        await _until(lambda: sum(map(len, seen.values())) >= 25 * len(keys), "not all handled")
+        await until(lambda: sum(map(len, seen.values())) >= 25 * len(keys), "not all handled", WAIT)
         for t in (sender, a, b):
             await t.close()
         assert overlaps == []
@@ -172,7 +168,7 @@ def test_a_delayed_message_comes_when_due_and_not_before(tmp_path: Path) -> None
         sent_at = time.time()
         await sender.send("workflow-engine:W", b"later", key="k", delay=0.5)
         await sender.send("workflow-engine:W", b"now", key="k")
-        await _until(lambda: len(got) == 2, "the delayed message never came")
+        await until(lambda: len(got) == 2, "the delayed message never came", WAIT)
         await sender.close()
         await receiver.close()
         assert got[b"later"] >= sent_at + 0.5
@@ -208,7 +204,9 @@ def test_a_dead_process_claims_are_taken_over_after_its_lease(tmp_path: Path) ->
         await _die(doomed)
         await heir.subscribe("workflow-engine:W", handle, keyed=True)
         await sender.send("workflow-engine:W", b"second", key="k")
-        await _until(lambda: len(handled) == 2, "the dead process's message was not taken over")
+        await until(
+            lambda: len(handled) == 2, "the dead process's message was not taken over", WAIT
+        )
         await sender.close()
         await heir.close()
         # the key stayed the dead process's until its lease lapsed, then came in order
@@ -243,7 +241,7 @@ def test_a_closing_process_hands_its_claims_over_at_once(tmp_path: Path) -> None
         await asyncio.wait_for(started.wait(), WAIT)
         await staying.subscribe("task-executor:S", handle)
         await leaving.close()
-        await _until(lambda: handled == [b"work"], "the released message was not taken")
+        await until(lambda: handled == [b"work"], "the released message was not taken", WAIT)
         await sender.close()
         await staying.close()
 
@@ -302,7 +300,7 @@ def test_a_malformed_row_is_dead_lettered_and_the_topic_keeps_flowing(tmp_path: 
 
         await t.subscribe("task-executor:S", handle)
         await t.send("task-executor:S", b"fine")
-        await _until(lambda: handled == [b"fine"], "the topic stopped at the malformed row")
+        await until(lambda: handled == [b"fine"], "the topic stopped at the malformed row", WAIT)
         letters = await asyncio.get_running_loop().run_in_executor(None, t.read_dead_letters)
         await t.close()
         assert [(d.topic, d.payload) for d in letters] == [("task-executor:S", b"not bytes")]
@@ -334,7 +332,7 @@ def test_without_a_file_change_signal_processes_poll_and_still_meet(
         for i in range(20):
             await sender.send("workflow-engine:W", f"{i}".encode(), key="k")
         await sender.send("workflow-engine:W", b"later", key="k", delay=0.2)
-        await _until(lambda: len(got) == 21, "the polling process missed messages")
+        await until(lambda: len(got) == 21, "the polling process missed messages", WAIT)
         await sender.close()
         await receiver.close()
         assert got == [f"{i}".encode() for i in range(20)] + [b"later"]
@@ -365,14 +363,14 @@ def test_a_process_runs_no_round_for_commits_that_bring_it_nothing(tmp_path: Pat
         state.execute("CREATE TABLE IF NOT EXISTS states (k TEXT PRIMARY KEY, v BLOB)")
         for i in range(20):  # the worker's own messages, and its state: one commit after another
             await worker.send("task-executor:S", f"t{i}".encode())
-            await _until(lambda i=i: len(handled) > i, "the worker's message not handled")
+            await until(lambda i=i: len(handled) > i, "the worker's message not handled", WAIT)
             state.execute("INSERT OR REPLACE INTO states VALUES ('wf', ?)", (str(i).encode(),))
         state.close()
         rounds = client.stats["rounds"] - before[0], worker.stats["rounds"] - before[1]
         # the client woke on each commit, read two numbers and slept again (a sweep may run)
         assert rounds[0] <= 2 < 20 <= rounds[1], rounds
         await worker.send("response:c", b"result")  # and what is for it still reaches it
-        await _until(lambda: got == [b"result"], "the client's response did not come")
+        await until(lambda: got == [b"result"], "the client's response did not come", WAIT)
         for t in (client, worker):
             await t.close()
 
@@ -398,7 +396,7 @@ def test_a_round_waits_while_another_process_holds_the_write_lock(
         loop = asyncio.get_running_loop()
         loop.call_later(0.3, other.execute, "COMMIT")
         await a.send("task-executor:S", b"m")
-        await _until(lambda: got == [b"m"], "the message did not come once the lock was free")
+        await until(lambda: got == [b"m"], "the message did not come once the lock was free", WAIT)
         other.close()
         for t in (a, b):
             await t.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 import pytest
 
 from infinitic.common import messages as m
@@ -15,6 +14,8 @@ from infinitic.engines.workflow_engine import WorkflowEngine, stored
 from infinitic.storage.memory import MemoryStorage
 from infinitic.storage.workflow_state import state_key
 from infinitic.transport.memory import InMemoryTransport
+from tests.helpers.engine_messages import fan_out as _fan_out
+from tests.helpers.engine_messages import task_done as _done
 
 
 class Outage(Exception):
@@ -47,38 +48,6 @@ class Recording(InMemoryTransport):
 
     async def send(self, topic: str, payload: bytes, **kw: Any) -> None:
         self.sent.append(m.decode(payload))
-
-
-def _fan_out(task_id: str, n: int) -> bytes:
-    commands = [w.Command(f"c{i}", i, "task", "S", "m", b"[]") for i in range(n)]
-    tree = ["all", [["c", i] for i in range(n)]]
-    return m.encode(
-        w.WorkflowTaskCompleted(
-            "wtc",
-            "wf",
-            "W",
-            "wf",
-            task_id,
-            "waiting",
-            commands,
-            [w.Step(n, "s", orjson.dumps(tree))],
-        )
-    )
-
-
-def _done(i: int, message_id: str = "") -> bytes:
-    return m.encode(
-        m.TaskCompleted(
-            message_id or f"r{i}",
-            f"c{i}",
-            "S",
-            "m",
-            str(i).encode(),
-            workflow_id="wf",
-            workflow_name="W",
-            method_run_id="wf",
-        )
-    )
 
 
 async def _fanned_out(n: int) -> tuple[WorkflowEngine, CountingStorage, Recording]:

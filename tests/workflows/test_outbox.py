@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from infinitic.common import messages as m
@@ -20,6 +19,7 @@ from infinitic.storage.base import Storage
 from infinitic.storage.memory import MemoryStorage
 from infinitic.storage.sqlite import SqliteStorage
 from infinitic.transport.memory import InMemoryTransport
+from tests.helpers.engine_messages import fan_out, task_done
 
 
 class Crash(Exception):
@@ -45,38 +45,6 @@ def _storage(backend: str, tmp_path: Path) -> Storage:
     return MemoryStorage() if backend == "memory" else SqliteStorage(str(tmp_path / "o.db"))
 
 
-def _fan_out(task_id: str) -> bytes:
-    commands = [w.Command(f"c{i}", i, "task", "S", "m", b"[]") for i in range(3)]
-    tree = ["all", [["c", i] for i in range(3)]]
-    return m.encode(
-        w.WorkflowTaskCompleted(
-            "wtc",
-            "wf",
-            "W",
-            "wf",
-            task_id,
-            "waiting",
-            commands,
-            [w.Step(3, "s", orjson.dumps(tree))],
-        )
-    )
-
-
-def _done(i: int) -> bytes:
-    return m.encode(
-        m.TaskCompleted(
-            f"r{i}",
-            f"c{i}",
-            "S",
-            "m",
-            b"1",
-            workflow_id="wf",
-            workflow_name="W",
-            method_run_id="wf",
-        )
-    )
-
-
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_an_outbox_left_by_a_crash_is_sent_by_the_next_handling(
     backend: str, tmp_path: Path
@@ -95,19 +63,21 @@ def test_an_outbox_left_by_a_crash_is_sent_by_the_next_handling(
         assert loaded is not None and loaded[0].running_task_id is not None
         transport.crash = True
         with pytest.raises(Crash):  # saved, then died before sending
-            await dead.handle(_fan_out(loaded[0].running_task_id))
+            await dead.handle(fan_out(loaded[0].running_task_id, 3))
         transport.crash = False
         transport.sent.clear()
         saved = await stored.load(storage, state_key("W", "wf"))
         assert saved is not None and len(saved[2].outbox) == 3  # the three tasks, owed
-        await heir.handle(_done(1))
+        await heir.handle(task_done(1, output=b"1"))
         # sent by the next engine: what is still awaited, not c1 whose result just came
         assert sorted(x.task_id for x in transport.sent) == ["c0", "c2"]
         transport.sent.clear()
-        await heir.handle(_done(0))  # from its cache: its outbox went out, nothing is owed
+        await heir.handle(
+            task_done(0, output=b"1")
+        )  # from its cache: its outbox went out, nothing is owed
         assert transport.sent == []
         fresh = WorkflowEngine(transport, storage, "W")  # another engine, no cache
-        await fresh.handle(_done(2))
+        await fresh.handle(task_done(2, output=b"1"))
         # the heir's save cleared the outbox: only what this step decides goes out
         assert [type(x) for x in transport.sent] == [w.ExecuteWorkflowTask]
         await transport.close()
@@ -133,7 +103,7 @@ def test_an_outbox_left_by_a_dead_worker_is_sent_by_the_next_start(
         assert loaded is not None and loaded[0].running_task_id is not None
         transport.crash = True
         with pytest.raises(Crash):
-            await dead.handle(_fan_out(loaded[0].running_task_id))
+            await dead.handle(fan_out(loaded[0].running_task_id, 3))
         transport.crash = False
         transport.sent.clear()
         restarted = WorkflowEngine(transport, storage, "W")
@@ -227,7 +197,7 @@ async def _moved_key(storage: Storage, transport: Recording) -> tuple[Owners, Wo
 
 
 def _fan_out_of(saved: Any) -> bytes:
-    return _fan_out(saved[0].running_task_id)
+    return fan_out(saved[0].running_task_id, 3)
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
@@ -246,7 +216,9 @@ def test_a_key_moved_from_a_live_process_sends_nothing_again(backend: str, tmp_p
             "c2",
         ]
         transport.sent.clear()
-        await heir.handle(_done(1))  # its writer lives and sent them: c0 and c2 run once
+        await heir.handle(
+            task_done(1, output=b"1")
+        )  # its writer lives and sent them: c0 and c2 run once
         assert [type(x) for x in transport.sent] == []
         await transport.close()
         await storage.close()
@@ -278,10 +250,12 @@ def test_a_key_moved_after_a_save_its_process_did_not_send_sends_it_once(
         transport.sent.clear()
         if how == "kill -9":
             await first.leave()  # its liveness key expired (before its transport lease)
-        await heir.handle(_done(1))
+        await heir.handle(task_done(1, output=b"1"))
         assert sorted(x.task_id for x in transport.sent) == ["c0", "c2"]
         transport.sent.clear()
-        await heir.handle(_done(0))  # once: from its cache, nothing is owed any more
+        await heir.handle(
+            task_done(0, output=b"1")
+        )  # once: from its cache, nothing is owed any more
         assert transport.sent == []
         await transport.close()
         await storage.close()
