@@ -14,7 +14,9 @@ import pytest
 
 from infinitic.errors import ConfigError
 from infinitic.transport.pulsar import transport as pt
+from infinitic.transport.pulsar.calls import Calls, Inbox
 from infinitic.transport.pulsar.settings import PulsarSettings
+from infinitic.transport.pulsar.subscription import Subscription
 from tests.helpers.waiting import until as _until
 
 
@@ -82,17 +84,17 @@ def _transport(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> pt.PulsarTra
     transport.loop = asyncio.get_running_loop()
     transport._client = FakeClient()  # started, as far as sending goes
     transport._pending = asyncio.Semaphore(100)
-    transport._receipts = pt._Inbox(transport.loop, transport._receipt)
-    transport.calls = pt._Calls(transport.loop, "sends")
-    transport.acks = pt._Calls(transport.loop, "acks")
+    transport._receipts = Inbox(transport.loop, transport._receipt)
+    transport.calls = Calls(transport.loop, "sends")
+    transport.acks = Calls(transport.loop, "acks")
     monkeypatch.setattr(pt, "RETRY_BACKOFF_S", (0.01,))
     return transport
 
 
 def _subscribe(
     transport: pt.PulsarTransport, topic: str, handler: Any, keyed: bool = True
-) -> pt._Subscription:
-    sub = pt._Subscription(transport, topic, handler, keyed, 1)
+) -> Subscription:
+    sub = Subscription(transport, topic, handler, keyed, 1)
     sub.consumer = FakeConsumer()
     transport._subscriptions.append(sub)
     return sub

@@ -27,20 +27,18 @@ see docs/topics.md. Keyed messages carry a bucket of their key as Pulsar orderin
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-import queue
-import threading
 import zlib
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from ..base import Handler, RunHandler, Transport, take_queued
+from ..base import Handler, Transport
 from .admin import ensure_namespace
+from .calls import Calls, Inbox
 from .errors import PulsarConnectionError, PulsarTransportError
 from .probe import diagnose
 from .settings import PulsarSettings
+from .subscription import SENDS, Sends, Subscription
 
 log = logging.getLogger("infinitic.transport.pulsar")
 
@@ -52,313 +50,8 @@ __all__ = ["PulsarConnectionError", "PulsarTransport", "PulsarTransportError"]
 # the C++ client's own log lines (connections, lookups, errors), through Python logging
 CLIENT_LOGGER = "infinitic.transport.pulsar.client"
 
-
-# the sends of the message being handled, in the handler's context (None: not in a handler)
-_SENDS: contextvars.ContextVar[_Sends | None] = contextvars.ContextVar(
-    "infinitic_pulsar_sends", default=None
-)
 HAND_OFF_PREFIX = "workflow-task-executor:"
 RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
-
-
-class _Sends:
-    """The sends a handled message made that are not confirmed yet; `then` runs once its
-    handler returned and every one of them is confirmed (never if the handler failed)."""
-
-    __slots__ = ("count", "open", "then", "owner", "owned_key")
-
-    def __init__(
-        self,
-        then: Callable[[], None],
-        owner: _Subscription | None = None,
-        owned_key: str | None = None,
-    ) -> None:
-        self.count = 0
-        self.open = True  # the handler runs: its sends join this set
-        self.then: Callable[[], None] | None = then
-        # the keyed subscription, and the key, of the broker message this chain started from:
-        # this worker owns that key there, so a message of the chain to that very key is
-        # handled here (in-process hand-off back to the engine)
-        self.owner = owner
-        self.owned_key = owned_key
-
-    def add(self) -> None:
-        self.count += 1
-
-    def done(self) -> None:
-        self.count -= 1
-        if self.count == 0 and not self.open and self.then is not None:
-            then, self.then = self.then, None
-            then()
-
-    def close(self, ok: bool) -> None:
-        self.open = False
-        if not ok:
-            self.then = None
-        elif self.count == 0 and self.then is not None:
-            then, self.then = self.then, None
-            then()
-
-
-class _Inbox:
-    """Items from Pulsar's threads to the event loop: one wake-up for a burst, not one each."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, drain: Callable[[Any], None]) -> None:
-        self._loop = loop
-        self._drain = drain
-        self._items: list[Any] = []
-        self._lock = threading.Lock()
-
-    def put(self, item: Any) -> None:
-        """On any thread."""
-        with self._lock:
-            self._items.append(item)
-            wake = len(self._items) == 1
-        if wake:
-            try:
-                self._loop.call_soon_threadsafe(self._run)
-            except RuntimeError:  # the loop closed: shutting down
-                pass
-
-    def _run(self) -> None:
-        with self._lock:
-            items, self._items = self._items, []
-        for item in items:
-            self._drain(item)
-
-
-class _Calls:
-    """Pulsar client calls (sends; or acknowledgements) made on a thread of their own, in order.
-
-    `send_async` and `acknowledge` release the GIL, and inside, the binding takes it back for
-    every copy of the send callback: made on the event loop's thread, each such call left the
-    loop waiting for the GIL while the task threads and Pulsar's own threads held it (py-spy:
-    over a third of the loop's time). The loop queues the calls of one turn and wakes this
-    thread once; one sends thread keeps each producer's order. A send that raises here reports
-    its error through `failed` (the caller's receipt path), so nothing is dropped.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, name: str) -> None:
-        self._loop = loop
-        self._batch: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], Any]] = []
-        self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._run, name=f"infinitic-pulsar-{name}", daemon=True
-        )
-        self._thread.start()
-
-    def call(
-        self,
-        fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        failed: Callable[[Exception], None],
-    ) -> None:
-        """On the event loop: `fn(*args, **kwargs)` at the end of this turn, on the calls
-        thread; `failed(error)` there if it raises."""
-        if not self._batch:
-            self._loop.call_soon(self._post)
-        self._batch.append((fn, args, kwargs, failed))
-
-    def _post(self) -> None:
-        batch, self._batch = self._batch, []
-        self._queue.put(batch)
-
-    def _run(self) -> None:
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            for fn, args, kwargs, failed in batch:
-                try:
-                    fn(*args, **kwargs)
-                except Exception as exc:  # noqa: BLE001 - handed to the caller's receipt
-                    failed(exc)
-
-    def close(self) -> None:
-        """Runs what is queued, then stops (blocking: call it off the event loop)."""
-        if self._batch:
-            self._post()
-        self._queue.put(None)
-        self._thread.join()
-
-
-class _Handed:
-    """A message handed over in process, in a lane's queue beside the broker's messages."""
-
-    __slots__ = ("payload", "key", "outer")
-
-    def __init__(self, payload: bytes, key: str | None, outer: _Sends) -> None:
-        self.payload, self.key, self.outer = payload, key, outer
-
-
-class _Subscription:
-    def __init__(
-        self,
-        transport: PulsarTransport,
-        topic: str,
-        handler: Handler,
-        keyed: bool,
-        concurrency: int,
-    ) -> None:
-        self.transport = transport
-        self.topic = topic
-        self.handler = handler
-        self.keyed = keyed
-        # a run of one key's queued messages handed over at once (coalescing, docs/topics.md)
-        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
-        self.consumer: Any = None
-        self.in_flight = 0
-        self.paused = False
-        # a shard is a coroutine, not a thread: a keyed subscription gets at least
-        # `keyedShards` of them, so one worker keeps its storage and the broker busy
-        shards = max(concurrency, transport.settings.keyed_shards) if keyed else 1
-        self.queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in range(shards)]
-        workers = 1 if keyed else concurrency
-        loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._work(q)) for q in self.queues for _ in range(workers)]
-        self._inbox = _Inbox(loop, self._enqueue)
-
-    def on_message(self, consumer: Any, message: Any) -> None:
-        """On a Pulsar listener thread."""
-        self._inbox.put(message)
-
-    def _lane(self, key: str | None) -> asyncio.Queue[Any]:
-        return self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
-
-    def hand_over(self, payload: bytes, key: str | None, outer: _Sends) -> None:
-        """A message sent in this process, handled in the lane of its key as if the broker
-        had delivered it (one at a time per key, as the executor's live runs expect)."""
-        self._lane(key if self.keyed else None).put_nowait(_Handed(payload, key, outer))
-
-    def _enqueue(self, message: Any) -> None:
-        self._lane(message.partition_key() if self.keyed else None).put_nowait(message)
-        self.in_flight += 1
-        if not self.paused and self.in_flight >= self.transport.settings.max_in_flight:
-            self.paused = True
-            self.consumer.pause_message_listener()
-
-    def _settled(self) -> None:
-        self.in_flight -= 1
-        if self.paused and self.in_flight <= self.transport.settings.max_in_flight // 2:
-            self.paused = False
-            self.consumer.resume_message_listener()
-
-    async def _work(self, queue: asyncio.Queue[Any]) -> None:
-        most = self.transport.settings.max_coalesced if self.many is not None else 1
-        while True:
-            message = await queue.get()
-            if type(message) is _Handed:
-                await self.run_local(message.payload, message.key, message.outer)
-                continue
-            messages = [message]
-            if most > 1 and not message.redelivery_count():
-                messages += self._run_after(queue, message.partition_key(), most - 1)
-            acked = False
-            try:
-                acked = await self._handle(messages)
-            finally:
-                if not acked:
-                    for _ in messages:
-                        self._settled()
-
-    @staticmethod
-    def _run_after(queue: asyncio.Queue[Any], key: str, most: int) -> list[Any]:
-        """The broker's messages of `key` queued right behind the one taken, none delivered
-        before: one that comes again is handled alone, so a message that keeps failing cannot
-        take its neighbours with it to the dead letter topic."""
-
-        def joins(item: Any) -> bool:
-            if type(item) is _Handed:
-                return False
-            return bool(item.partition_key() == key and item.redelivery_count() == 0)
-
-        return take_queued(queue, joins, most)
-
-    async def run_local(self, payload: bytes, key: str | None, outer: _Sends) -> None:
-        """A message handed over in process (PulsarTransport._hand_off): `outer` is settled
-        once it is handled and its own sends are confirmed."""
-        inner = _Sends(outer.done, outer.owner, outer.owned_key)
-        token = _SENDS.set(inner)
-        try:
-            await self.handler(payload)
-        except asyncio.CancelledError:
-            inner.close(False)
-            raise
-        except Exception as exc:  # noqa: BLE001 - through the broker after all
-            inner.close(False)
-            log.warning(
-                "a message handed over to %s in process failed (%s: %s): sent through the broker",
-                self.topic,
-                type(exc).__name__,
-                exc,
-            )
-            self.transport.spawn(
-                self.transport.resend(self.topic, payload, key, 0.0, outer, wait=False)
-            )
-            return
-        finally:
-            _SENDS.reset(token)
-        inner.close(True)
-
-    def _acknowledge(self, messages: list[Any]) -> None:
-        for _ in messages:
-            self._settled()
-        if self.transport.closed:
-            return  # not acknowledged: redelivered to the next owner, whose outbox re-sends
-        for message in messages:
-            self.transport.acks.call(self.consumer.acknowledge, (message,), {}, _ack_failed)
-
-    async def _handle(self, messages: list[Any]) -> bool:
-        """Handles one message, or a run of one key's (`many`: all acknowledged, or all
-        redelivered, together); whether the acknowledgement is left to the sends (they settle
-        the messages)."""
-        first = messages[0]
-        sends = (
-            _Sends(lambda: self._acknowledge(messages), self, first.partition_key())
-            if self.keyed
-            else _Sends(lambda: self._acknowledge(messages))
-        )
-        token = _SENDS.set(sends if self.transport.settings.pipelined else None)
-        try:
-            if len(messages) == 1:
-                await self.handler(first.data())
-            else:
-                assert self.many is not None
-                await self.many([message.data() for message in messages])
-        except asyncio.CancelledError:
-            sends.close(False)
-            raise
-        except Exception as exc:  # noqa: BLE001 - redelivered, then dead-lettered
-            sends.close(False)
-            limit = self.transport.settings.max_redeliver_count
-            again = sum(1 for message in messages if message.redelivery_count() < limit)
-            if again:
-                log.warning(
-                    "redelivering %s of %s after %s: %s",
-                    "a message" if again == 1 else f"{again} messages",
-                    self.topic,
-                    type(exc).__name__,
-                    exc,
-                )
-            for message in messages:
-                count = message.redelivery_count()
-                if count < limit:
-                    self.consumer.negative_acknowledge(message)
-                    continue
-                reason = f"handler failed {count + 1} times: {type(exc).__name__}: {exc}"
-                await self.transport.dead_letter(self.topic, message.data(), reason)
-                self.consumer.acknowledge(message)
-            return False
-        finally:
-            _SENDS.reset(token)
-        if sends.count == 0:
-            sends.close(False)
-            for message in messages:
-                self.consumer.acknowledge(message)
-            return False
-        sends.close(True)  # acknowledged (and settled) once its sends are confirmed
-        return True
 
 
 class PulsarTransport(Transport):
@@ -367,14 +60,14 @@ class PulsarTransport(Transport):
         self._client: Any = None
         self._producers: dict[tuple[str, str], Any] = {}
         self._producer_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._subscriptions: list[_Subscription] = []
+        self._subscriptions: list[Subscription] = []
         self._pending: asyncio.Semaphore | None = None
-        self._receipts: _Inbox = None  # type: ignore[assignment]
-        # the threads that make the client's sends and acknowledgements (see _Calls)
-        self.calls: _Calls = None  # type: ignore[assignment]
-        self.acks: _Calls = None  # type: ignore[assignment]
+        self._receipts: Inbox = None  # type: ignore[assignment]
+        # the threads that make the client's sends and acknowledgements (see Calls)
+        self.calls: Calls = None  # type: ignore[assignment]
+        self.acks: Calls = None  # type: ignore[assignment]
         # topics whose messages sent from a handler are handled here (in-process hand-off)
-        self._local: dict[str, _Subscription] = {}
+        self._local: dict[str, Subscription] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.users = 1
@@ -392,7 +85,7 @@ class PulsarTransport(Transport):
 
         self.loop = asyncio.get_running_loop()
         self._pending = asyncio.Semaphore(self.settings.max_pending_messages)
-        self._receipts = _Inbox(self.loop, self._receipt)
+        self._receipts = Inbox(self.loop, self._receipt)
         if self.settings.create_tenant_and_namespace:
             await self.loop.run_in_executor(None, ensure_namespace, self.settings)
         s = self.settings
@@ -435,8 +128,8 @@ class PulsarTransport(Transport):
         except BaseException:
             await self.loop.run_in_executor(None, client.close)
             raise
-        self.calls = _Calls(self.loop, "sends")
-        self.acks = _Calls(self.loop, "acks")
+        self.calls = Calls(self.loop, "sends")
+        self.acks = Calls(self.loop, "acks")
         self._client = client
 
     def _check_connection(self, client: Any) -> None:
@@ -521,7 +214,7 @@ class PulsarTransport(Transport):
     ) -> None:
         if self._client is None:
             raise PulsarTransportError("the pulsar transport is not started")
-        sends = _SENDS.get()
+        sends = SENDS.get()
         if sends is not None and not sends.open:
             sends = None  # sent after its handler returned (a background task): awaited
         if sends is not None and delay <= 0 and self._local:
@@ -595,13 +288,13 @@ class PulsarTransport(Transport):
         payload: bytes,
         key: str | None,
         delay: float,
-        sends: _Sends,
+        sends: Sends,
         *,
         wait: bool,
     ) -> None:
         """Until it is confirmed; a transport that closes meanwhile leaves the handled message
         unacknowledged (redelivered, and its saved outbox re-sent by its next owner)."""
-        _SENDS.set(None)  # this task's own context: each attempt awaits its receipt
+        SENDS.set(None)  # this task's own context: each attempt awaits its receipt
         attempt = 0
         while not self.closed:
             if wait or attempt:
@@ -615,7 +308,7 @@ class PulsarTransport(Transport):
             sends.done()
             return
 
-    def _hand_off(self, sub: _Subscription, payload: bytes, key: str | None, sends: _Sends) -> None:
+    def _hand_off(self, sub: Subscription, payload: bytes, key: str | None, sends: Sends) -> None:
         """Runs a workflow task here rather than through the broker; the handled message that
         sent it is acknowledged once the task's own sends are confirmed. A task that fails
         here goes through the broker after all (its redeliveries and dead letter apply)."""
@@ -638,7 +331,7 @@ class PulsarTransport(Transport):
 
         if self._client is None:
             raise PulsarTransportError("the pulsar transport is not started")
-        sub = _Subscription(self, topic, handler, keyed, concurrency)
+        sub = Subscription(self, topic, handler, keyed, concurrency)
         s = self.settings
         exclusive = topic.startswith("response:")
         kwargs: dict[str, Any] = {
@@ -683,12 +376,6 @@ class PulsarTransport(Transport):
             properties={"reason": reason[:2000], "topic": topic},
         )
         await future
-
-
-def _ack_failed(error: Exception) -> None:
-    """On the calls thread: the message stays unacknowledged, so it is redelivered (its
-    handling is idempotent)."""
-    log.warning("acknowledging a message failed (%s: %s)", type(error).__name__, error)
 
 
 def _ok(result: Any) -> bool:
