@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - another redis-py layout: the generic c
 
 __all__ = ["RedisWire"]
 
+CLOSE_WAIT = 2.0  # seconds a closing connection gets to close its socket, then it is aborted
 SPREAD = 32  # replies due on every open connection before another one opens
 
 
@@ -50,9 +51,11 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.last = 0.0  # loop time of the last reply (or of the first command after none due)
         self.timer: asyncio.TimerHandle | None = None
+        self.lost: asyncio.Future[None] = wire.loop.create_future()  # its socket is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.wire.connected.add(self)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -80,6 +83,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f": {exc}" if exc else ""
         self.fail(RedisConnectionError(f"Connection to {self.wire.address} lost{reason}"))
+        self.wire.connected.discard(self)
+        if not self.lost.done():
+            self.lost.set_result(None)
 
     def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         future = self.wire.loop.create_future()
@@ -171,6 +177,8 @@ class RedisWire:
         self._opening: asyncio.Task[None] | None = None
         self._dirty: list[_Connection] = []
         self._closed = False
+        # every connection whose socket is not closed yet, the handshaking and failed included
+        self.connected: set[_Connection] = set()
 
     async def execute(self, *args: Any) -> Any:
         conn = self._pick()
@@ -275,10 +283,21 @@ class RedisWire:
         self._closed = True
         if self._opening is not None:
             self._opening.cancel()
-        for conn in list(self._open):
+        live = list(self.connected)
+        for conn in live:
             conn.fail(RedisConnectionError(f"Connection to {self.address} closed"))
             if conn.transport is not None:
                 conn.transport.close()
+        # closed once their sockets are: a TLS one says goodbye first, and an event loop closed
+        # on a socket still open fails ("Event loop is closed", uvloop's EBUSY)
+        if live:
+            await asyncio.wait([c.lost for c in live], timeout=min(self.timeout, CLOSE_WAIT))
+            late = [c for c in live if not c.lost.done()]
+            for conn in late:
+                if conn.transport is not None:
+                    conn.transport.abort()
+            if late:
+                await asyncio.wait([c.lost for c in late], timeout=CLOSE_WAIT)
 
 
 def _due(conn: _Connection) -> int:
