@@ -38,6 +38,12 @@ class RunHandler:
         return self.one(payload)
 
 
+def run_handler(handler: Handler, keyed: bool) -> Callable[[list[bytes]], Awaitable[None]] | None:
+    """What a subscription hands runs of one key to: `handler.many` when it takes them (a
+    RunHandler on a keyed subscription), else None (one message at a time)."""
+    return handler.many if keyed and isinstance(handler, RunHandler) else None
+
+
 def take_queued(queue: asyncio.Queue[T], joins: Callable[[T], bool], most: int) -> list[T]:
     """Takes off the head of `queue` the items that `joins` accepts, in order, up to the first
     it does not (at most `most`): the rest of a run a lane's worker has just begun."""

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .base import MAX_COALESCED, DeadLetter, Handler, RunHandler, Transport, take_queued
+from .base import MAX_COALESCED, DeadLetter, Handler, Transport, run_handler, take_queued
 
 log = logging.getLogger("infinitic.transport.memory")
 
@@ -29,7 +29,7 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
-        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
+        self.many = run_handler(handler, keyed)
         shards = concurrency if keyed else 1
         self.queues: list[asyncio.Queue[tuple[bytes, str | None, int]]] = [
             asyncio.Queue() for _ in range(shards)

@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..base import Handler, RunHandler, take_queued
+from ..base import Handler, run_handler, take_queued
 from .calls import Calls, Inbox
 from .settings import PulsarSettings
 
@@ -112,7 +112,7 @@ class Subscription:
         self.handler = handler
         self.keyed = keyed
         # a run of one key's queued messages handed over at once (coalescing, docs/topics.md)
-        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
+        self.many = run_handler(handler, keyed)
         self.consumer: Any = None
         self.in_flight = 0
         self.paused = False

@@ -23,7 +23,7 @@ import uuid
 import zlib
 from pathlib import Path
 
-from ..base import MAX_COALESCED, DeadLetter, Handler, RunHandler, Transport, take_queued
+from ..base import MAX_COALESCED, DeadLetter, Handler, Transport, run_handler, take_queued
 from . import store
 from .settings import SqliteTransportSettings
 from .wake import FileWatch
@@ -61,7 +61,7 @@ class _Subscription:
         self.topic = topic
         self.handler = handler
         self.keyed = keyed
-        self.many = handler.many if keyed and isinstance(handler, RunHandler) else None
+        self.many = run_handler(handler, keyed)
         prefetch = transport.settings.prefetch
         # engines are quick and claim for many keys at once; task handlers split work
         self.limit = concurrency * prefetch * (16 if keyed else 1)
