@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..common import messages as m
-from ..transport.base import Handler, Transport
+from ..transport.base import Handler, RunHandler, Transport
 from . import types as t
 from .record import Record, source
 
@@ -70,7 +70,24 @@ class TimedTransport(Transport):
             finally:
                 observe(clock() - begin)
 
-        await self.inner.subscribe(topic, timed, keyed=keyed, concurrency=concurrency)
+        wrapped: Handler = timed
+        if isinstance(handler, RunHandler):  # the engine's runs of one key stay runs
+            many = handler.many
+
+            async def timed_many(payloads: list[bytes]) -> None:
+                begin = clock()
+                try:
+                    await many(payloads)
+                except Exception:
+                    failed()
+                    raise
+                finally:
+                    share = (clock() - begin) / max(1, len(payloads))
+                    for _ in payloads:
+                        observe(share)  # one observation per message, as for one at a time
+
+            wrapped = RunHandler(timed, timed_many)
+        await self.inner.subscribe(topic, wrapped, keyed=keyed, concurrency=concurrency)
 
     async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         await self.inner.dead_letter(topic, payload, reason)

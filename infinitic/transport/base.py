@@ -101,6 +101,11 @@ class Transport(abc.ABC):
     be given several queued messages of one key at once (`RunHandler.many`).
     """
 
+    # whether a workflow engine may run its workflow tasks on its own worker's executor, in
+    # its step, rather than send them (WorkflowEngine.local_executor): only where a worker that
+    # owns a workflow's engine key may as well run its workflow tasks
+    workflow_tasks_in_process: bool = False
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 

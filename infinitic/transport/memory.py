@@ -95,6 +95,8 @@ class InMemoryTransport(Transport):
     and cancel, so `pending()` does not include them.
     """
 
+    workflow_tasks_in_process = True  # one process: every executor is here
+
     def __init__(
         self,
         *,

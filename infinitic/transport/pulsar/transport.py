@@ -74,6 +74,11 @@ class PulsarTransport(Transport):
         # the ordering keys of keyed messages (producer.keyBuckets), built once
         self._buckets = [str(i) for i in range(settings.key_buckets)]
 
+    @property
+    def workflow_tasks_in_process(self) -> bool:  # type: ignore[override]
+        """With the hand-off on, an engine runs its workflow tasks in its own step."""
+        return self.settings.hand_off_in_process and self.settings.pipelined
+
     def __repr__(self) -> str:
         s = self.settings
         return f"PulsarTransport({s.broker_service_url!r}, {s.tenant}/{s.namespace})"

@@ -117,6 +117,9 @@ class _Subscription:
 
 
 class SqliteTransport(Transport):
+    # the process that holds a workflow's key may as well run its workflow tasks
+    workflow_tasks_in_process = True
+
     def __init__(self, settings: SqliteTransportSettings) -> None:
         self.settings = settings
         self.path = str(Path(settings.path).expanduser().resolve())
