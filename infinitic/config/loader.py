@@ -30,6 +30,7 @@ _TOP = {
     "workflows",
     "shutdownGracePeriodSeconds",
     "maxPayloadBytes",
+    "tuneGarbageCollector",
     "eventListener",
     "metrics",
     "dashboard",
@@ -205,6 +206,12 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         limit = ctx.check(
             DEFAULT_MAX_PAYLOAD_BYTES, ctx.number, limit, "maxPayloadBytes", integer=True
         )
+    tune_gc = top.get("tuneGarbageCollector", True)
+    if not isinstance(tune_gc, bool):
+        ctx.problems.append(
+            ctx.error("tuneGarbageCollector", f"expected true or false, got {tune_gc!r}")
+        )
+        tune_gc = True
     event_listener = (
         ctx.check(None, observability.event_listener, ctx, top["eventListener"])
         if top.get("eventListener") is not None
@@ -231,6 +238,7 @@ def load_config(data: Mapping[str, Any] | WorkerConfig, source: str = "<dict>") 
         workflows=tuple(w for w in workflows if w is not None),
         shutdown_grace_period_seconds=float(grace),
         max_payload_bytes=int(limit),
+        tune_garbage_collector=tune_gc,
         event_listener=event_listener,
         metrics=metrics,
         dashboard=dashboard,

@@ -75,6 +75,8 @@ class WorkerConfig:
     shutdown_grace_period_seconds: float = 5.0
     # the largest payload this worker's client and executors encode or decode
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    # the process's garbage collector set for throughput when the worker starts (gc_tuning.py)
+    tune_garbage_collector: bool = True
     event_listener: EventListenerConfig | None = None
     metrics: MetricsConfig | None = None
     dashboard: DashboardConfig | None = None

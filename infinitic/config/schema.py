@@ -349,6 +349,9 @@ WORKER = _closed(
         "workflows": {"type": ["array", "null"], "items": WORKFLOW},
         "shutdownGracePeriodSeconds": _num("time given to running tasks on close", minimum=None),
         "maxPayloadBytes": _num("largest JSON payload (default 16 MiB)", integer=True),
+        "tuneGarbageCollector": _bool(
+            "collect garbage less often, for throughput (default true; CPython defaults only)"
+        ),
         "eventListener": EVENT_LISTENER,
         "metrics": METRICS,
         "dashboard": DASHBOARD,

@@ -80,7 +80,7 @@ class WorkflowTap:
             self._message(msg, state, now)
             for item in out.sends:
                 self._sent(item.message, item.delay, state, now)
-        self._transitions(msg, state, now)
+        self._transitions(msg, state, now, out.later)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -251,7 +251,11 @@ class WorkflowTap:
 
     # -- what it decided -----------------------------------------------------------------
 
-    def _transitions(self, msg: Any, state: w.WorkflowState, now: float) -> None:
+    def _transitions(
+        self, msg: Any, state: w.WorkflowState, now: float, later: bool = False
+    ) -> None:
+        """`later`: a later message of the same step was applied to `state`; the statuses it
+        shows are that message's to tell, but a start is this one's."""
         wid = state.workflow_id
         memo = self._memo.get(wid)
         started = (
@@ -259,6 +263,13 @@ class WorkflowTap:
             and state.dispatch_id == msg.message_id
             and state.created_at == now
         )
+        if later:
+            if started:
+                self._started(msg, state, now)
+                # as the start left it: one method run, running
+                main = state.method_runs[0] if state.method_runs else None
+                self._memo[wid] = ("running", {main.method_run_id: "running"} if main else {})
+            return
         if memo is None and not started:
             # first seen by this process (another worker or a restart): a baseline, no events
             if state.status not in _TERMINAL:
@@ -277,13 +288,7 @@ class WorkflowTap:
         mid = msg.message_id
         name = state.workflow_name
         if started:
-            main = state.method_runs[0] if state.method_runs else None
-            self._event(
-                "started", name, wid, f"{mid}/started", now,
-                main.method_run_id if main else None, main.method_name if main else None, None,
-            )  # fmt: skip
-            if self.observations is not None:
-                self.observations.workflow(name, "started", 1)
+            self._started(msg, state, now)
         now_runs: dict[str, str] = {}
         for run in state.method_runs:
             status = run.status
@@ -306,6 +311,15 @@ class WorkflowTap:
             self._pending.pop(wid, None)
         else:
             self._memo[wid] = (status, now_runs)
+
+    def _started(self, msg: Any, state: w.WorkflowState, now: float) -> None:
+        main = state.method_runs[0] if state.method_runs else None
+        self._event(
+            "started", state.workflow_name, state.workflow_id, f"{msg.message_id}/started", now,
+            main.method_run_id if main else None, main.method_name if main else None, None,
+        )  # fmt: skip
+        if self.observations is not None:
+            self.observations.workflow(state.workflow_name, "started", 1)
 
 
 def _lazy(builder: str, msg: Any) -> tuple[str, bytes]:

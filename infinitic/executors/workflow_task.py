@@ -127,9 +127,19 @@ class WorkflowTaskExecutor:
         )
         if msg is None:
             return
+        result = await self.execute(msg)
+        await self.transport.send(
+            Topics.workflow_engine(msg.workflow_name), m.encode(result), key=msg.workflow_id
+        )
+
+    async def execute(self, msg: w.ExecuteWorkflowTask) -> w.WorkflowTaskCompleted:
+        """Runs `msg` on a pool thread, within the workflow's timeout; what to tell the engine.
+        Also called by an engine of this worker that runs its workflow tasks in its own step
+        (WorkflowEngine.local_executor)."""
         future = self.threads.submit(lambda: self.run(msg))
         timeout = self.workflow.timeout_seconds
         try:
+            result: w.WorkflowTaskCompleted
             if timeout:
                 result = await asyncio.wait_for(asyncio.shield(future), timeout)
             else:
@@ -151,9 +161,7 @@ class WorkflowTaskExecutor:
                 result.outcome,
                 len(result.new_commands),
             )
-        await self.transport.send(
-            Topics.workflow_engine(msg.workflow_name), m.encode(result), key=msg.workflow_id
-        )
+        return result
 
     def run(self, msg: w.ExecuteWorkflowTask) -> w.WorkflowTaskCompleted:
         """Runs on a pool thread: the replay itself."""

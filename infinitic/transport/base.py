@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,6 +16,10 @@ T = TypeVar("T")
 
 # queued messages of one key a transport hands to a RunHandler at once, at most, by default
 MAX_COALESCED = 500
+
+
+# a message to send: (topic, payload, key, delay in seconds)
+Outbound = tuple[str, bytes, str | None, float]
 
 
 class RunHandler:
@@ -101,6 +105,11 @@ class Transport(abc.ABC):
     be given several queued messages of one key at once (`RunHandler.many`).
     """
 
+    # whether a workflow engine may run its workflow tasks on its own worker's executor, in
+    # its step, rather than send them (WorkflowEngine.local_executor): only where a worker that
+    # owns a workflow's engine key may as well run its workflow tasks
+    workflow_tasks_in_process: bool = False
+
     @abc.abstractmethod
     async def start(self) -> None: ...
 
@@ -112,6 +121,16 @@ class Transport(abc.ABC):
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
         """Publishes `payload`; `delay` seconds > 0 delivers it later (timers, retries)."""
+
+    async def send_many(self, items: Sequence[Outbound]) -> None:
+        """Sends each (topic, payload, key, delay), in order, as `send` would; returns once
+        all are. Here all at once, each awaited together (a transport whose sends do not wait
+        sends them one after the other: no task per message)."""
+        if len(items) == 1:
+            topic, payload, key, delay = items[0]
+            await self.send(topic, payload, key=key, delay=delay)
+        elif items:
+            await asyncio.gather(*(self.send(t, p, key=k, delay=d) for t, p, k, d in items))
 
     @abc.abstractmethod
     async def subscribe(

@@ -26,6 +26,7 @@ from ..executors.workflow_task import WorkflowTaskExecutor
 from ..storage import Storage, create_storage
 from ..transport.base import Transport
 from ..transport.factory import create_transport
+from . import gc_tuning
 from .loading import load_classes
 from .observability import Observability
 from .redriving import heartbeat, sweep
@@ -150,6 +151,8 @@ class InfiniticWorker:
             )
         if self.config.dashboard is not None:
             self._start_dashboard()
+        if self.config.tune_garbage_collector:
+            gc_tuning.tune()  # last: what start-up made is frozen
         return self
 
     def _start_dashboard(self) -> None:
@@ -230,6 +233,8 @@ class InfiniticWorker:
                 )
                 self._executors.append(executor)
                 runtime.run(executor.start())
+                if self._transport is not None and self._transport.workflow_tasks_in_process:
+                    engine.local_executor = self.observability.local_executor(executor)
             log.info("worker %s runs workflow %s", self.config.name, entry.name)
         for service in self._registrations:
             runtime.run(ServiceTagEngine(transport, storage, service.name).start())

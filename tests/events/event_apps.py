@@ -101,6 +101,19 @@ class EvChildImpl(EvChild):
         return "due"
 
 
+@name("EvSteps")
+class EvSteps(Workflow):
+    def run(self, x: int) -> int: ...
+
+
+class EvStepsImpl(EvSteps):
+    def run(self, x: int) -> int:
+        tasks = self.new_service(EvTasks)
+        total = tasks.ok(x) + tasks.ok(x + 1)
+        self.timer(0).result()
+        return total + tasks.ok(x + 2)
+
+
 @name("EvParent")
 class EvParent(Workflow):
     def run(self, key: str) -> list[Any]: ...

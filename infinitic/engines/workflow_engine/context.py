@@ -27,6 +27,9 @@ class Outgoing:
     message: Any  # None: the workflow task the saved state runs (built from it when sent)
     key: str | None = None
     delay: float = 0.0
+    # a workflow task this step ran in process (engine.py, local_executor): shown to the taps
+    # as dispatched, neither saved nor sent
+    here: bool = False
 
 
 @dataclass(slots=True)
@@ -40,6 +43,9 @@ class StepContext:
     set_ops: list[tuple[str, str, str]] = field(default_factory=list)
     index: StateIndex = field(default_factory=StateIndex)
     dirty: Dirty = field(default_factory=Dirty)
+    # a later message of the same step was applied before the taps saw the saved state: what
+    # changed the statuses is theirs to tell (coalesce.py, and a workflow task run in the step)
+    later: bool = False
 
     # -- the state -------------------------------------------------------------------------
 
@@ -85,6 +91,7 @@ class StepContext:
                 self.now + item.delay if item.delay > 0 else 0.0,
             )
             for item in self.sends
+            if not item.here
         ]
 
     def to_engine(

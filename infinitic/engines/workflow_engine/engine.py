@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..._core.envelope import EnvelopeError
@@ -23,7 +24,13 @@ from ...common.ids import new_id
 from ...errors import VersionConflictError
 from ...storage.base import IndexEntry, Storage
 from ...storage.workflow_state import state_key
-from ...transport.base import RunHandler, Topics, Transport, decode_or_dead_letter
+from ...transport.base import (
+    Outbound,
+    RunHandler,
+    Topics,
+    Transport,
+    decode_or_dead_letter,
+)
 from . import coalesce, progress, stored
 from .coalesce import COALESCED
 from .context import StepContext
@@ -51,6 +58,9 @@ LATE_START_SECONDS = 60.0
 _ACCEPTED = (*HANDLED, w.ConfirmStart)
 # pending instances whose heads a re-driving sweep reads in one storage call
 REDRIVE_READ_CHUNK = 256
+# workflow tasks one step runs on this worker's executor at most (each result may ask for the
+# next one, e.g. when outcomes arrived while it ran); the step then sends the next one
+MAX_LOCAL_TASKS = 4
 
 
 Cached = tuple[w.WorkflowState, int, stored.Layout, StateIndex]
@@ -136,6 +146,11 @@ class WorkflowEngine:
         # called with (message, saved state or None, outbox) once a message's effects are
         # saved: the event listener and the metrics read what happened there (infinitic/events)
         self.taps: list[Callable[[Any, w.WorkflowState | None, StepContext], None]] = []
+        # this worker's workflow-task executor, when the transport lets a step run its
+        # workflow tasks in process (the worker sets it; None: they go through the transport)
+        self.local_executor: (
+            Callable[[w.ExecuteWorkflowTask], Awaitable[w.WorkflowTaskCompleted]] | None
+        ) = None
 
     async def start(self) -> None:
         await self.transport.subscribe(
@@ -231,6 +246,9 @@ class WorkflowEngine:
                 new_state = process(new_state, msg, out)
                 if not steps.add(msg, new_state, out):
                     break
+            handled = len(steps.done)
+            if self.local_executor is not None and new_state is not None:
+                new_state = await self._run_here(new_state, steps, now)
             out = steps.merged(now)
             if owed:
                 owed = still_owed(owed, running_before, new_state, out.index)
@@ -244,14 +262,52 @@ class WorkflowEngine:
                     raise
                 log.info("state of %s changed meanwhile; handling the message again", workflow_id)
                 continue
-            for msg, step_out, step_status in steps.done:
+            last = len(steps.done) - 1
+            for i, (msg, step_out, step_status) in enumerate(steps.done):
+                if i < last:
+                    step_out.later = True
+                    # the status it left is the next one's before: one warning per change
+                    step_status = new_state.status if new_state is not None else None
                 for tap in self.taps:
                     tap(msg, new_state, step_out)
                 progress.handled(
                     self.workflow_name, workflow_id, msg, new_state, step_status, step_out
                 )
-            return len(steps.done)
+            return handled
         raise AssertionError("unreachable")  # the last conflict raised
+
+    async def _run_here(
+        self, state: w.WorkflowState, steps: coalesce.Steps, now: float
+    ) -> w.WorkflowState:
+        """Runs the workflow tasks the step sends on this worker's executor and applies their
+        results in the same step: one save where the task and its result took one each, and
+        no trip through the transport. Each way the message is a copy, as the transport would
+        have made (the executor's live runs keep what they are given; the state is mutated
+        in place). A task that cannot run here is sent as usual."""
+        assert self.local_executor is not None
+        for _ in range(MAX_LOCAL_TASKS):
+            mark = next((i for i in steps.done[-1][1].sends if i.message is None), None)
+            task = workflow_task(state, now) if mark is not None else None
+            if task is None or mark is None:
+                break
+            payload = m.encode(task)
+            try:
+                copy = typing.cast(w.ExecuteWorkflowTask, m.decode(payload))
+                completed = await self.local_executor(copy)
+                result = m.decode(m.encode(completed))
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - sent through the transport instead
+                log.exception("running workflow task %s here failed", task.workflow_task_id)
+                break
+            mark.message, mark.here = task, True
+            out = StepContext(now=now, index=steps.index)
+            new_state = process(state, result, out)
+            if new_state is None:
+                break
+            state = new_state
+            steps.add(result, state, out)
+        return state
 
     async def _late_start(self, msg: w.DispatchWorkflow, now: float) -> bool:
         """Whether `msg` is a copy of the start of an instance that ended and is forgotten."""
@@ -374,7 +430,7 @@ class WorkflowEngine:
         from `state`)."""
         # sent together: each send is handed to its producer in order (so per-topic order
         # holds), and the acknowledgements are awaited at once rather than one by one
-        sends = []
+        sends: list[Outbound] = []
         for item in items:
             payload = item.message
             if not payload:
@@ -384,13 +440,10 @@ class WorkflowEngine:
                     continue
                 payload = m.encode(task)
             delay = item.deliver_at - now if item.deliver_at > 0 else 0.0
-            sends.append(self.transport.send(item.topic, payload, key=item.key, delay=delay))
+            sends.append((item.topic, payload, item.key, delay))
         self._unsent += len(sends)
         try:
-            if len(sends) == 1:
-                await sends[0]
-            elif sends:
-                await asyncio.gather(*sends)
+            await self.transport.send_many(sends)
         finally:
             self._unsent -= len(sends)
 

@@ -21,9 +21,18 @@ import sqlite3
 import time
 import uuid
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..base import MAX_COALESCED, DeadLetter, Handler, Transport, run_handler, take_queued
+from ..base import (
+    MAX_COALESCED,
+    DeadLetter,
+    Handler,
+    Outbound,
+    Transport,
+    run_handler,
+    take_queued,
+)
 from . import store
 from .settings import SqliteTransportSettings
 from .wake import FileWatch
@@ -117,6 +126,9 @@ class _Subscription:
 
 
 class SqliteTransport(Transport):
+    # the process that holds a workflow's key may as well run its workflow tasks
+    workflow_tasks_in_process = True
+
     def __init__(self, settings: SqliteTransportSettings) -> None:
         self.settings = settings
         self.path = str(Path(settings.path).expanduser().resolve())
@@ -256,6 +268,10 @@ class SqliteTransport(Transport):
             future = self._loop.create_future()
             self._futures.append(future)
             await future
+
+    async def send_many(self, items: Sequence[Outbound]) -> None:
+        for topic, payload, key, delay in items:  # queued: only back-pressure waits
+            await self.send(topic, payload, key=key, delay=delay)
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
