@@ -97,3 +97,45 @@ def test_a_taken_port_is_a_config_error() -> None:
         second = InfiniticWorker.from_config(config("inMemory", "inMemory", None, **taken))
         with pytest.raises(ConfigError, match=r"<dict>: metrics\.prometheus: cannot serve"):
             second.start()
+
+
+def test_timed_subscriptions_still_take_runs_of_one_key() -> None:
+    """With metrics on, the engine's subscription is wrapped to time its handler; a run of one
+    key's queued messages still reaches the engine as one run (coalescing), and each message
+    is observed once."""
+    import asyncio
+
+    from infinitic.events.tap import TimedTransport
+    from infinitic.transport.base import RunHandler, run_handler
+    from infinitic.transport.memory import InMemoryTransport
+
+    observed: list[float] = []
+    runs: list[list[bytes]] = []
+
+    class Observations:
+        def handling(self, topic: str) -> Any:
+            return observed.append, lambda: None
+
+    class Inner(InMemoryTransport):
+        handler: Any = None
+
+        async def subscribe(self, topic: str, handler: Any, **kw: Any) -> None:
+            Inner.handler = handler
+
+    async def one(payload: bytes) -> None:
+        runs.append([payload])
+
+    async def many(payloads: list[bytes]) -> None:
+        runs.append(payloads)
+
+    async def scenario() -> None:
+        timed = TimedTransport(Inner(), Observations())  # type: ignore[arg-type]
+        await timed.subscribe("workflow-engine:W", RunHandler(one, many), keyed=True)
+        handed = run_handler(Inner.handler, keyed=True)
+        assert handed is not None, "the timed handler no longer takes runs"
+        await handed([b"a", b"b", b"c"])
+        await Inner.handler(b"d")
+
+    asyncio.run(scenario())
+    assert runs == [[b"a", b"b", b"c"], [b"d"]]
+    assert len(observed) == 4
