@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..common import messages as m
-from ..transport.base import Handler, Outbound, RunHandler, Transport
+from ..transport.base import Handler, RunHandler, Transport
 from . import types as t
 from .record import Record, source
 
@@ -53,9 +53,6 @@ class TimedTransport(Transport):
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
         await self.inner.send(topic, payload, key=key, delay=delay)
-
-    async def send_many(self, items: Sequence[Outbound]) -> None:
-        await self.inner.send_many(items)
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,10 +16,6 @@ T = TypeVar("T")
 
 # queued messages of one key a transport hands to a RunHandler at once, at most, by default
 MAX_COALESCED = 500
-
-
-# a message to send: (topic, payload, key, delay in seconds)
-Outbound = tuple[str, bytes, str | None, float]
 
 
 class RunHandler:
@@ -121,16 +117,6 @@ class Transport(abc.ABC):
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
         """Publishes `payload`; `delay` seconds > 0 delivers it later (timers, retries)."""
-
-    async def send_many(self, items: Sequence[Outbound]) -> None:
-        """Sends each (topic, payload, key, delay), in order, as `send` would; returns once
-        all are. Here all at once, each awaited together (a transport whose sends do not wait
-        sends them one after the other: no task per message)."""
-        if len(items) == 1:
-            topic, payload, key, delay = items[0]
-            await self.send(topic, payload, key=key, delay=delay)
-        elif items:
-            await asyncio.gather(*(self.send(t, p, key=k, delay=d) for t, p, k, d in items))
 
     @abc.abstractmethod
     async def subscribe(

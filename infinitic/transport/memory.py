@@ -6,18 +6,10 @@ import asyncio
 import logging
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from .base import (
-    MAX_COALESCED,
-    DeadLetter,
-    Handler,
-    Outbound,
-    Transport,
-    run_handler,
-    take_queued,
-)
+from .base import MAX_COALESCED, DeadLetter, Handler, Transport, run_handler, take_queued
 
 log = logging.getLogger("infinitic.transport.memory")
 
@@ -151,10 +143,6 @@ class InMemoryTransport(Transport):
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0
     ) -> None:
         self.send_nowait(topic, payload, key=key, delay=delay)
-
-    async def send_many(self, items: Sequence[Outbound]) -> None:
-        for topic, payload, key, delay in items:  # a send never waits: no task per message
-            await self.send(topic, payload, key=key, delay=delay)
 
     def send_nowait(
         self, topic: str, payload: bytes, *, key: str | None = None, delay: float = 0.0

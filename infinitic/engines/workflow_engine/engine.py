@@ -24,13 +24,7 @@ from ...common.ids import new_id
 from ...errors import VersionConflictError
 from ...storage.base import IndexEntry, Storage
 from ...storage.workflow_state import state_key
-from ...transport.base import (
-    Outbound,
-    RunHandler,
-    Topics,
-    Transport,
-    decode_or_dead_letter,
-)
+from ...transport.base import RunHandler, Topics, Transport, decode_or_dead_letter
 from . import coalesce, progress, stored
 from .coalesce import COALESCED
 from .context import StepContext
@@ -430,7 +424,7 @@ class WorkflowEngine:
         from `state`)."""
         # sent together: each send is handed to its producer in order (so per-topic order
         # holds), and the acknowledgements are awaited at once rather than one by one
-        sends: list[Outbound] = []
+        sends = []
         for item in items:
             payload = item.message
             if not payload:
@@ -440,10 +434,13 @@ class WorkflowEngine:
                     continue
                 payload = m.encode(task)
             delay = item.deliver_at - now if item.deliver_at > 0 else 0.0
-            sends.append((item.topic, payload, item.key, delay))
+            sends.append(self.transport.send(item.topic, payload, key=item.key, delay=delay))
         self._unsent += len(sends)
         try:
-            await self.transport.send_many(sends)
+            if len(sends) == 1:
+                await sends[0]
+            elif sends:
+                await asyncio.gather(*sends)
         finally:
             self._unsent -= len(sends)
 

@@ -29,11 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from ..base import Handler, Outbound, Transport
+from ..base import Handler, Transport
 from .admin import ensure_namespace
 from .calls import Calls, Inbox
 from .errors import PulsarConnectionError, PulsarTransportError
@@ -272,14 +271,6 @@ class PulsarTransport(Transport):
             self._pending.release()
         if not _ok(result):
             raise PulsarTransportError(f"sending to {topic} failed: {result}")
-
-    async def send_many(self, items: Sequence[Outbound]) -> None:
-        sends = SENDS.get()
-        if sends is None or not sends.open:
-            await super().send_many(items)  # each send awaits its receipt: all at once
-            return
-        for topic, payload, key, delay in items:  # pipelined: none waits for its receipt
-            await self.send(topic, payload, key=key, delay=delay)
 
     def _receipt(self, item: tuple[tuple[Any, ...], Any]) -> None:
         (_, topic, payload, key, delay, sends), result = item

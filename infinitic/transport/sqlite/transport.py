@@ -21,18 +21,9 @@ import sqlite3
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
-from ..base import (
-    MAX_COALESCED,
-    DeadLetter,
-    Handler,
-    Outbound,
-    Transport,
-    run_handler,
-    take_queued,
-)
+from ..base import MAX_COALESCED, DeadLetter, Handler, Transport, run_handler, take_queued
 from . import store
 from .settings import SqliteTransportSettings
 from .wake import FileWatch
@@ -268,10 +259,6 @@ class SqliteTransport(Transport):
             future = self._loop.create_future()
             self._futures.append(future)
             await future
-
-    async def send_many(self, items: Sequence[Outbound]) -> None:
-        for topic, payload, key, delay in items:  # queued: only back-pressure waits
-            await self.send(topic, payload, key=key, delay=delay)
 
     async def subscribe(
         self, topic: str, handler: Handler, *, keyed: bool = False, concurrency: int = 1
