@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import time
@@ -707,11 +708,17 @@ class InfiniticClient:
                 future.cancel()
         self._waiting.clear()
         owned, self._owned = self._owned, []
-        for item in owned:
-            if isinstance(item, Runtime):
-                item.release()
-            else:
-                self._runtime.run(item.close())
+        # each in order, even if one before it raised (its error is raised once all ran): a
+        # transport that fails to close must not leave the runtime's thread running
+        with contextlib.ExitStack() as closing:  # run last to first
+            for item in reversed(owned):
+                if isinstance(item, Runtime):
+                    closing.callback(item.release)
+                else:
+                    closing.callback(self._close_part, item)
+
+    def _close_part(self, part: Any) -> None:
+        self._runtime.run(part.close())
 
     def __enter__(self) -> InfiniticClient:
         return self

@@ -135,3 +135,21 @@ def test_a_transport_that_fails_to_close_does_not_leave_the_storage_open(
     with pytest.raises(ConnectionError, match="the broker went away"):
         worker.close()
     assert closed.is_set()
+
+
+def test_a_client_whose_transport_fails_to_close_still_lets_its_runtime_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = InfiniticClient.from_config({"name": "closing-client", "transport": "inMemory"})
+    runtime = client._runtime
+    users = runtime._users
+    close_transport = client._transport.close
+
+    async def failing_close() -> None:
+        await close_transport()
+        raise ConnectionError("the broker went away")
+
+    monkeypatch.setattr(client._transport, "close", failing_close)
+    with pytest.raises(ConnectionError, match="the broker went away"):
+        client.close()
+    assert runtime._users == users - 1  # released all the same: its thread is not kept
