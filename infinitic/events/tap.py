@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from ..common import messages as m
 from ..transport.base import Handler, RunHandler, Transport
@@ -19,6 +19,7 @@ from . import types as t
 from .record import Record, source
 
 log = logging.getLogger("infinitic.events")
+T = TypeVar("T")
 
 
 class Observations(Protocol):
@@ -75,22 +76,34 @@ class TimedTransport(Transport):
             many = handler.many
 
             async def timed_many(payloads: list[bytes]) -> None:
-                begin = clock()
-                try:
-                    await many(payloads)
-                except Exception:
-                    failed()
-                    raise
-                finally:
-                    share = (clock() - begin) / max(1, len(payloads))
-                    for _ in payloads:
-                        observe(share)  # one observation per message, as for one at a time
+                # one observation per message, as for one at a time
+                await timed_call(observe, failed, many(payloads), len(payloads))
 
             wrapped = RunHandler(timed, timed_many)
         await self.inner.subscribe(topic, wrapped, keyed=keyed, concurrency=concurrency)
 
     async def dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         await self.inner.dead_letter(topic, payload, reason)
+
+
+async def timed_call(
+    observe: Callable[[float], None],
+    failed: Callable[[], None],
+    call: Awaitable[T],
+    messages: int = 1,
+) -> T:
+    """Awaits `call` (handling `messages` messages), observing its time shared among them and
+    counting a failure when it raises."""
+    begin = time.perf_counter()
+    try:
+        return await call
+    except Exception:
+        failed()
+        raise
+    finally:
+        share = (time.perf_counter() - begin) / max(1, messages)
+        for _ in range(messages):
+            observe(share)
 
 
 class TaskTap:

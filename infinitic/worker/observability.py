@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from ..config.model import WorkerConfig
 from ..engines.workflow_engine import WorkflowEngine
 from ..errors import ConfigError
 from ..events.listener import CloudEventListener
-from ..events.tap import TimedTransport
+from ..events.tap import TimedTransport, timed_call
 from ..executors.task import TaskExecutor
 from ..executors.workflow_task import WorkflowTaskExecutor
 from ..storage import Storage
@@ -162,17 +161,9 @@ class Observability:
         if self.metrics is None:
             return executor.execute
         observe, failed = self.metrics.handling(executor.topic)
-        clock = time.perf_counter
 
         async def timed(msg: w.ExecuteWorkflowTask) -> w.WorkflowTaskCompleted:
-            begin = clock()
-            try:
-                return await executor.execute(msg)
-            except Exception:
-                failed()
-                raise
-            finally:
-                observe(clock() - begin)
+            return await timed_call(observe, failed, executor.execute(msg))
 
         return timed
 
