@@ -50,10 +50,10 @@ async def _queued_messages_of_one_key_are_handed_over_as_one_run(
 
     seen.handler = RunHandler(lambda p: many([p]), many)
     sub = _subscribe(transport, "in", seen.handler)
-    sub.on_message(None, FakeMessage(b"1", "k"))
+    sub.deliver([FakeMessage(b"1", "k")])
     await _until(lambda: seen.calls == [[b"1"]])  # busy with it: the next ones queue
     for payload, key in ((b"2", "k"), (b"3", "k"), (b"4", "k"), (b"5", "k"), (b"6", "j")):
-        sub.on_message(None, FakeMessage(payload, key))
+        sub.deliver([FakeMessage(payload, key)])
     await asyncio.sleep(0)  # the listener's hand-over to the loop
     seen.gate.set()
     # at most 3 a run, and a run ends at another key (which the same lane holds)
@@ -83,17 +83,17 @@ async def _a_failed_run_is_redelivered_whole_and_then_handled_alone(
     transport = _transport(monkeypatch, keyed_shards=1)
     seen = Recorder(fail_runs=True)
     sub = _subscribe(transport, "in", seen.handler)
-    sub.on_message(None, FakeMessage(b"1", "k"))
+    sub.deliver([FakeMessage(b"1", "k")])
     await _until(lambda: seen.calls == [[b"1"]])
-    sub.on_message(None, FakeMessage(b"2", "k"))
-    sub.on_message(None, FakeMessage(b"3", "k"))
+    sub.deliver([FakeMessage(b"2", "k")])
+    sub.deliver([FakeMessage(b"3", "k")])
     await asyncio.sleep(0)
     seen.gate.set()
     await _until(lambda: sub.consumer.nacked == [b"2", b"3"])
     assert sub.consumer.acked == [b"1"] and sub.in_flight == 0
     # as the broker redelivers them: one at a time, so one bad message fails by itself
-    sub.on_message(None, Redelivered(b"2", "k"))
-    sub.on_message(None, Redelivered(b"3", "k"))
+    sub.deliver([Redelivered(b"2", "k")])
+    sub.deliver([Redelivered(b"3", "k")])
     await _until(lambda: sub.consumer.acked == [b"1", b"2", b"3"])
     assert seen.calls == [[b"1"], [b"2", b"3"], [b"2"], [b"3"]]
     await transport.close()
@@ -110,7 +110,7 @@ async def _a_plain_handler_gets_one_message_at_a_time(monkeypatch: pytest.Monkey
     seen = Recorder()
     sub = _subscribe(transport, "in", seen.one)  # not a RunHandler
     for payload in (b"1", b"2", b"3"):
-        sub.on_message(None, FakeMessage(payload, "k"))
+        sub.deliver([FakeMessage(payload, "k")])
     seen.gate.set()
     await _until(lambda: sub.consumer.acked == [b"1", b"2", b"3"])
     assert seen.calls == [[b"1"], [b"2"], [b"3"]]

@@ -113,8 +113,8 @@ async def _acknowledged_once_saved_and_sent_and_a_failed_send_is_sent_again(
         handled.append(payload)
 
     sub = _subscribe(transport, "in", handler)
-    sub.on_message(None, FakeMessage(b"1"))
-    sub.on_message(None, FakeMessage(b"2"))
+    sub.deliver([FakeMessage(b"1")])
+    sub.deliver([FakeMessage(b"2")])
     # the shard went on to the second message before the first one's send was confirmed
     await _until(lambda: handled == [b"1", b"2"])
     assert sub.consumer.acked == []
@@ -139,8 +139,8 @@ async def _not_pipelined_waits_for_each_send(monkeypatch: pytest.MonkeyPatch) ->
         handled.append(payload)
 
     sub = _subscribe(transport, "in", handler)
-    sub.on_message(None, FakeMessage(b"1"))
-    sub.on_message(None, FakeMessage(b"2"))
+    sub.deliver([FakeMessage(b"1")])
+    sub.deliver([FakeMessage(b"2")])
     await _until(lambda: len(producer.waiting) == 1)
     await asyncio.sleep(0.05)
     assert handled == [] and producer.sent == [b"1"]
@@ -176,7 +176,7 @@ async def _a_workflow_task_and_its_result_are_handed_over_in_process(
     transport._local["workflow-task-executor:W"] = _subscribe(
         transport, "workflow-task-executor:W", executor
     )
-    sub.on_message(None, FakeMessage(b"start", "id"))
+    sub.deliver([FakeMessage(b"start", "id")])
     # the workflow task ran here, and its result went back to this worker's engine (which owns
     # the key "id") without the broker; what the engine sent then went through the broker
     await _until(lambda: ran == [b"task"] and to_tasks.sent == [b"next-task"])
@@ -205,7 +205,7 @@ async def _a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
     tasks = _subscribe(transport, "workflow-task-executor:W", executor)
     transport._local["workflow-task-executor:W"] = tasks
     # a workflow task delivered by the broker: the engine's key may be another worker's
-    tasks.on_message(None, FakeMessage(b"task", "id"))
+    tasks.deliver([FakeMessage(b"task", "id")])
     await _until(lambda: to_engine.sent == [b"result"])
     assert handled == []
     to_engine.confirm()

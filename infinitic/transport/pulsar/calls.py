@@ -26,10 +26,21 @@ class Inbox:
             self._items.append(item)
             wake = len(self._items) == 1
         if wake:
-            try:
-                self._loop.call_soon_threadsafe(self._run)
-            except RuntimeError:  # the loop closed: shutting down
-                pass
+            self._wake()
+
+    def put_many(self, items: list[Any]) -> None:
+        """On any thread: `items`, in order, with at most one wake-up."""
+        with self._lock:
+            wake = not self._items
+            self._items += items
+        if wake:
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop closed: shutting down
+            pass
 
     def _run(self) -> None:
         with self._lock:

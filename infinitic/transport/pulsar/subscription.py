@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..base import Handler, run_handler, take_queued
 from .calls import Calls, Inbox
+from .receiver import Receiver
 from .settings import PulsarSettings
 
 log = logging.getLogger("infinitic.transport.pulsar")
@@ -114,6 +115,7 @@ class Subscription:
         # a run of one key's queued messages handed over at once (coalescing, docs/topics.md)
         self.many = run_handler(handler, keyed)
         self.consumer: Any = None
+        self.receiver: Receiver | None = None
         self.in_flight = 0
         self.paused = False
         # a shard is a coroutine, not a thread: a keyed subscription gets at least
@@ -125,9 +127,14 @@ class Subscription:
         self.tasks = [loop.create_task(self._work(q)) for q in self.queues for _ in range(workers)]
         self._inbox = Inbox(loop, self._enqueue)
 
-    def on_message(self, consumer: Any, message: Any) -> None:
-        """On a Pulsar listener thread."""
-        self._inbox.put(message)
+    def start_receiving(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.receiver = Receiver(consumer, self.deliver, f"infinitic-pulsar-receive-{self.topic}")
+        self.receiver.start()
+
+    def deliver(self, messages: list[Any]) -> None:
+        """On the receiving thread: a burst of the broker's messages."""
+        self._inbox.put_many(messages)
 
     def _lane(self, key: str | None) -> asyncio.Queue[Any]:
         return self.queues[zlib.crc32(key.encode()) % len(self.queues)] if key else self.queues[0]
@@ -142,13 +149,15 @@ class Subscription:
         self.in_flight += 1
         if not self.paused and self.in_flight >= self.transport.settings.max_in_flight:
             self.paused = True
-            self.consumer.pause_message_listener()
+            if self.receiver is not None:
+                self.receiver.pause()
 
     def _settled(self) -> None:
         self.in_flight -= 1
         if self.paused and self.in_flight <= self.transport.settings.max_in_flight // 2:
             self.paused = False
-            self.consumer.resume_message_listener()
+            if self.receiver is not None:
+                self.receiver.resume()
 
     async def _work(self, queue: asyncio.Queue[Any]) -> None:
         most = self.transport.settings.max_coalesced if self.many is not None else 1

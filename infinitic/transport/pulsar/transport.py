@@ -1,7 +1,8 @@
 """PulsarTransport: producers per topic, key-shared and shared consumers, delayed delivery.
 
-Pulsar's client calls back on its own threads; messages and send receipts are handed to the
-event loop in batches (one wake-up for all that arrived meanwhile) and handled there.
+A thread per subscription receives its messages in bursts (receiver.py), and Pulsar's client
+calls back on its own threads with send receipts; both are handed to the event loop in batches
+(one wake-up for all that arrived meanwhile) and handled there.
 
 Pipelined: while a handler runs, what it sends is handed to its producer and not waited for
 (Pulsar keeps each producer's order); the handler returns once its own work is durable (an
@@ -11,7 +12,7 @@ is sent again until it is (the outbox it came from is saved: a worker that dies 
 leaves the message unacknowledged, and its next owner re-sends what the saved outbox owes).
 A handler that raises gets its message negatively acknowledged for redelivery, and past
 `maxRedeliverCount` it goes to `<topic>-dlq` with the reason. When more than `maxInFlight`
-messages of a subscription are handled or awaiting their sends, its listener is paused.
+messages of a subscription are handled or awaiting their sends, its receiving pauses.
 
 Coalescing (`consumer.maxCoalesced`): a lane whose next messages, right behind the one it took,
 have the same key hands them all to a RunHandler at once; they are acknowledged, or redelivered,
@@ -163,6 +164,9 @@ class PulsarTransport(Transport):
                 task.cancel()
             _, tasks = await asyncio.wait(tasks, timeout=0.5)
         client, self._client = self._client, None
+        receivers = [s.receiver for s in self._subscriptions if s.receiver is not None]
+        for receiver in receivers:
+            receiver.stop()
         for calls in (self.calls, self.acks):  # the sends and acknowledgements queued
             await self.loop.run_in_executor(None, calls.close)
         await self.loop.run_in_executor(
@@ -172,6 +176,8 @@ class PulsarTransport(Transport):
             list(self._producers.values()),
             [s.consumer for s in self._subscriptions],
         )
+        for receiver in receivers:  # woken by their consumer's close
+            await self.loop.run_in_executor(None, receiver.join, 1.0)
         self._producers.clear()
         self._subscriptions.clear()
 
@@ -345,8 +351,9 @@ class PulsarTransport(Transport):
             else pulsar.ConsumerType.KeyShared
             if keyed
             else pulsar.ConsumerType.Shared,
-            "message_listener": sub.on_message,
-            "receiver_queue_size": s.receiver_queue_size,
+            # received by a thread of the subscription (receiver.py), not a listener; a
+            # zero queue is for listeners only
+            "receiver_queue_size": max(1, s.receiver_queue_size),
             "negative_ack_redelivery_delay_ms": int(s.negative_ack_redelivery_delay_seconds * 1000),
             "initial_position": pulsar.InitialPosition.Earliest,
         }
@@ -362,11 +369,12 @@ class PulsarTransport(Transport):
                 raise PulsarTransportError(f"cannot subscribe to {topic}: {exc}") from None
 
         try:
-            sub.consumer = await self.loop.run_in_executor(None, create)
+            consumer = await self.loop.run_in_executor(None, create)
         except BaseException:
             for task in sub.tasks:
                 task.cancel()
             raise
+        sub.start_receiving(consumer)
         self._subscriptions.append(sub)
         if s.hand_off_in_process and s.pipelined and topic.startswith(HAND_OFF_PREFIX):
             self._local[topic] = sub
