@@ -1,7 +1,7 @@
 """End to end through a real Pulsar broker, with 1 or more worker processes.
 
     python benchmarks/e2e_pulsar.py [--workers 1 2] [--tasks 2000] [--workflows 500] \
-        [--storage redis|sqlite] [--raw 20000]
+        [--fanout 10000] [--storage redis|sqlite] [--raw 20000]
 
 Uses INFINITIC_PULSAR_URL / INFINITIC_PULSAR_ADMIN_URL / INFINITIC_PULSAR_PID, or starts a
 broker with scripts/start-pulsar (and stops it). Worker processes run `infinitic worker` on a
@@ -10,9 +10,10 @@ JSON line per measurement, with the CPU seconds the broker and the workers used 
 /proc), and the messages the broker took in (its topics' stats), so broker CPU per workflow and
 per message.
 
-The raw-client line (first, same run): publish --raw messages through the Python client
-(batched, keyed, as our producers are) and consume them with a listener, no engine: what the
-broker and client do without us, the ceiling our figures are compared with.
+The raw-client lines (first, same run): publish --raw messages through the Python client
+(batched, keyed, as our producers are) and consume them, no engine, once with a listener and
+once in bursts from a thread as our transport does: what the broker and client do without us,
+the ceiling our figures are compared with.
 """
 
 from __future__ import annotations
@@ -82,17 +83,21 @@ def messages_in(admin: str, tenant: str, namespace: str) -> int:
         return 0
 
 
-def raw_client(url: str, admin: str, broker_pid: int | None, count: int) -> None:
-    """Publish and consume `count` keyed messages through the client alone: the ceiling."""
+def raw_client(url: str, admin: str, broker_pid: int | None, count: int, receive: str) -> None:
+    """Publish and consume `count` keyed messages through the client alone: the ceiling.
+    `receive`: "listener" (the client calls back once per message) or "bursts" (a thread takes
+    what the client has queued, as our transport does: transport/pulsar/receiver.py)."""
     import pulsar
 
     from infinitic.transport.pulsar.admin import ensure_namespace
+    from infinitic.transport.pulsar.receiver import Receiver
     from infinitic.transport.pulsar.settings import PulsarSettings
 
     settings = PulsarSettings(url, admin, tenant="bench", namespace=f"raw{uuid.uuid4().hex[:8]}")
     ensure_namespace(settings)
     topic = settings.topic("raw")
     client = pulsar.Client(url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+    receiver = None
     try:
         received = threading.Semaphore(0)
 
@@ -100,12 +105,20 @@ def raw_client(url: str, admin: str, broker_pid: int | None, count: int) -> None
             consumer.acknowledge(message)
             received.release()
 
+        def burst(messages: list[Any]) -> None:
+            for message in messages:
+                consumer.acknowledge(message)
+                received.release()
+
         consumer = client.subscribe(
             topic,
             "raw",
             consumer_type=pulsar.ConsumerType.KeyShared,
-            message_listener=listener,
+            **({"message_listener": listener} if receive == "listener" else {}),
         )
+        if receive == "bursts":
+            receiver = Receiver(consumer, burst, "raw-receive")
+            receiver.start()
         producer = client.create_producer(
             topic,
             batching_enabled=True,
@@ -129,6 +142,7 @@ def raw_client(url: str, admin: str, broker_pid: int | None, count: int) -> None
             json.dumps(
                 {
                     "benchmark": "raw client: keyed publish + Key_Shared consume, no engine",
+                    "receive": receive,
                     "count": count,
                     "seconds": round(elapsed, 3),
                     "per_second": round(count / elapsed),
@@ -142,9 +156,13 @@ def raw_client(url: str, admin: str, broker_pid: int | None, count: int) -> None
             flush=True,
         )
         producer.close()
+        if receiver is not None:
+            receiver.stop()
         consumer.close()
     finally:
         client.close()
+        if receiver is not None:
+            receiver.join(5.0)
 
 
 def run(
@@ -195,9 +213,11 @@ def run(
         for h in [client.dispatch(flow.sequential, i) for i in range(20)]:
             h.result(timeout=120)
 
-        def measure(name: str, count: int, dispatch: object) -> None:
+        def measure(name: str, count: int, dispatch: object, units: int = 1) -> None:
+            """`count` dispatches of `units` units each (a fan-out: 1 of N tasks); latency of
+            one dispatch at a time first, but for a fan-out."""
             lat = []
-            for i in range(50):
+            for i in range(50 if units == 1 else 0):
                 t0 = time.perf_counter()
                 dispatch(i).result(timeout=120)  # type: ignore[operator]
                 lat.append(time.perf_counter() - t0)
@@ -213,6 +233,7 @@ def run(
             elapsed = time.perf_counter() - t0
             broker = cpu_seconds(broker_pid) - cpu_b if broker_pid else None
             messages = messages_in(admin, "bench", namespace) - messages
+            count *= units
             print(
                 json.dumps(
                     {
@@ -221,8 +242,8 @@ def run(
                         "count": count,
                         "seconds": round(elapsed, 3),
                         "per_second": round(count / elapsed),
-                        "unloaded_p50_ms": round(statistics.median(lat) * 1000, 2),
-                        "unloaded_p99_ms": round(lat[-1] * 1000, 2),
+                        "unloaded_p50_ms": round(statistics.median(lat) * 1000, 2) if lat else None,
+                        "unloaded_p99_ms": round(lat[-1] * 1000, 2) if lat else None,
                         "broker_cpu_s": round(broker, 2) if broker is not None else None,
                         "broker_cpu_ms_per_unit": round(broker / count * 1000, 3)
                         if broker is not None
@@ -244,6 +265,13 @@ def run(
             args.workflows,
             lambda i: client.dispatch(flow.sequential, i),
         )
+        if args.fanout:
+            measure(
+                "one workflow fanning out tasks",
+                1,
+                lambda i: client.dispatch(flow.fanout, args.fanout),
+                units=args.fanout,
+            )
     finally:
         client.close()
         for proc in procs:
@@ -260,6 +288,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--storage", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--fanout", type=int, default=0, help="tasks of one fan-out (0: none)")
     parser.add_argument("--raw", type=int, default=20_000, help="raw-client messages (0: none)")
     args = parser.parse_args()
     require_compiled("e2e_pulsar.py")
@@ -282,7 +311,8 @@ def main() -> None:
             options = {k: v for k, v in server.storage_options().items() if v is not None}
             storage = {"redis": options}
         if args.raw:
-            raw_client(url, admin, broker_pid, args.raw)
+            for receive in ("listener", "bursts"):
+                raw_client(url, admin, broker_pid, args.raw, receive)
         for workers in args.workers:
             run(workers, url, admin, broker_pid, args, storage)
     finally:

@@ -45,10 +45,6 @@ class FakeConsumer:
     def negative_acknowledge(self, message: FakeMessage) -> None:
         self.nacked.append(message.payload)
 
-    def pause_message_listener(self) -> None: ...
-
-    def resume_message_listener(self) -> None: ...
-
     def close(self) -> None: ...
 
 
@@ -211,6 +207,51 @@ async def _a_result_for_a_key_this_worker_was_not_given_goes_through_the_broker(
     to_engine.confirm()
     await _until(lambda: tasks.consumer.acked == [b"task"])
     await transport.close()
+
+
+class FakeReceiver:
+    def __init__(self) -> None:
+        self.paused = False
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def stop(self) -> None: ...
+
+    def join(self, seconds: float) -> None: ...
+
+
+async def _receiving_pauses_while_max_in_flight_messages_are_unsettled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transport = _transport(monkeypatch, max_in_flight=4, max_coalesced=1)
+    producer = FakeProducer()
+    transport._producers[("out", "keyed")] = producer
+
+    async def handler(payload: bytes) -> None:
+        await transport.send("out", payload, key="k")
+
+    sub = _subscribe(transport, "in", handler)
+    receiver = sub.receiver = FakeReceiver()  # type: ignore[assignment]
+    sub.deliver([FakeMessage(str(i).encode()) for i in range(3)])
+    await _until(lambda: len(producer.sent) == 3)
+    assert not receiver.paused  # 3 handled, their sends not confirmed: in flight
+    sub.deliver([FakeMessage(b"3")])
+    await _until(lambda: receiver.paused)
+    for _ in range(2):
+        producer.confirm()
+    await _until(lambda: sub.consumer.acked == [b"0", b"1"])
+    assert not receiver.paused  # down to half of maxInFlight: receiving again
+    await transport.close()
+
+
+def test_receiving_pauses_while_max_in_flight_messages_are_unsettled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asyncio.run(_receiving_pauses_while_max_in_flight_messages_are_unsettled(monkeypatch))
 
 
 def test_acknowledged_once_saved_and_sent_and_a_failed_send_is_sent_again(
