@@ -143,6 +143,51 @@ class FlakyService:
     def chained(self) -> int: ...
 
 
+@name("Queued")
+class QueuedService:
+    def nap(self, seconds: float) -> int: ...
+    async def async_nap(self, seconds: float) -> int: ...
+
+
+# how many QueuedService tasks run now, and the most that ran at once
+ACTIVE = {"now": 0, "most": 0}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _enter() -> None:
+    with _ACTIVE_LOCK:
+        ACTIVE["now"] += 1
+        ACTIVE["most"] = max(ACTIVE["most"], ACTIVE["now"])
+
+
+def _leave() -> None:
+    with _ACTIVE_LOCK:
+        ACTIVE["now"] -= 1
+
+
+@retry(minimum_seconds=0.01, random_factor=0.0, maximum_retries=1)
+class QueuedServiceImpl(QueuedService):
+    @timeout(seconds=0.6)
+    def nap(self, seconds: float) -> int:
+        record()
+        _enter()
+        try:
+            time.sleep(seconds)
+        finally:
+            _leave()
+        return task.retry_index
+
+    @timeout(seconds=0.6)
+    async def async_nap(self, seconds: float) -> int:
+        record()
+        _enter()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            _leave()
+        return task.retry_index
+
+
 @retry(minimum_seconds=0.01, random_factor=0.0, maximum_retries=3, ignored_exceptions=[Boom])
 class FlakyServiceImpl(FlakyService):
     def fail(self, times: int, kind: str) -> int:

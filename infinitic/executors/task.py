@@ -121,6 +121,7 @@ class TaskExecutor:
         self.max_payload_bytes = max_payload_bytes  # of the arguments it reads, results it sends
         self.topic = Topics.task_executor(service.name)
         self.threads = TaskThreads(service.concurrency, f"infinitic-{service.name}")
+        self._coroutines = asyncio.Semaphore(service.concurrency)  # `async def` tasks running
         self._policies: dict[str, tuple[WithTimeout | None, WithRetry]] = {}
         # called with ("started", msg, None), ("retried", msg, (retry, delay)) and ("ended",
         # msg, TaskCompleted | TaskFailed): the event listener and the metrics (infinitic/events)
@@ -143,10 +144,12 @@ class TaskExecutor:
                 )
 
     async def start(self) -> None:
-        # a task waiting for its batch holds its message: a whole batch must fit in flight
+        # `concurrency` threads (and at most that many `async def` tasks at once); the transport
+        # may hand over more messages than that, which wait here for a thread
+        concurrency = self.service.concurrency * max(1, self.transport.task_messages_per_thread)
         batching = self.service.batching
-        concurrency = self.service.concurrency
         if batching is not None and self._batchers:
+            # a task waiting for its batch holds its message: a whole batch must fit in flight
             concurrency = max(concurrency, batching.max_messages)
         await self.transport.subscribe(
             self.topic, self.handle, keyed=False, concurrency=concurrency
@@ -325,23 +328,42 @@ class TaskExecutor:
         grace: float = 0.0,
     ) -> Any:
         fn: Callable[..., Any] = getattr(self.service.instance, method.attribute)
-        future: asyncio.Future[Any]
         if inspect.iscoroutinefunction(fn):
-            context = contextvars.copy_context()
-            context.run(_CURRENT.set, ctx)
-            future = context.run(asyncio.ensure_future, fn(*args))
-        else:
+            async with self._coroutines:
+                context = contextvars.copy_context()
+                context.run(_CURRENT.set, ctx)
+                task = context.run(asyncio.ensure_future, fn(*args))
+                return await self._outcome(ctx, task, seconds, grace, time.monotonic())
 
-            def call() -> Any:
-                _CURRENT.set(ctx)
-                return fn(*args)
+        def call() -> Any:
+            _CURRENT.set(ctx)
+            return fn(*args)
 
-            future = self.threads.submit(call)
+        return await self._outcome(ctx, self.threads.submit(call), seconds, grace, None)
+
+    async def _outcome(
+        self,
+        ctx: TaskContext,
+        future: asyncio.Future[Any],
+        seconds: float | None,
+        grace: float,
+        started: float | None,
+    ) -> Any:
+        """The result of the running attempt; past its runtime timeout, counted from when it
+        started (a call queued for a thread has not), it is given up."""
         if seconds is None:
             return await future
-        done, _ = await asyncio.wait((future,), timeout=seconds)
-        if done:
-            return future.result()
+        wait = seconds
+        while True:
+            done, _ = await asyncio.wait((future,), timeout=wait)
+            if done:
+                return future.result()
+            if started is None:
+                started = self.threads.started_at(future)
+            if started is not None:
+                wait = started + seconds - time.monotonic()
+                if wait <= 0:
+                    break
         await _timed_out(ctx, future, grace)
         if isinstance(future, asyncio.Task):
             future.cancel()

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ class TaskThreads:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._running: dict[asyncio.Future[Any], threading.Thread] = {}
+        self._started: dict[asyncio.Future[Any], float] = {}  # time.monotonic() at start
         self._abandoned: set[threading.Thread] = set()
         self._threads: set[threading.Thread] = set()
         self._counter = 0
@@ -38,6 +40,11 @@ class TaskThreads:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put((future, call))
         return future
+
+    def started_at(self, future: asyncio.Future[Any]) -> float | None:
+        """When a thread started the call behind `future` (time.monotonic()); None while it
+        waits for a thread (or once it ended)."""
+        return self._started.get(future)
 
     def abandon(self, future: asyncio.Future[Any]) -> None:
         """Gives up on the call behind `future`: its thread is replaced and retires when done."""
@@ -76,6 +83,7 @@ class TaskThreads:
                     continue
                 with self._lock:
                     self._running[future] = me
+                    self._started[future] = time.monotonic()
                 try:
                     result: Any = contextvars.Context().run(call)
                     error: BaseException | None = None
@@ -83,6 +91,7 @@ class TaskThreads:
                     result, error = None, exc
                 with self._lock:
                     self._running.pop(future, None)
+                    self._started.pop(future, None)
                     abandoned = me in self._abandoned
                 if not abandoned:
                     _resolve(future, result, error)

@@ -105,6 +105,12 @@ class Transport(abc.ABC):
     # its step, rather than send them (WorkflowEngine.local_executor): only where a worker that
     # owns a workflow's engine key may as well run its workflow tasks
     workflow_tasks_in_process: bool = False
+    # messages of a task executor's topic a worker handles at once per thread of the service:
+    # those beyond its threads wait in process for a free one (their runtime timeout starts
+    # when they start). More than one where taking messages ahead costs other workers nothing
+    # (one process; or Pulsar, whose client takes `receiverQueueSize` ahead anyway): a thread
+    # then finds its next call queued instead of waiting for the event loop to hand it one
+    task_messages_per_thread: int = 1
 
     @abc.abstractmethod
     async def start(self) -> None: ...

@@ -96,6 +96,7 @@ class InMemoryTransport(Transport):
     """
 
     workflow_tasks_in_process = True  # one process: every executor is here
+    task_messages_per_thread = 4
 
     def __init__(
         self,

@@ -155,6 +155,31 @@ def test_concurrency_runs_tasks_in_parallel() -> None:
         assert sorted(h.result(timeout=15) for h in handles) == list(range(parties))
 
 
+def test_a_task_waiting_for_a_thread_has_not_started_its_runtime_timeout() -> None:
+    # the transport hands over more messages than the service has threads: the ones beyond
+    # wait for a thread, and their 0.6 s timeout counts from when they start, not from when
+    # they arrived (the third one waits about 0.7 s before it runs for 0.35 s)
+    s.ACTIVE.update(now=0, most=0)
+    with running_worker(service("Queued", "QueuedServiceImpl", concurrency=1)) as worker:
+        client = worker.client
+        queued = client.new_service(s.QueuedService)
+        handles = [client.dispatch(queued.nap, 0.35) for _ in range(3)]
+        # each returns its retry index: 0, none of them timed out
+        assert [h.result(timeout=15) for h in handles] == [0, 0, 0]
+    assert [r["retry_index"] for r in s.RUNS] == [0, 0, 0]
+    assert s.ACTIVE["most"] == 1
+
+
+def test_async_tasks_run_at_most_concurrency_at_once() -> None:
+    s.ACTIVE.update(now=0, most=0)
+    with running_worker(service("Queued", "QueuedServiceImpl", concurrency=2)) as worker:
+        client = worker.client
+        queued = client.new_service(s.QueuedService)
+        handles = [client.dispatch(queued.async_nap, 0.1) for _ in range(8)]
+        assert [h.result(timeout=15) for h in handles] == [0] * 8
+    assert s.ACTIVE["most"] == 2
+
+
 def test_task_context_not_readable_from_a_thread_the_task_starts() -> None:
     with running_worker(service("Echo", "EchoServiceImpl")) as worker:
         out = worker.client.new_service(s.EchoService).peek_from_thread()

@@ -56,6 +56,8 @@ RETRY_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 class PulsarTransport(Transport):
+    task_messages_per_thread = 4
+
     def __init__(self, settings: PulsarSettings) -> None:
         self.settings = settings
         self._client: Any = None
