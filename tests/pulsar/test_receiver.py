@@ -1,11 +1,14 @@
 """A subscription's receiving thread, on a stand-in consumer (no broker): what the client has
 queued comes to the loop as one burst, in order; a paused receiver takes nothing; a failed
-receive is tried again and loses nothing; a stopped one ends when its consumer closes."""
+receive is tried again and loses nothing; each test ends by stopping the receiver and checking
+that its thread ended."""
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -69,20 +72,31 @@ class Bursts:
         return [message for burst in self.bursts for message in burst]
 
 
+@contextmanager
+def receiving(consumer: QueueConsumer, seen: Bursts, paused: bool = False) -> Iterator[r.Receiver]:
+    """A started receiver; then stopped, its consumer closed, and its thread ended."""
+    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
+    if paused:
+        receiver.pause()
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+        consumer.close()
+        receiver.join(5.0)
+    assert not receiver._thread.is_alive()
+
+
 def test_what_the_client_has_queued_comes_as_one_burst_in_order() -> None:
     consumer, seen = QueueConsumer(), Bursts()
     for i in range(10):
         consumer.queued.put(i)
-    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
-    receiver.start()
-    assert seen.wait_for(10) == list(range(10))
-    assert seen.bursts == [list(range(10))]
-    consumer.queued.put(10)  # a lone message is not held back waiting for company
-    assert seen.wait_for(11)[-1] == 10
-    receiver.stop()
-    consumer.close()
-    receiver.join(5.0)
-    assert not receiver._thread.is_alive()
+    with receiving(consumer, seen):
+        assert seen.wait_for(10) == list(range(10))
+        assert seen.bursts == [list(range(10))]
+        consumer.queued.put(10)  # a lone message is not held back waiting for company
+        assert seen.wait_for(11)[-1] == 10
 
 
 def test_a_burst_is_at_most_receive_burst_messages(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,56 +104,33 @@ def test_a_burst_is_at_most_receive_burst_messages(monkeypatch: pytest.MonkeyPat
     consumer, seen = QueueConsumer(), Bursts()
     for i in range(10):
         consumer.queued.put(i)
-    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
-    receiver.start()
-    assert seen.wait_for(10) == list(range(10))
-    assert [len(b) for b in seen.bursts] == [4, 4, 2]
-    receiver.stop()
-    consumer.close()
-    receiver.join(5.0)
+    with receiving(consumer, seen):
+        assert seen.wait_for(10) == list(range(10))
+        assert [len(b) for b in seen.bursts] == [4, 4, 2]
 
 
 def test_a_paused_receiver_takes_nothing_until_resumed() -> None:
     consumer, seen = QueueConsumer(), Bursts()
-    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
-    receiver.pause()
-    receiver.start()
-    consumer.queued.put("a")
-    consumer.queued.put("b")
-    # while paused the thread waits before `receive`: the client keeps what it has (its queue
-    # fills, and the broker stops pushing)
-    with seen.arrived:
-        assert not seen.arrived.wait_for(lambda: seen.all(), 0.3)
-    assert consumer.queued.qsize() == 2 and consumer.calls == 0
-    receiver.resume()
-    assert seen.wait_for(2) == ["a", "b"]
-    receiver.stop()
-    consumer.close()
-    receiver.join(5.0)
+    with receiving(consumer, seen, paused=True) as receiver:
+        consumer.queued.put("a")
+        consumer.queued.put("b")
+        # while paused the thread waits before `receive`: the client keeps what it has (its
+        # queue fills, and the broker stops pushing)
+        with seen.arrived:
+            assert not seen.arrived.wait_for(lambda: seen.all(), 0.3)
+        assert consumer.queued.qsize() == 2 and consumer.calls == 0
+        receiver.resume()
+        assert seen.wait_for(2) == ["a", "b"]
 
 
 def test_a_failed_receive_is_tried_again_and_loses_nothing(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    monkeypatch.setattr(r, "RETRY_SECONDS", 0.0)
     consumer, seen = QueueConsumer(failures=1), Bursts()
     consumer.queued.put("kept")
-    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
-    monkeypatch.setattr(receiver._stop, "wait", lambda seconds: False)  # no back-off here
     with caplog.at_level("WARNING", logger="infinitic.transport.pulsar"):
-        receiver.start()
-        assert seen.wait_for(1) == ["kept"]
+        with receiving(consumer, seen):
+            assert seen.wait_for(1) == ["kept"]
     assert "receiving failed (ConnectError" in caplog.text
-    receiver.stop()
-    consumer.close()
-    receiver.join(5.0)
 
-
-def test_a_stopped_receiver_ends_when_its_consumer_closes() -> None:
-    consumer, seen = QueueConsumer(), Bursts()
-    receiver = r.Receiver(consumer, seen.deliver, "test-receive")
-    receiver.start()
-    receiver.stop()
-    consumer.close()
-    receiver.join(5.0)
-    assert not receiver._thread.is_alive()
-    assert seen.all() == []

@@ -25,6 +25,7 @@ log = logging.getLogger("infinitic.transport.pulsar")
 
 RECEIVE_BURST = 500  # messages handed to the loop in one go, at most
 POLL_MS = 200  # how soon an idle thread notices that it is stopped
+RETRY_SECONDS = 1.0  # after a receive that failed otherwise than by timing out
 
 
 class Receiver:
@@ -72,7 +73,7 @@ class Receiver:
             except Exception as exc:  # noqa: BLE001 - the client reconnects by itself
                 if not self._stop.is_set():
                     log.warning("receiving failed (%s: %s): trying again", type(exc).__name__, exc)
-                    self._stop.wait(1.0)
+                    self._stop.wait(RETRY_SECONDS)
                 continue
             while len(burst) < RECEIVE_BURST:
                 try:
