@@ -5,8 +5,9 @@ Why not the client's message listener: a listener is called once per message on 
 listener thread, which wakes for it and takes the GIL for it. Here one thread blocks in
 `receive` until a message is there, then takes what else the client has already queued
 (`receive(0)` does not wait), up to `RECEIVE_BURST`: one GIL turn and one loop wake-up for the
-burst. Raw client, 40,000 keyed messages: 1.1-1.3 s of client CPU against 1.75-1.9 s with a
-listener (benchmarks/README.md, "#18 fifth pass"). `batch_receive` would do the same but waits
+burst. Raw client, 20,000 keyed messages published and consumed: 0.61-0.72 s of client CPU
+against 0.86-1.03 s with a listener, 1.7x the messages per second (benchmarks/README.md, "#18
+fifth pass"). `batch_receive` would do the same but waits
 for its timeout whenever fewer messages than its maximum are queued, which a lone message would
 pay at every hop.
 
