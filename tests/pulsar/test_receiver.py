@@ -133,4 +133,3 @@ def test_a_failed_receive_is_tried_again_and_loses_nothing(
         with receiving(consumer, seen):
             assert seen.wait_for(1) == ["kept"]
     assert "receiving failed (ConnectError" in caplog.text
-
